@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Switches the ETL host to a new image. Run as root by the custom SSM document `<name>-etl-deploy`:
+#   /opt/hadrian/etl/deploy.sh <ecr repository url> <sha256:digest>
+# The document fills in the repository URL (from Terraform) and the digest (its only parameter, already checked
+# against ^sha256:[0-9a-f]{64}$); this script checks both again because it must be safe to run by hand too.
+#
+# Steps: pull the image by digest with short-lived ECR credentials that live in a temporary Docker config and are
+# deleted on exit (no registry token stays on disk); run `etl migrate` with the new image; only then record the
+# new image in /etc/hadrian/etl-image.env (atomic rename), so a failed pull or migration leaves the old image live;
+# finally start one ETL run now through the systemd unit, so the deploy reports whether the new image works.
+set -euo pipefail
+
+readonly project_dir=${HADRIAN_ETL_DIR:-/opt/hadrian/etl}
+readonly config_env=${HADRIAN_ETL_ENV:-/etc/hadrian/etl.env}
+readonly image_env=${HADRIAN_ETL_IMAGE_ENV:-/etc/hadrian/etl-image.env}
+readonly unit=${HADRIAN_ETL_UNIT:-hadrian-etl.service}
+
+die() { printf 'deploy: %s\n' "$*" >&2; exit 2; }
+say() { printf 'deploy: %s\n' "$*"; }
+
+[[ $# -eq 2 ]] || die "usage: deploy.sh <ecr repository url> <sha256:digest>"
+repository=$1
+digest=$2
+[[ $repository =~ ^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*$ ]] \
+  || die "repository '$repository' is not an ECR repository URL"
+registry=${repository%%/*}
+region=${BASH_REMATCH[2]}
+[[ $digest =~ ^sha256:[0-9a-f]{64}$ ]] || die "digest '$digest' does not match ^sha256:[0-9a-f]{64}$"
+[[ -r $config_env ]] || die "missing $config_env (written by cloud-init)"
+image="$repository@$digest"
+
+docker_config=$(mktemp -d)
+next_env=$(mktemp "$image_env.XXXXXX")
+trap 'rm -rf "$docker_config" "$next_env"' EXIT
+printf 'ETL_IMAGE=%s\n' "$image" >"$next_env"
+chmod 0644 "$next_env"
+
+compose() {
+  docker compose --project-directory "$project_dir" --env-file "$config_env" --env-file "$next_env" "$@"
+}
+
+say "pulling $image"
+aws ecr get-login-password --region "$region" \
+  | DOCKER_CONFIG=$docker_config docker login --username AWS --password-stdin "$registry" >/dev/null
+DOCKER_CONFIG=$docker_config docker pull --quiet "$image"
+
+say "migrating the database with $image"
+compose --profile deploy run --rm migrate
+
+mv -f "$next_env" "$image_env"
+say "recorded $image in $image_env"
+
+say "running $unit once with the new image"
+systemctl start "$unit"
+say "deployed $image"

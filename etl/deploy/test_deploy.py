@@ -1,0 +1,186 @@
+"""Tests for the ETL host runtime files in etl/deploy/: the compose project and the deploy script.
+
+Why: the host cannot be started here, so these tests pin the contract the host relies on (service names, env
+variables, the awslogs driver settings, no credentials on disk) and run deploy.sh against stub `aws`, `docker` and
+`systemctl` commands to check that a failed migration never switches the live image.
+
+Run: python3 -m unittest discover -s etl/deploy -p 'test_*.py'
+"""
+
+import os
+import re
+import stat
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+COMPOSE = HERE / "compose.yaml"
+DEPLOY = HERE / "deploy.sh"
+REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-etl"
+DIGEST = "sha256:" + "ab" * 32
+REQUIRED_ENV = ["ETL_BUCKET", "ETL_DATASET", "ETL_DB_SECRET_ARN", "ETL_DATABASE_URL", "AWS_REGION"]
+
+
+class ComposeFile(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.doc = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+        cls.services = cls.doc["services"]
+
+    def test_services_are_process_and_migrate(self):
+        self.assertEqual(self.doc["name"], "hadrian-etl")
+        self.assertEqual(sorted(self.services), ["migrate", "process"])
+        self.assertEqual(self.services["process"]["command"], ["process"])
+        self.assertEqual(self.services["migrate"]["command"], ["migrate"])
+        self.assertEqual(self.services["migrate"]["profiles"], ["deploy"])
+        self.assertNotIn("profiles", self.services["process"])
+
+    def test_image_is_required_and_never_pulled_by_a_run(self):
+        for name, service in self.services.items():
+            with self.subTest(service=name):
+                self.assertTrue(service["image"].startswith("${ETL_IMAGE:?"), service["image"])
+                self.assertEqual(service["pull_policy"], "never")
+                self.assertEqual(service["restart"], "no")
+
+    def test_configuration_comes_from_the_environment(self):
+        for name, service in self.services.items():
+            env = service["environment"]
+            with self.subTest(service=name):
+                self.assertEqual(sorted(env), sorted(REQUIRED_ENV))
+                for key, value in env.items():
+                    self.assertRegex(value, r"^\$\{" + key + r"(:\?|:-)", key)
+
+    def test_no_credentials_or_host_mounts(self):
+        # Checked on the parsed document, so the comments may explain where the password comes from.
+        values = yaml.safe_dump(self.services).lower()
+        for word in ["aws_access_key_id", "aws_secret_access_key", "aws_session_token", "pgpassword", "password"]:
+            self.assertNotIn(word, values)
+        for name, service in self.services.items():
+            with self.subTest(service=name):
+                self.assertNotIn("volumes", service)
+                self.assertNotIn("env_file", service)
+                self.assertNotIn("privileged", service)
+
+    def test_hardened_runtime(self):
+        for name, service in self.services.items():
+            with self.subTest(service=name):
+                self.assertIs(service["read_only"], True)
+                self.assertEqual(service["user"], "65532:65532")
+                self.assertEqual(service["cap_drop"], ["ALL"])
+                self.assertIn("no-new-privileges:true", service["security_opt"])
+
+    def test_awslogs_non_blocking_into_the_terraform_log_group(self):
+        for name, service in self.services.items():
+            logging = service["logging"]
+            with self.subTest(service=name):
+                self.assertEqual(logging["driver"], "awslogs")
+                options = logging["options"]
+                self.assertEqual(options["mode"], "non-blocking")
+                self.assertRegex(options["max-buffer-size"], r"^\d+[kmg]$")
+                self.assertEqual(options["awslogs-create-group"], "false")
+                self.assertTrue(options["awslogs-group"].startswith("${ETL_LOG_GROUP:?"))
+                self.assertTrue(options["awslogs-region"].startswith("${AWS_REGION:?"))
+                # Every option value is a string: the Docker daemon rejects numbers and booleans here.
+                self.assertTrue(all(isinstance(v, str) for v in options.values()), options)
+
+    def test_no_template_delimiters_that_break_embedding(self):
+        # infra-gen embeds this file in a minijinja-rendered cloud-init document.
+        text = COMPOSE.read_text(encoding="utf-8")
+        self.assertNotIn("{{", text)
+        self.assertNotIn("{%", text)
+
+
+def _stub(bindir: Path, name: str, body: str) -> None:
+    path = bindir / name
+    path.write_text("#!/usr/bin/env bash\n" + body, encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+class DeployScript(unittest.TestCase):
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="etl-deploy-test-"))
+        self.addCleanup(subprocess.run, ["rm", "-rf", str(self.tmp)], check=True)
+        self.bindir = self.tmp / "bin"
+        self.bindir.mkdir()
+        self.calls = self.tmp / "calls.log"
+        log = f'echo "$(basename "$0") $*" >> {self.calls}\n'
+        _stub(self.bindir, "aws", log + "echo token\n")
+        _stub(self.bindir, "systemctl", log)
+        # `docker compose ... run --rm migrate` fails when FAIL_MIGRATE is set; everything else succeeds.
+        _stub(
+            self.bindir,
+            "docker",
+            log + 'cat >/dev/null <&0 2>/dev/null || true\n'
+            'if [[ " $* " == *" migrate "* && -n ${FAIL_MIGRATE:-} ]]; then exit 7; fi\n',
+        )
+        self.config_env = self.tmp / "etl.env"
+        self.config_env.write_text("ETL_BUCKET=b\n", encoding="utf-8")
+        self.image_env = self.tmp / "etl-image.env"
+        self.image_env.write_text("ETL_IMAGE=old\n", encoding="utf-8")
+
+    def run_deploy(self, *args, **extra_env):
+        env = dict(os.environ)
+        env.update(
+            PATH=f"{self.bindir}:{env['PATH']}",
+            HADRIAN_ETL_DIR=str(HERE),
+            HADRIAN_ETL_ENV=str(self.config_env),
+            HADRIAN_ETL_IMAGE_ENV=str(self.image_env),
+            **extra_env,
+        )
+        return subprocess.run(
+            ["bash", str(DEPLOY), *args], env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+        )
+
+    def calls_made(self):
+        return self.calls.read_text(encoding="utf-8").splitlines() if self.calls.exists() else []
+
+    def test_deploys_pulls_migrates_records_and_runs(self):
+        result = self.run_deploy(REPOSITORY, DIGEST)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(self.image_env.read_text(encoding="utf-8"), f"ETL_IMAGE={REPOSITORY}@{DIGEST}\n")
+        calls = self.calls_made()
+        # The login is a pipeline, so its two halves may log in either order.
+        self.assertIn("aws ecr get-login-password --region eu-west-1", calls)
+        self.assertIn("docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com", calls)
+        self.assertIn(f"docker pull --quiet {REPOSITORY}@{DIGEST}", calls)
+        migrate = [c for c in calls if c.endswith("run --rm migrate")]
+        self.assertEqual(len(migrate), 1, calls)
+        self.assertIn(f"--env-file {self.config_env}", migrate[0])
+        self.assertEqual(calls[-1], "systemctl start hadrian-etl.service")
+        self.assertEqual(list(self.tmp.glob("etl-image.env.*")), [])
+
+    def test_failed_migration_keeps_the_old_image(self):
+        result = self.run_deploy(REPOSITORY, DIGEST, FAIL_MIGRATE="1")
+        self.assertEqual(result.returncode, 7)
+        self.assertEqual(self.image_env.read_text(encoding="utf-8"), "ETL_IMAGE=old\n")
+        self.assertNotIn("systemctl start hadrian-etl.service", self.calls_made())
+        self.assertEqual(list(self.tmp.glob("etl-image.env.*")), [])
+
+    def test_rejects_bad_arguments_before_doing_anything(self):
+        cases = [
+            ((REPOSITORY, "latest"), "does not match"),
+            ((REPOSITORY, "sha256:" + "AB" * 32), "does not match"),
+            ((REPOSITORY, DIGEST + ";reboot"), "does not match"),
+            (("docker.io/library/etl", DIGEST), "is not an ECR repository URL"),
+            ((REPOSITORY,), "usage:"),
+        ]
+        for args, message in cases:
+            with self.subTest(args=args):
+                result = self.run_deploy(*args)
+                self.assertEqual(result.returncode, 2)
+                self.assertIn(message, result.stderr)
+        self.assertEqual(self.calls_made(), [])
+        self.assertEqual(self.image_env.read_text(encoding="utf-8"), "ETL_IMAGE=old\n")
+
+    def test_digest_pattern_matches_the_ssm_document_contract(self):
+        text = DEPLOY.read_text(encoding="utf-8")
+        self.assertIn("^sha256:[0-9a-f]{64}$", text)
+        self.assertTrue(re.fullmatch(r"^sha256:[0-9a-f]{64}$", DIGEST))
+
+
+if __name__ == "__main__":
+    unittest.main()
