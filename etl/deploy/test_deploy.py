@@ -22,7 +22,14 @@ COMPOSE = HERE / "compose.yaml"
 DEPLOY = HERE / "deploy.sh"
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-etl"
 DIGEST = "sha256:" + "ab" * 32
-REQUIRED_ENV = ["ETL_BUCKET", "ETL_DATASET", "ETL_DB_SECRET_ARN", "ETL_DATABASE_URL", "AWS_REGION"]
+REQUIRED_ENV = [
+    "ETL_BUCKET",
+    "ETL_DATASET",
+    "ETL_DB_SECRET_ARN",
+    "ETL_DATABASE_URL",
+    "ETL_DB_SSLMODE",
+    "AWS_REGION",
+]
 
 
 class ComposeFile(unittest.TestCase):
@@ -53,6 +60,11 @@ class ComposeFile(unittest.TestCase):
                 self.assertEqual(sorted(env), sorted(REQUIRED_ENV))
                 for key, value in env.items():
                     self.assertRegex(value, r"^\$\{" + key + r"(:\?|:-)", key)
+
+    def test_tls_to_the_database_is_verified_by_default(self):
+        for name, service in self.services.items():
+            with self.subTest(service=name):
+                self.assertEqual(service["environment"]["ETL_DB_SSLMODE"], "${ETL_DB_SSLMODE:-verify-full}")
 
     def test_no_credentials_or_host_mounts(self):
         # Checked on the parsed document, so the comments may explain where the password comes from.
