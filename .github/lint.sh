@@ -29,7 +29,7 @@ step "actionlint"
 actionlint -no-color
 
 step "shellcheck"
-shellcheck .github/lint.sh .github/scripts/*.sh etl/deploy/deploy.sh
+shellcheck --external-sources .github/lint.sh .github/scripts/*.sh etl/deploy/deploy.sh
 
 step "checkov --framework dockerfile (etl/Dockerfile)"
 # BC_SKIP_MAPPING and --skip-download keep checkov offline (it would otherwise fetch guideline links).

@@ -6,12 +6,10 @@
 # GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT.
 set -euo pipefail
 
-die() { printf 'build: %s\n' "$*" >&2; exit 1; }
-
-[[ $# -eq 1 ]] || die "usage: build-push.sh <github output file>"
+# shellcheck source=.github/scripts/deploy-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/deploy-common.sh"
+deploy_start build-push "build-push.sh <github output file>" 1 "$@"
 output=$1
-: "${PLATFORM_NAME:?repository variable PLATFORM_NAME is not set (see README, Delivery)}"
-: "${AWS_REGION:?repository variable AWS_REGION is not set (see README, Delivery)}"
 [[ ${RDS_CA_BUNDLE_SHA256:-} =~ ^[0-9a-f]{64}$ ]] \
   || die "repository variable RDS_CA_BUNDLE_SHA256 must be the SHA-256 of the RDS global CA bundle (see README)"
 

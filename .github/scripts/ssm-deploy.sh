@@ -5,12 +5,10 @@
 # Environment: PLATFORM_NAME, AWS_REGION (and AWS credentials for the deploy role), DEPLOY_TIMEOUT_SECONDS.
 set -euo pipefail
 
-die() { printf 'deploy: %s\n' "$*" >&2; exit 1; }
-
-[[ $# -eq 1 ]] || die "usage: ssm-deploy.sh <sha256:digest>"
+# shellcheck source=.github/scripts/deploy-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/deploy-common.sh"
+deploy_start ssm-deploy "ssm-deploy.sh <sha256:digest>" 1 "$@"
 digest=$1
-: "${PLATFORM_NAME:?repository variable PLATFORM_NAME is not set (see README, Delivery)}"
-: "${AWS_REGION:?repository variable AWS_REGION is not set (see README, Delivery)}"
 timeout=${DEPLOY_TIMEOUT_SECONDS:-1800}
 [[ $digest =~ ^sha256:[0-9a-f]{64}$ ]] || die "image digest '$digest' does not match ^sha256:[0-9a-f]{64}$"
 [[ $timeout =~ ^[0-9]+$ ]] || die "DEPLOY_TIMEOUT_SECONDS '$timeout' is not a number of seconds"
