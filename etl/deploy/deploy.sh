@@ -45,7 +45,7 @@ aws ecr get-login-password --region "$region" \
 DOCKER_CONFIG=$docker_config docker pull --quiet "$image"
 
 say "migrating the database with $image"
-compose --profile deploy run --rm migrate
+compose --profile deploy run --rm --no-TTY migrate
 
 mv -f "$next_env" "$image_env"
 say "recorded $image in $image_env"

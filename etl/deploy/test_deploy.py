@@ -20,6 +20,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 COMPOSE = HERE / "compose.yaml"
 DEPLOY = HERE / "deploy.sh"
+UNIT = HERE / "hadrian-etl.service"
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-etl"
 DIGEST = "sha256:" + "ab" * 32
 REQUIRED_ENV = [
@@ -106,6 +107,32 @@ class ComposeFile(unittest.TestCase):
         self.assertNotIn("{%", text)
 
 
+class ServiceUnit(unittest.TestCase):
+    def test_runs_the_process_service_with_both_env_files(self):
+        lines = UNIT.read_text(encoding="utf-8").splitlines()
+        exec_start = [line.removeprefix("ExecStart=") for line in lines if line.startswith("ExecStart=")]
+        self.assertEqual(len(exec_start), 1)
+        self.assertEqual(
+            exec_start[0].split(),
+            [
+                "/usr/bin/docker", "compose", "--project-directory", "/opt/hadrian/etl",
+                "--env-file", "/etc/hadrian/etl.env", "--env-file", "/etc/hadrian/etl-image.env",
+                "run", "--rm", "--no-TTY", "process",
+            ],
+        )
+        self.assertIn("Type=oneshot", lines)
+
+    def test_paths_match_the_deploy_script_defaults(self):
+        script = DEPLOY.read_text(encoding="utf-8")
+        for default in [
+            "HADRIAN_ETL_DIR:-/opt/hadrian/etl}",
+            "HADRIAN_ETL_ENV:-/etc/hadrian/etl.env}",
+            "HADRIAN_ETL_IMAGE_ENV:-/etc/hadrian/etl-image.env}",
+            "HADRIAN_ETL_UNIT:-hadrian-etl.service}",
+        ]:
+            self.assertIn(default, script)
+
+
 def _stub(bindir: Path, name: str, body: str) -> None:
     path = bindir / name
     path.write_text("#!/usr/bin/env bash\n" + body, encoding="utf-8")
@@ -159,7 +186,7 @@ class DeployScript(unittest.TestCase):
         self.assertIn("aws ecr get-login-password --region eu-west-1", calls)
         self.assertIn("docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com", calls)
         self.assertIn(f"docker pull --quiet {REPOSITORY}@{DIGEST}", calls)
-        migrate = [c for c in calls if c.endswith("run --rm migrate")]
+        migrate = [c for c in calls if c.endswith("run --rm --no-TTY migrate")]
         self.assertEqual(len(migrate), 1, calls)
         self.assertIn(f"--env-file {self.config_env}", migrate[0])
         self.assertEqual(calls[-1], "systemctl start hadrian-etl.service")
