@@ -1,0 +1,51 @@
+//! AWS clients, built once: default credential and region chain, standard retries, optional endpoint override.
+//!
+//! An endpoint override (moto, LocalStack, a VPC endpoint by IP) turns path-style addressing on, because
+//! virtual-host style needs DNS for `bucket.host`, which an IP endpoint does not have.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+/// AWS settings shared by every subcommand.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub force_path_style: bool,
+    pub max_attempts: u32,
+}
+
+/// Loads the SDK config from the default chain plus the overrides.
+pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)));
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    loader.load().await
+}
+
+/// The S3 client; path-style when asked or whenever the endpoint is overridden.
+pub fn s3_client(config: &SdkConfig, options: &AwsOptions) -> aws_sdk_s3::Client {
+    let path_style = options.force_path_style || config.endpoint_url().is_some();
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// One line for an SDK error: the AWS error code when the service sent one, else the full cause chain.
+pub fn error_message<E>(error: &E) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(error).to_string().replace('\n', " "),
+    }
+}

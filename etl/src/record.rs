@@ -1,0 +1,64 @@
+//! The shared row types: a parsed CSV record on the way in and a row writer on the way out.
+//!
+//! These are the only types the source (CSV parser), the transform and the sink (COPY encoder) share, so none of
+//! them needs to know the others. Both are views over reused buffers: no allocation per row.
+
+/// One field of a record: a range into the record's data and whether it was quoted.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub start: usize,
+    pub end: usize,
+    /// A quoted empty field is an empty string; an unquoted empty field is NULL (PostgreSQL CSV semantics).
+    pub quoted: bool,
+}
+
+/// One CSV record, borrowed from the parser's buffers.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// 1-based line number where the record starts in the object.
+    pub line: u64,
+    pub data: &'a [u8],
+    pub fields: &'a [Field],
+    /// The first RFC 4180 violation in the record (for example a stray quote), if any.
+    pub error: Option<&'static str>,
+}
+
+impl Record<'_> {
+    /// The bytes of field `i` and whether it was quoted.
+    pub fn field(&self, i: usize) -> (&[u8], bool) {
+        let f = self.fields[i];
+        (&self.data[f.start..f.end], f.quoted)
+    }
+
+    /// The record re-encoded as one CSV line (lossy UTF-8), for the rejects table.
+    pub fn to_csv_line(&self, delimiter: u8) -> String {
+        let mut line = String::new();
+        for i in 0..self.fields.len() {
+            if i > 0 {
+                line.push(char::from(delimiter));
+            }
+            let (bytes, quoted) = self.field(i);
+            let text = String::from_utf8_lossy(bytes);
+            let special =
+                |c: char| c == '"' || c == '\n' || c == '\r' || c == char::from(delimiter);
+            if quoted || text.contains(special) {
+                line.push('"');
+                line.push_str(&text.replace('"', "\"\""));
+                line.push('"');
+            } else {
+                line.push_str(&text);
+            }
+        }
+        line
+    }
+}
+
+/// Receives transformed rows value by value; a row may be cancelled half-written when a later value is bad.
+pub trait RowWriter {
+    fn begin_row(&mut self);
+    /// Appends the next column's value; `None` is NULL.
+    fn value(&mut self, value: Option<&str>);
+    fn end_row(&mut self);
+    /// Forgets everything written since `begin_row`.
+    fn cancel_row(&mut self);
+}

@@ -1,0 +1,296 @@
+//! The dataset spec: a small TOML file that describes one dataset without recompiling.
+//!
+//! It names the target table, its columns with PostgreSQL types and nullability, the CSV options, and the
+//! per-column transform rules. Parsing validates everything up front (column names, types, regexes) so a bad
+//! spec fails before any object is touched, with every problem listed at once.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::SpecError;
+use crate::transform::types::ColumnType;
+
+/// One dataset as written in the spec file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// Dataset name: the `Dataset` metric dimension and the ledger's dataset column.
+    pub name: String,
+    /// Target table (optionally `schema.table`).
+    pub table: String,
+    #[serde(default)]
+    pub csv: CsvOptions,
+    pub columns: Vec<ColumnSpec>,
+}
+
+/// CSV dialect options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvOptions {
+    /// Single-byte field delimiter.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Whether the first record is a header that must equal the column names.
+    #[serde(default = "default_header")]
+    pub header: bool,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self {
+            delimiter: default_delimiter(),
+            header: default_header(),
+        }
+    }
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+
+fn default_header() -> bool {
+    true
+}
+
+/// One column: CSV field position is the column's position in the spec.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub column_type: String,
+    #[serde(default = "default_nullable")]
+    pub nullable: bool,
+    /// Exact raw values that become NULL (checked before the rules run).
+    #[serde(default)]
+    pub null_if: Vec<String>,
+    /// Regex replacements applied in order to non-NULL values.
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+}
+
+fn default_nullable() -> bool {
+    true
+}
+
+/// One regex replacement (`regex` crate syntax; `$1`/`${name}` refer to groups).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub pattern: String,
+    pub replace: String,
+}
+
+/// A PostgreSQL identifier, validated so it can be quoted into SQL safely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident(String);
+
+impl Ident {
+    fn parse(raw: &str) -> Option<Self> {
+        let mut chars = raw.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        (first_ok && rest_ok && raw.len() <= 63).then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.0)
+    }
+}
+
+/// A validated dataset: what the rest of the crate works with.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub name: String,
+    pub schema: Option<Ident>,
+    pub table: Ident,
+    pub delimiter: u8,
+    pub header: bool,
+    pub columns: Vec<Column>,
+    /// The spec as written, for the transform to compile its rules from.
+    pub spec: DatasetSpec,
+    pub path: PathBuf,
+}
+
+/// A validated column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: Ident,
+    pub column_type: ColumnType,
+    pub nullable: bool,
+}
+
+impl Dataset {
+    /// Reads and validates a spec file.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates spec text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, SpecError> {
+        let spec: DatasetSpec = toml::from_str(text).map_err(|source| SpecError::Toml {
+            path: path.to_owned(),
+            message: source.to_string().trim_end().replace('\n', " "),
+        })?;
+        let mut problems = Vec::new();
+        if spec.name.is_empty() || spec.name.len() > 255 {
+            problems.push("name must be 1 to 255 characters".to_owned());
+        }
+        let (schema, table) = match spec.table.split_once('.') {
+            Some((schema, table)) => (Ident::parse(schema).map(Some), Ident::parse(table)),
+            None => (Some(None), Ident::parse(&spec.table)),
+        };
+        let (schema, table) = if let (Some(schema), Some(table)) = (schema, table) {
+            (schema, table)
+        } else {
+            problems.push(format!(
+                "table {:?} is not a lowercase identifier ([a-z_][a-z0-9_]*, optionally schema.table)",
+                spec.table
+            ));
+            (None, Ident("invalid".to_owned()))
+        };
+        let delimiter = match u8::try_from(spec.csv.delimiter) {
+            Ok(d) if d.is_ascii() && !matches!(d, b'"' | b'\n' | b'\r') => d,
+            _ => {
+                problems.push(format!(
+                    "csv.delimiter {:?} must be one ASCII character",
+                    spec.csv.delimiter
+                ));
+                b','
+            }
+        };
+        if spec.columns.is_empty() {
+            problems.push("at least one column is required".to_owned());
+        }
+        let mut seen = BTreeSet::new();
+        let mut columns = Vec::with_capacity(spec.columns.len());
+        for column in &spec.columns {
+            let Some(name) = Ident::parse(&column.name) else {
+                problems.push(format!(
+                    "column {:?} is not a lowercase identifier",
+                    column.name
+                ));
+                continue;
+            };
+            if name.as_str() == crate::sink::OBJECT_ID_COLUMN {
+                problems.push(format!(
+                    "column {:?} is reserved for the ledger",
+                    column.name
+                ));
+            }
+            if !seen.insert(column.name.clone()) {
+                problems.push(format!("column {:?} appears twice", column.name));
+            }
+            let column_type = match ColumnType::parse(&column.column_type) {
+                Ok(t) => t,
+                Err(message) => {
+                    problems.push(format!("column {:?}: {message}", column.name));
+                    continue;
+                }
+            };
+            for rule in &column.rules {
+                if let Err(e) = regex::Regex::new(&rule.pattern) {
+                    let first = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    problems.push(format!(
+                        "column {:?}: bad pattern {:?}: {first}",
+                        column.name, rule.pattern
+                    ));
+                }
+            }
+            columns.push(Column {
+                name,
+                column_type,
+                nullable: column.nullable,
+            });
+        }
+        if !problems.is_empty() {
+            return Err(SpecError::Invalid {
+                path: path.to_owned(),
+                problems: problems.join("; "),
+            });
+        }
+        Ok(Self {
+            name: spec.name.clone(),
+            schema,
+            table,
+            delimiter,
+            header: spec.csv.header,
+            columns,
+            spec,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The quoted, optionally schema-qualified table name for SQL.
+    pub fn qualified_table(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{schema}.{}", self.table),
+            None => self.table.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::spec::Dataset;
+
+    #[test]
+    fn sample_spec_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/events.toml");
+        let dataset = Dataset::load(&path).unwrap();
+        assert_eq!(dataset.name, "events");
+        assert_eq!(dataset.columns.len(), 10);
+        assert_eq!(dataset.qualified_table(), "\"events\"");
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let text = r#"
+            name = "x"
+            table = "Bad-Table"
+            [[columns]]
+            name = "a"
+            type = "complex"
+            [[columns]]
+            name = "b"
+            type = "text"
+            rules = [{ pattern = "(", replace = "" }]
+            [[columns]]
+            name = "b"
+            type = "text"
+        "#;
+        let message = Dataset::parse(Path::new("x.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("table \"Bad-Table\""), "{message}");
+        assert!(
+            message.contains("unsupported type \"complex\""),
+            "{message}"
+        );
+        assert!(message.contains("bad pattern \"(\""), "{message}");
+        assert!(message.contains("column \"b\" appears twice"), "{message}");
+    }
+}
