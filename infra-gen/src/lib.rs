@@ -1,0 +1,51 @@
+//! `infra-gen`: a typed model of the Hadrian ML data platform that emits Terraform JSON.
+//!
+//! Reading order: [`model`] (the platform in business terms, read from `platform.toml`),
+//! [`lower`] (the only module that knows both sides), [`tf`] (the Terraform JSON vocabulary),
+//! [`policy`] (security rules over the emitted document), [`write`] (files on disk and `--check`).
+//! Imports flow one way: `model` → `lower` → `tf`; `tf` and `policy` never import `model`.
+//!
+//! ```
+//! let platform = infra_gen::model::config::from_str("name = \"acme\"", "example.toml").unwrap();
+//! let files = infra_gen::generate(&platform).unwrap();
+//! assert!(files["storage.tf.json"].contains("acme-hadrian-ml-data-bucket"));
+//! ```
+
+#![warn(missing_docs)]
+#![allow(
+    clippy::doc_markdown,
+    reason = "AWS product names (CloudWatch, PostgreSQL, IMDSv2) are prose here, not code"
+)]
+
+pub mod lower;
+pub mod model;
+pub mod policy;
+pub mod tf;
+pub mod write;
+
+use std::collections::BTreeMap;
+
+use crate::model::Platform;
+use crate::policy::PolicyViolations;
+use crate::tf::TfError;
+
+/// Generated files by name (e.g. `network.tf.json`) with their exact contents.
+pub type Files = BTreeMap<String, String>;
+
+/// Why generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// A bug in lowering: duplicate address or unserializable block.
+    #[error(transparent)]
+    Tf(#[from] TfError),
+    /// The configuration breaks a security rule.
+    #[error(transparent)]
+    Policy(#[from] PolicyViolations),
+}
+
+/// Lowers the platform, checks the policy rules, and renders every file. Pure: no I/O.
+pub fn generate(platform: &Platform) -> Result<Files, GenerateError> {
+    let doc = lower::lower(platform)?;
+    policy::check(&doc)?;
+    Ok(doc.render()?)
+}

@@ -1,0 +1,186 @@
+//! IAM: service roles for flow logs and RDS monitoring, and the ETL host's least-privilege role.
+
+use crate::lower::database::Db;
+use crate::lower::storage::Buckets;
+use crate::lower::{Ctx, IAM};
+use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::iam::{
+    AwsIamInstanceProfile, AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment,
+};
+use crate::tf::storage::AwsKmsKey;
+use crate::tf::{Document, Handle, TfError, TfString};
+
+/// A statement allowing `actions` on `resources`, for identity policies.
+pub(crate) fn allow(
+    sid: &'static str,
+    actions: Vec<&'static str>,
+    resources: Vec<TfString>,
+) -> Statement {
+    Statement {
+        sid,
+        effect: "Allow",
+        actions,
+        resources,
+        principals: Vec::new(),
+        condition: Vec::new(),
+    }
+}
+
+/// A role that only `service` may assume, and only on behalf of this account.
+pub(crate) fn service_role(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    name: &str,
+    service: &str,
+    description: &str,
+) -> Result<Handle<AwsIamRole>, TfError> {
+    let trust = doc.data(
+        IAM,
+        &format!("{name}_trust"),
+        &AwsIamPolicyDocument {
+            statement: vec![Statement {
+                sid: "AssumeFromService",
+                effect: "Allow",
+                actions: vec!["sts:AssumeRole"],
+                resources: Vec::new(),
+                principals: vec![Principals {
+                    type_: "Service",
+                    identifiers: vec![TfString::lit(service)],
+                }],
+                condition: vec![Condition {
+                    test: "StringEquals",
+                    variable: "aws:SourceAccount",
+                    values: vec![ctx.account.attr("account_id")],
+                }],
+            }],
+        },
+    )?;
+    doc.resource(
+        IAM,
+        name,
+        &AwsIamRole {
+            name: ctx.named(&name.replace('_', "-")),
+            description: TfString::lit(description),
+            assume_role_policy: trust.attr("json"),
+            tags: ctx.tags(&name.replace('_', "-")),
+        },
+    )
+}
+
+/// Attaches an inline policy built from `statements` to `role`.
+pub(crate) fn inline_policy(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    statements: Vec<Statement>,
+) -> Result<(), TfError> {
+    let policy = doc.data(
+        IAM,
+        name,
+        &AwsIamPolicyDocument {
+            statement: statements,
+        },
+    )?;
+    doc.resource(
+        IAM,
+        name,
+        &AwsIamRolePolicy {
+            name: ctx.named(&name.replace('_', "-")),
+            role: role.id(),
+            policy: policy.attr("json"),
+        },
+    )?;
+    Ok(())
+}
+
+/// Attaches an AWS managed policy to `role`.
+pub(crate) fn attach_managed(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    path: &str,
+) -> Result<(), TfError> {
+    doc.resource(
+        IAM,
+        name,
+        &AwsIamRolePolicyAttachment {
+            role: role.id(),
+            policy_arn: ctx.managed_policy(path),
+        },
+    )?;
+    Ok(())
+}
+
+/// The ETL host's role: read the data bucket, decrypt with the platform key, read the
+/// database's managed secret, plus the CloudWatch agent and SSM managed policies.
+pub(crate) fn lower_etl_role(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    buckets: &Buckets,
+    key: &Handle<AwsKmsKey>,
+    db: &Db,
+) -> Result<Handle<AwsIamInstanceProfile>, TfError> {
+    let role = service_role(
+        doc,
+        ctx,
+        "etl_host",
+        "ec2.amazonaws.com",
+        "ETL host: read the data bucket and the DB secret",
+    )?;
+    inline_policy(
+        doc,
+        ctx,
+        "etl_host",
+        &role,
+        vec![
+            allow(
+                "ListDataBucket",
+                vec!["s3:ListBucket", "s3:GetBucketLocation"],
+                vec![buckets.data.arn()],
+            ),
+            allow(
+                "ReadDataObjects",
+                vec!["s3:GetObject", "s3:GetObjectVersion"],
+                vec![TfString::concat([buckets.data.arn(), TfString::lit("/*")])],
+            ),
+            allow(
+                "DecryptWithPlatformKey",
+                vec!["kms:Decrypt", "kms:DescribeKey"],
+                vec![key.arn()],
+            ),
+            allow(
+                "ReadDatabaseSecret",
+                vec![
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                ],
+                vec![db.secret_arn()],
+            ),
+        ],
+    )?;
+    attach_managed(
+        doc,
+        ctx,
+        "etl_host_cloudwatch_agent",
+        &role,
+        "CloudWatchAgentServerPolicy",
+    )?;
+    attach_managed(
+        doc,
+        ctx,
+        "etl_host_ssm",
+        &role,
+        "AmazonSSMManagedInstanceCore",
+    )?;
+    doc.resource(
+        IAM,
+        "etl_host",
+        &AwsIamInstanceProfile {
+            name: ctx.named("etl-host"),
+            role: role.id(),
+            tags: ctx.tags("etl-host"),
+        },
+    )
+}

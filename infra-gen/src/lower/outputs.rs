@@ -1,0 +1,75 @@
+//! Outputs. Their names are a contract with `etl` and the local platform; do not rename.
+
+use crate::lower::compute::Host;
+use crate::lower::database::Db;
+use crate::lower::storage::Buckets;
+use crate::lower::{Ctx, OUTPUTS};
+use crate::tf::storage::AwsKmsKey;
+use crate::tf::{Document, Handle, Output, TfError, TfString};
+
+pub(crate) fn lower(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    buckets: &Buckets,
+    key: &Handle<AwsKmsKey>,
+    host: &Host,
+    db: &Db,
+) -> Result<(), TfError> {
+    let outputs: [(&str, &'static str, TfString); 11] = [
+        (
+            "data_bucket_name",
+            "Name of the data bucket.",
+            buckets.data.attr("bucket"),
+        ),
+        (
+            "data_bucket_arn",
+            "ARN of the data bucket.",
+            buckets.data.arn(),
+        ),
+        ("kms_key_arn", "ARN of the platform KMS key.", key.arn()),
+        (
+            "etl_instance_id",
+            "EC2 instance id of the ETL host.",
+            host.instance.id().string(),
+        ),
+        (
+            "etl_public_ip",
+            "Elastic IP of the ETL host.",
+            host.eip.attr("public_ip"),
+        ),
+        (
+            "etl_public_dns",
+            "Public DNS name of the ETL host.",
+            host.eip.attr("public_dns"),
+        ),
+        (
+            "database_endpoint",
+            "Hostname of the PostgreSQL instance.",
+            db.instance.attr("address"),
+        ),
+        (
+            "database_port",
+            "Port of the PostgreSQL instance.",
+            db.instance.attr("port"),
+        ),
+        (
+            "database_name",
+            "Initial database name.",
+            db.instance.attr("db_name"),
+        ),
+        (
+            "database_secret_arn",
+            "Secrets Manager ARN of the RDS-managed master credentials.",
+            db.secret_arn(),
+        ),
+        (
+            "region",
+            "AWS region of the platform.",
+            ctx.region.attr("name"),
+        ),
+    ];
+    for (name, description, value) in outputs {
+        doc.output(OUTPUTS, name, Output { description, value })?;
+    }
+    Ok(())
+}

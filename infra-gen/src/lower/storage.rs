@@ -1,0 +1,332 @@
+//! The customer-managed KMS key, the data bucket and its access-log bucket.
+
+use crate::lower::{Ctx, STORAGE};
+use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::storage::{
+    AbortIncompleteMultipartUpload, AwsKmsAlias, AwsKmsKey, AwsS3Bucket,
+    AwsS3BucketLifecycleConfiguration, AwsS3BucketLogging, AwsS3BucketOwnershipControls,
+    AwsS3BucketPolicy, AwsS3BucketPublicAccessBlock, AwsS3BucketServerSideEncryptionConfiguration,
+    AwsS3BucketVersioning, Expiration, LifecycleFilter, LifecycleRule, NoncurrentVersionExpiration,
+    OwnershipRule, SseDefault, SseRule, VersioningConfiguration,
+};
+use crate::tf::{Document, Handle, TfError, TfString};
+
+/// Key prefix of the data bucket's access logs inside the log bucket.
+const ACCESS_LOG_PREFIX: &str = "data-bucket/";
+
+/// Handles to the two buckets.
+pub(crate) struct Buckets {
+    pub(crate) data: Handle<AwsS3Bucket>,
+}
+
+/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret and CloudWatch Logs.
+pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
+    let policy = doc.data(
+        STORAGE,
+        "kms_key",
+        &AwsIamPolicyDocument {
+            statement: vec![
+                Statement {
+                    sid: "AccountAdministration",
+                    effect: "Allow",
+                    actions: vec!["kms:*"],
+                    // In a key policy "*" means this key.
+                    resources: vec![TfString::lit("*")],
+                    principals: vec![Principals {
+                        type_: "AWS",
+                        identifiers: vec![ctx.account_root()],
+                    }],
+                    condition: Vec::new(),
+                },
+                Statement {
+                    sid: "CloudWatchLogsEncryption",
+                    effect: "Allow",
+                    actions: vec![
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
+                    resources: vec![TfString::lit("*")],
+                    principals: vec![Principals {
+                        type_: "Service",
+                        identifiers: vec![TfString::concat([
+                            TfString::lit("logs."),
+                            ctx.region.attr("name"),
+                            TfString::lit(".amazonaws.com"),
+                        ])],
+                    }],
+                    condition: vec![Condition {
+                        test: "ArnLike",
+                        variable: "kms:EncryptionContext:aws:logs:arn",
+                        values: vec![ctx.arn("logs", "log-group:*")],
+                    }],
+                },
+            ],
+        },
+    )?;
+    let key = doc.resource(
+        STORAGE,
+        "platform",
+        &AwsKmsKey {
+            description: TfString::lit(format!(
+                "{} data platform: S3, EBS, RDS, secrets and logs",
+                ctx.platform.name
+            )),
+            enable_key_rotation: true,
+            deletion_window_in_days: 30,
+            policy: policy.attr("json"),
+            tags: ctx.tags("platform-key"),
+        },
+    )?;
+    doc.resource(
+        STORAGE,
+        "platform",
+        &AwsKmsAlias {
+            name: TfString::lit(format!("alias/{}-platform", ctx.platform.name)),
+            target_key_id: key.id(),
+        },
+    )?;
+    Ok(key)
+}
+
+/// Versioning, default encryption, all four public-access blocks and no ACLs: the baseline
+/// every bucket of the platform gets.
+fn harden(
+    doc: &mut Document,
+    name: &str,
+    bucket: &Handle<AwsS3Bucket>,
+    sse: SseDefault,
+) -> Result<(), TfError> {
+    doc.resource(
+        STORAGE,
+        name,
+        &AwsS3BucketVersioning {
+            bucket: bucket.id(),
+            versioning_configuration: VersioningConfiguration { status: "Enabled" },
+        },
+    )?;
+    let bucket_key_enabled = sse.kms_master_key_id.is_some();
+    doc.resource(
+        STORAGE,
+        name,
+        &AwsS3BucketServerSideEncryptionConfiguration {
+            bucket: bucket.id(),
+            rule: vec![SseRule {
+                apply_server_side_encryption_by_default: sse,
+                bucket_key_enabled,
+            }],
+        },
+    )?;
+    doc.resource(
+        STORAGE,
+        name,
+        &AwsS3BucketPublicAccessBlock {
+            bucket: bucket.id(),
+            block_public_acls: true,
+            block_public_policy: true,
+            ignore_public_acls: true,
+            restrict_public_buckets: true,
+        },
+    )?;
+    doc.resource(
+        STORAGE,
+        name,
+        &AwsS3BucketOwnershipControls {
+            bucket: bucket.id(),
+            rule: OwnershipRule {
+                object_ownership: "BucketOwnerEnforced",
+            },
+        },
+    )?;
+    Ok(())
+}
+
+/// Denies every request that does not use TLS.
+fn deny_insecure_transport(bucket: &Handle<AwsS3Bucket>) -> Statement {
+    Statement {
+        sid: "DenyInsecureTransport",
+        effect: "Deny",
+        actions: vec!["s3:*"],
+        resources: vec![
+            bucket.arn(),
+            TfString::concat([bucket.arn(), TfString::lit("/*")]),
+        ],
+        principals: vec![Principals {
+            type_: "*",
+            identifiers: vec![TfString::lit("*")],
+        }],
+        condition: vec![Condition {
+            test: "Bool",
+            variable: "aws:SecureTransport",
+            values: vec![TfString::lit("false")],
+        }],
+    }
+}
+
+/// What differs between the platform's buckets.
+struct BucketSpec<'a> {
+    /// Terraform name of the bucket and its configuration resources.
+    name: &'a str,
+    /// S3 bucket name.
+    bucket: String,
+    /// Default encryption.
+    sse: SseDefault,
+    /// Lifecycle rule id.
+    rule_id: &'static str,
+    /// Days before current objects expire, if they do.
+    expiration_days: Option<u32>,
+    /// Days before noncurrent versions expire.
+    noncurrent_days: u32,
+}
+
+/// A hardened bucket with its lifecycle rule.
+fn bucket(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    spec: BucketSpec<'_>,
+) -> Result<Handle<AwsS3Bucket>, TfError> {
+    let handle = doc.resource(
+        STORAGE,
+        spec.name,
+        &AwsS3Bucket {
+            bucket: TfString::lit(spec.bucket),
+            force_destroy: ctx.platform.storage.force_destroy,
+            tags: ctx.tags(&format!("{}-bucket", spec.name.replace('_', "-"))),
+        },
+    )?;
+    harden(doc, spec.name, &handle, spec.sse)?;
+    doc.resource(
+        STORAGE,
+        spec.name,
+        &AwsS3BucketLifecycleConfiguration {
+            bucket: handle.id(),
+            rule: vec![LifecycleRule {
+                id: spec.rule_id,
+                status: "Enabled",
+                filter: LifecycleFilter {
+                    prefix: TfString::lit(""),
+                },
+                expiration: spec.expiration_days.map(|days| Expiration { days }),
+                noncurrent_version_expiration: Some(NoncurrentVersionExpiration {
+                    noncurrent_days: spec.noncurrent_days,
+                }),
+                abort_incomplete_multipart_upload: AbortIncompleteMultipartUpload {
+                    days_after_initiation: 7,
+                },
+            }],
+        },
+    )?;
+    Ok(handle)
+}
+
+/// Attaches a bucket policy made of `statements`, in order.
+fn bucket_policy(
+    doc: &mut Document,
+    name: &str,
+    bucket: &Handle<AwsS3Bucket>,
+    statements: Vec<Statement>,
+) -> Result<(), TfError> {
+    let policy = doc.data(
+        STORAGE,
+        &format!("{name}_bucket"),
+        &AwsIamPolicyDocument {
+            statement: statements,
+        },
+    )?;
+    doc.resource(
+        STORAGE,
+        name,
+        &AwsS3BucketPolicy {
+            bucket: bucket.id(),
+            policy: policy.attr("json"),
+        },
+    )?;
+    Ok(())
+}
+
+pub(crate) fn lower_buckets(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    key: &Handle<AwsKmsKey>,
+) -> Result<Buckets, TfError> {
+    let storage = &ctx.platform.storage;
+    let data = bucket(
+        doc,
+        ctx,
+        BucketSpec {
+            name: "data",
+            bucket: ctx.platform.data_bucket_name(),
+            sse: SseDefault {
+                sse_algorithm: "aws:kms",
+                kms_master_key_id: Some(key.arn()),
+            },
+            rule_id: "expire-noncurrent-versions",
+            expiration_days: None,
+            noncurrent_days: storage.noncurrent_version_expiration_days,
+        },
+    )?;
+    bucket_policy(doc, "data", &data, vec![deny_insecure_transport(&data)])?;
+
+    let logs = bucket(
+        doc,
+        ctx,
+        BucketSpec {
+            name: "access_logs",
+            bucket: ctx.platform.log_bucket_name(),
+            // S3 server access logging can only deliver to buckets encrypted with SSE-S3.
+            sse: SseDefault {
+                sse_algorithm: "AES256",
+                kms_master_key_id: None,
+            },
+            rule_id: "expire-access-logs",
+            expiration_days: Some(storage.access_log_expiration_days),
+            noncurrent_days: 30,
+        },
+    )?;
+    bucket_policy(
+        doc,
+        "access_logs",
+        &logs,
+        vec![
+            // The log-delivery allow comes first and covers exactly the log prefix.
+            Statement {
+                sid: "AllowS3ServerAccessLogs",
+                effect: "Allow",
+                actions: vec!["s3:PutObject"],
+                resources: vec![TfString::concat([
+                    logs.arn(),
+                    TfString::lit(format!("/{ACCESS_LOG_PREFIX}*")),
+                ])],
+                principals: vec![Principals {
+                    type_: "Service",
+                    identifiers: vec![TfString::lit("logging.s3.amazonaws.com")],
+                }],
+                condition: vec![
+                    Condition {
+                        test: "ArnLike",
+                        variable: "aws:SourceArn",
+                        values: vec![data.arn()],
+                    },
+                    Condition {
+                        test: "StringEquals",
+                        variable: "aws:SourceAccount",
+                        values: vec![ctx.account.attr("account_id")],
+                    },
+                ],
+            },
+            deny_insecure_transport(&logs),
+        ],
+    )?;
+    doc.resource(
+        STORAGE,
+        "data",
+        &AwsS3BucketLogging {
+            bucket: data.id(),
+            target_bucket: logs.id(),
+            target_prefix: TfString::lit(ACCESS_LOG_PREFIX),
+        },
+    )?;
+    Ok(Buckets { data })
+}

@@ -1,0 +1,620 @@
+//! Reading `platform.toml` into a validated [`Platform`]. Every key is optional; a missing file
+//! means the defaults. Validation collects every problem before failing, each naming the file,
+//! the line when the key is present, and the dotted field path.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::names::{Cidr, Name};
+use crate::model::{DataBucket, Database, EtlHost, Monitoring, Network, Platform};
+
+/// Canonical's public SSM parameter for the current Ubuntu 24.04 LTS amd64 AMI on gp3.
+pub const UBUNTU_2404_AMI_PARAMETER: &str =
+    "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id";
+
+/// Retention values CloudWatch Logs accepts.
+const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// The file as written; every table and key is optional.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawPlatform {
+    name: String,
+    environment: String,
+    owner: String,
+    region: String,
+    network: RawNetwork,
+    storage: RawStorage,
+    compute: RawCompute,
+    database: RawDatabase,
+    monitoring: RawMonitoring,
+}
+
+impl Default for RawPlatform {
+    fn default() -> Self {
+        Self {
+            name: "demo".into(),
+            environment: "dev".into(),
+            owner: "data-platform".into(),
+            region: "us-east-1".into(),
+            network: RawNetwork::default(),
+            storage: RawStorage::default(),
+            compute: RawCompute::default(),
+            database: RawDatabase::default(),
+            monitoring: RawMonitoring::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawNetwork {
+    vpc_cidr: String,
+    public_subnet_cidrs: Vec<String>,
+    private_subnet_cidrs: Vec<String>,
+    admin_cidrs: Vec<String>,
+    http_cidrs: Vec<String>,
+}
+
+impl Default for RawNetwork {
+    fn default() -> Self {
+        Self {
+            vpc_cidr: "10.20.0.0/16".into(),
+            public_subnet_cidrs: vec!["10.20.0.0/24".into(), "10.20.1.0/24".into()],
+            private_subnet_cidrs: vec!["10.20.10.0/24".into(), "10.20.11.0/24".into()],
+            admin_cidrs: Vec::new(),
+            http_cidrs: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawStorage {
+    noncurrent_version_expiration_days: u32,
+    access_log_expiration_days: u32,
+    force_destroy: bool,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        Self {
+            noncurrent_version_expiration_days: 90,
+            access_log_expiration_days: 365,
+            force_destroy: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawCompute {
+    instance_type: String,
+    root_volume_gb: u32,
+    ami_ssm_parameter: String,
+}
+
+impl Default for RawCompute {
+    fn default() -> Self {
+        Self {
+            instance_type: "t3.small".into(),
+            root_volume_gb: 30,
+            ami_ssm_parameter: UBUNTU_2404_AMI_PARAMETER.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawDatabase {
+    instance_class: String,
+    allocated_storage_gb: u32,
+    max_allocated_storage_gb: u32,
+    multi_az: Option<bool>,
+    backup_retention_days: u32,
+    deletion_protection: bool,
+    db_name: String,
+    master_username: String,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        Self {
+            instance_class: "db.t4g.micro".into(),
+            allocated_storage_gb: 20,
+            max_allocated_storage_gb: 100,
+            multi_az: None,
+            backup_retention_days: 7,
+            deletion_protection: true,
+            db_name: "hadrian".into(),
+            master_username: "hadrian_admin".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawMonitoring {
+    log_retention_days: u32,
+}
+
+impl Default for RawMonitoring {
+    fn default() -> Self {
+        Self {
+            log_retention_days: 365,
+        }
+    }
+}
+
+/// One invalid field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Dotted path, e.g. `network.vpc_cidr`.
+    pub field: String,
+    /// 1-based line of the key in the file, when it is there.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Every problem found in one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidationErrors {
+    /// The file, or `<defaults>` when none was read.
+    pub source: String,
+    /// The problems, in field order.
+    pub errors: Vec<FieldError>,
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} invalid field(s) in {}",
+            self.errors.len(),
+            self.source
+        )?;
+        for e in &self.errors {
+            match e.line {
+                Some(line) => write!(f, "\n  {}:{line}: {}: {}", self.source, e.field, e.message)?,
+                None => write!(f, "\n  {}: {}: {}", self.source, e.field, e.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a platform could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a key of the wrong type or an unknown key.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, which names line, column and key.
+        message: String,
+    },
+    /// The values are out of range or inconsistent.
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+}
+
+/// Loads `path`, or the defaults when `path` is `None`.
+pub fn load(path: Option<&Path>) -> Result<Platform, ConfigError> {
+    let Some(path) = path else {
+        return from_str("", "<defaults>");
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    from_str(&text, &path.display().to_string())
+}
+
+/// Parses and validates TOML text; `source` names it in messages.
+pub fn from_str(text: &str, source: &str) -> Result<Platform, ConfigError> {
+    let raw: RawPlatform = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: PathBuf::from(source),
+        message: e.to_string().trim_end().replace('\n', " "),
+    })?;
+    let mut v = Validator {
+        text,
+        errors: Vec::new(),
+    };
+    let platform = v.platform(raw);
+    if v.errors.is_empty() {
+        Ok(platform)
+    } else {
+        Err(ConfigError::Invalid(ValidationErrors {
+            source: source.to_owned(),
+            errors: v.errors,
+        }))
+    }
+}
+
+/// Collects field errors while building the model; placeholders keep the walk going.
+struct Validator<'a> {
+    text: &'a str,
+    errors: Vec<FieldError>,
+}
+
+impl Validator<'_> {
+    fn fail(&mut self, field: &str, message: impl Into<String>) {
+        let line = key_line(self.text, field);
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    fn check(&mut self, ok: bool, field: &str, message: &str) {
+        if !ok {
+            self.fail(field, message);
+        }
+    }
+
+    fn cidr(&mut self, field: &str, text: &str) -> Option<Cidr> {
+        Cidr::parse(text)
+            .map_err(|message| self.fail(field, message))
+            .ok()
+    }
+
+    fn cidrs(&mut self, field: &str, texts: &[String]) -> Vec<Cidr> {
+        texts.iter().filter_map(|t| self.cidr(field, t)).collect()
+    }
+
+    fn pair(&mut self, field: &str, texts: &[String]) -> Option<[Cidr; 2]> {
+        let cidrs = self.cidrs(field, texts);
+        if let [a, b] = cidrs[..] {
+            Some([a, b])
+        } else {
+            if cidrs.len() == texts.len() {
+                self.fail(
+                    field,
+                    format!(
+                        "needs exactly 2 CIDR blocks (one per AZ), found {}",
+                        texts.len()
+                    ),
+                );
+            }
+            None
+        }
+    }
+
+    fn platform(&mut self, raw: RawPlatform) -> Platform {
+        let name = Name::parse(&raw.name).unwrap_or_else(|message| {
+            self.fail("name", message);
+            Name::parse("invalid").unwrap_or_else(|_| unreachable!("constant is valid"))
+        });
+        self.check(
+            is_label(&raw.environment),
+            "environment",
+            "must be 1-16 characters of a-z, 0-9 and hyphens",
+        );
+        self.check(
+            !raw.owner.trim().is_empty() && raw.owner.len() <= 64,
+            "owner",
+            "must be 1-64 characters",
+        );
+        self.check(
+            is_region(&raw.region),
+            "region",
+            "must look like an AWS region, e.g. us-east-1",
+        );
+        let network = self.network(&raw.network);
+        let storage = self.storage(&raw.storage);
+        let compute = self.compute(raw.compute);
+        let database = self.database(raw.database, &raw.environment);
+        self.check(
+            LOG_RETENTION_DAYS.contains(&raw.monitoring.log_retention_days),
+            "monitoring.log_retention_days",
+            "must be a CloudWatch retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)",
+        );
+        Platform {
+            name,
+            environment: raw.environment,
+            owner: raw.owner,
+            region: raw.region,
+            network,
+            storage,
+            compute,
+            database,
+            monitoring: Monitoring {
+                log_retention_days: raw.monitoring.log_retention_days,
+            },
+        }
+    }
+
+    fn network(&mut self, raw: &RawNetwork) -> Network {
+        let vpc_cidr = self.cidr("network.vpc_cidr", &raw.vpc_cidr);
+        if let Some(vpc) = vpc_cidr {
+            self.check(
+                (16..=24).contains(&vpc.prefix()),
+                "network.vpc_cidr",
+                "prefix length must be between /16 and /24",
+            );
+        }
+        let public = self.pair("network.public_subnet_cidrs", &raw.public_subnet_cidrs);
+        let private = self.pair("network.private_subnet_cidrs", &raw.private_subnet_cidrs);
+        if let (Some(vpc), Some(public), Some(private)) = (vpc_cidr, public, private) {
+            let subnets = [
+                ("network.public_subnet_cidrs", public),
+                ("network.private_subnet_cidrs", private),
+            ];
+            for (field, pair) in subnets {
+                for cidr in pair {
+                    if !vpc.contains(cidr) {
+                        self.fail(
+                            field,
+                            format!("{cidr} is not inside network.vpc_cidr {vpc}"),
+                        );
+                    }
+                }
+            }
+            let all = [public[0], public[1], private[0], private[1]];
+            for (i, a) in all.iter().enumerate() {
+                for b in &all[i + 1..] {
+                    if a.overlaps(*b) {
+                        self.fail("network", format!("subnets {a} and {b} overlap"));
+                    }
+                }
+            }
+        }
+        let admin_cidrs = self.cidrs("network.admin_cidrs", &raw.admin_cidrs);
+        if admin_cidrs.iter().any(|c| c.prefix() == 0) {
+            self.fail(
+                "network.admin_cidrs",
+                "0.0.0.0/0 would open SSH to the world; list your own ranges",
+            );
+        }
+        let http_cidrs = self.cidrs("network.http_cidrs", &raw.http_cidrs);
+        // Placeholders only reach the model when errors were recorded, and then it is discarded.
+        let fallback = Cidr::default();
+        Network {
+            vpc_cidr: vpc_cidr.unwrap_or(fallback),
+            public_subnet_cidrs: public.unwrap_or([fallback; 2]),
+            private_subnet_cidrs: private.unwrap_or([fallback; 2]),
+            admin_cidrs,
+            http_cidrs,
+        }
+    }
+
+    fn storage(&mut self, raw: &RawStorage) -> DataBucket {
+        self.check(
+            raw.noncurrent_version_expiration_days >= 1,
+            "storage.noncurrent_version_expiration_days",
+            "must be at least 1",
+        );
+        self.check(
+            raw.access_log_expiration_days >= 1,
+            "storage.access_log_expiration_days",
+            "must be at least 1",
+        );
+        DataBucket {
+            noncurrent_version_expiration_days: raw.noncurrent_version_expiration_days,
+            access_log_expiration_days: raw.access_log_expiration_days,
+            force_destroy: raw.force_destroy,
+        }
+    }
+
+    fn compute(&mut self, raw: RawCompute) -> EtlHost {
+        match raw.instance_type.split_once('.') {
+            Some((family, size)) if is_word(family) && is_word(size) => {
+                let graviton = family
+                    .trim_start_matches(|c: char| c.is_ascii_lowercase())
+                    .chars()
+                    .nth(1)
+                    == Some('g');
+                self.check(
+                    !graviton,
+                    "compute.instance_type",
+                    "must be an x86-64 type; the AMI parameter is amd64",
+                );
+            }
+            _ => self.fail(
+                "compute.instance_type",
+                format!("{:?} is not an EC2 instance type", raw.instance_type),
+            ),
+        }
+        self.check(
+            (8..=16384).contains(&raw.root_volume_gb),
+            "compute.root_volume_gb",
+            "must be 8-16384",
+        );
+        self.check(
+            raw.ami_ssm_parameter.starts_with('/')
+                && !raw.ami_ssm_parameter.contains(char::is_whitespace),
+            "compute.ami_ssm_parameter",
+            "must be an SSM parameter path starting with /",
+        );
+        EtlHost {
+            instance_type: raw.instance_type,
+            root_volume_gb: raw.root_volume_gb,
+            ami_ssm_parameter: raw.ami_ssm_parameter,
+        }
+    }
+
+    fn database(&mut self, raw: RawDatabase, environment: &str) -> Database {
+        self.check(
+            raw.instance_class
+                .strip_prefix("db.")
+                .is_some_and(|rest| rest.split_once('.').is_some()),
+            "database.instance_class",
+            "must be an RDS instance class such as db.t4g.micro",
+        );
+        self.check(
+            (20..=65536).contains(&raw.allocated_storage_gb),
+            "database.allocated_storage_gb",
+            "must be 20-65536",
+        );
+        self.check(
+            raw.max_allocated_storage_gb >= raw.allocated_storage_gb
+                && raw.max_allocated_storage_gb <= 65536,
+            "database.max_allocated_storage_gb",
+            "must be at least database.allocated_storage_gb and at most 65536",
+        );
+        self.check(
+            (1..=35).contains(&raw.backup_retention_days),
+            "database.backup_retention_days",
+            "must be 1-35",
+        );
+        self.check(
+            is_identifier(&raw.db_name),
+            "database.db_name",
+            "must be 1-63 characters of a-z, 0-9 and _, starting with a letter",
+        );
+        self.check(
+            is_identifier(&raw.master_username) && !["postgres", "rdsadmin", "admin"].contains(&raw.master_username.as_str()),
+            "database.master_username",
+            "must be 1-63 characters of a-z, 0-9 and _, starting with a letter, and not a reserved name",
+        );
+        Database {
+            instance_class: raw.instance_class,
+            allocated_storage_gb: raw.allocated_storage_gb,
+            max_allocated_storage_gb: raw.max_allocated_storage_gb,
+            multi_az: raw.multi_az.unwrap_or(environment == "prod"),
+            backup_retention_days: raw.backup_retention_days,
+            deletion_protection: raw.deletion_protection,
+            db_name: raw.db_name,
+            master_username: raw.master_username,
+        }
+    }
+}
+
+fn is_word(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+fn is_label(text: &str) -> bool {
+    (1..=16).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_identifier(text: &str) -> bool {
+    (1..=63).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| is_word(p))
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The 1-based line where `field` (a dotted path) is set, found by scanning for its table
+/// header and then its key; `None` when the key is absent, i.e. the default is in force.
+fn key_line(text: &str, field: &str) -> Option<usize> {
+    let (table, key) = field.rsplit_once('.').map_or(("", field), |(t, k)| (t, k));
+    let mut current = String::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if let Some(header) = trimmed.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            header.trim().clone_into(&mut current);
+            if current == field {
+                return Some(index + 1);
+            }
+            continue;
+        }
+        let key_here = trimmed.split('=').next().map(str::trim);
+        if current == table && trimmed.contains('=') && key_here == Some(key) {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::config::{ConfigError, from_str};
+
+    #[track_caller]
+    fn errors(text: &str) -> Vec<String> {
+        match from_str(text, "platform.toml") {
+            Err(ConfigError::Invalid(v)) => v
+                .errors
+                .iter()
+                .map(|e| format!("{}@{:?}", e.field, e.line))
+                .collect(),
+            other => panic!("expected validation errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let platform = from_str("", "<defaults>").unwrap();
+        assert_eq!(platform.data_bucket_name(), "demo-hadrian-ml-data-bucket");
+        assert!(!platform.database.multi_az);
+        assert!(platform.database.deletion_protection);
+    }
+
+    #[test]
+    fn prod_defaults_to_multi_az() {
+        assert!(
+            from_str("environment = \"prod\"", "p")
+                .unwrap()
+                .database
+                .multi_az
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_field_and_line() {
+        let text = "name = \"Bad_Name\"\nregion = \"mars\"\n\n[network]\nvpc_cidr = \"10.0.0.1/16\"\nadmin_cidrs = [\"0.0.0.0/0\"]\n\n[database]\nbackup_retention_days = 0\n";
+        assert_eq!(
+            errors(text),
+            [
+                "name@Some(1)",
+                "region@Some(2)",
+                "network.vpc_cidr@Some(5)",
+                "network.admin_cidrs@Some(6)",
+                "database.backup_retention_days@Some(9)",
+            ]
+        );
+    }
+
+    #[test]
+    fn overlapping_subnets_and_graviton_hosts_are_rejected() {
+        let text = "[network]\npublic_subnet_cidrs = [\"10.20.0.0/24\", \"10.20.0.0/25\"]\n[compute]\ninstance_type = \"t4g.small\"\n";
+        assert_eq!(
+            errors(text),
+            ["network@Some(1)", "compute.instance_type@Some(4)"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_line() {
+        let err = from_str("[database]\nmulti_az = \"yes\"\n", "platform.toml").unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("platform.toml: "), "{message}");
+        assert!(message.contains("line 2"), "{message}");
+        let err = from_str("colour = 1\n", "platform.toml").unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+}

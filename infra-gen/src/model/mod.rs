@@ -1,0 +1,111 @@
+//! The platform in business terms: what exists and who may talk to whom, with no Terraform
+//! vocabulary. Values here are validated; [`config`] is the only way to build one from a file.
+//!
+//! Later areas plug in as further fields of [`Platform`]: alarms, dashboards and the agent
+//! configuration extend [`Monitoring`]; the CI/CD identity (GitHub OIDC roles, ECR, the deploy
+//! document) becomes a `Delivery` field with its own `[delivery]` table in `platform.toml`.
+
+pub mod config;
+pub mod names;
+
+use crate::model::names::{Cidr, Name};
+
+/// The whole data platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    /// Prefix of every resource name; the data bucket is `<name>-hadrian-ml-data-bucket`.
+    pub name: Name,
+    /// Environment label, e.g. `dev` or `prod`, used in tags.
+    pub environment: String,
+    /// Team or person that owns the platform, used in tags.
+    pub owner: String,
+    /// AWS region the platform is deployed to by default.
+    pub region: String,
+    /// VPC layout and ingress sources.
+    pub network: Network,
+    /// The data bucket and its access-log bucket.
+    pub storage: DataBucket,
+    /// The EC2 host that runs the ETL.
+    pub compute: EtlHost,
+    /// The PostgreSQL database.
+    pub database: Database,
+    /// Logging retention; alarms and dashboards come with the monitoring work.
+    pub monitoring: Monitoring,
+}
+
+impl Platform {
+    /// The data bucket's name.
+    pub fn data_bucket_name(&self) -> String {
+        format!("{}-hadrian-ml-data-bucket", self.name)
+    }
+
+    /// The access-log bucket's name.
+    pub fn log_bucket_name(&self) -> String {
+        format!("{}-hadrian-ml-access-logs", self.name)
+    }
+}
+
+/// A VPC across two availability zones with a public and a private tier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    /// VPC range.
+    pub vpc_cidr: Cidr,
+    /// One public subnet per AZ (the ETL host's tier).
+    pub public_subnet_cidrs: [Cidr; 2],
+    /// One private subnet per AZ (the database's tier).
+    pub private_subnet_cidrs: [Cidr; 2],
+    /// Sources allowed to reach the host on SSH; empty means SSM Session Manager only.
+    pub admin_cidrs: Vec<Cidr>,
+    /// Sources allowed to reach the host on HTTP.
+    pub http_cidrs: Vec<Cidr>,
+}
+
+/// The data bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataBucket {
+    /// Days before a noncurrent object version is deleted.
+    pub noncurrent_version_expiration_days: u32,
+    /// Days before an access-log object is deleted.
+    pub access_log_expiration_days: u32,
+    /// Whether `terraform destroy` may delete non-empty buckets.
+    pub force_destroy: bool,
+}
+
+/// The EC2 host that runs the ETL in Docker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EtlHost {
+    /// EC2 instance type (x86-64, to match the amd64 AMI).
+    pub instance_type: String,
+    /// Root volume size in GiB.
+    pub root_volume_gb: u32,
+    /// Name of the SSM parameter that holds the Ubuntu 24.04 LTS AMI id.
+    pub ami_ssm_parameter: String,
+}
+
+/// RDS PostgreSQL 16 in the private tier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Database {
+    /// RDS instance class.
+    pub instance_class: String,
+    /// Initial storage in GiB.
+    pub allocated_storage_gb: u32,
+    /// Storage autoscaling ceiling in GiB.
+    pub max_allocated_storage_gb: u32,
+    /// Standby in the second AZ.
+    pub multi_az: bool,
+    /// Days of automated backups.
+    pub backup_retention_days: u32,
+    /// Refuse deletion; when on, deletion also takes a final snapshot.
+    pub deletion_protection: bool,
+    /// Initial database name.
+    pub db_name: String,
+    /// Master user name (the password is managed by RDS in Secrets Manager).
+    pub master_username: String,
+}
+
+/// Logging settings shared by every log group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Monitoring {
+    /// Days CloudWatch keeps log events.
+    pub log_retention_days: u32,
+}

@@ -1,0 +1,99 @@
+//! Data sources: facts read from the provider at plan time.
+
+use serde::Serialize;
+
+use crate::tf::{TfString, data_type};
+
+/// `aws_caller_identity`: the account the plan runs in.
+#[derive(Debug, Serialize)]
+pub struct AwsCallerIdentity {}
+
+/// `aws_partition`: `aws`, `aws-cn` or `aws-us-gov`, for ARNs.
+#[derive(Debug, Serialize)]
+pub struct AwsPartition {}
+
+/// `aws_region`: the provider's region.
+#[derive(Debug, Serialize)]
+pub struct AwsRegion {}
+
+/// `aws_availability_zones`.
+#[derive(Debug, Serialize)]
+pub struct AwsAvailabilityZones {
+    /// `available` excludes impaired zones.
+    pub state: &'static str,
+    /// Filters; a `zone-name` filter pins the result set so a new AZ cannot shift indexes.
+    pub filter: Vec<Filter>,
+}
+
+/// A `filter` block of an EC2 describe call.
+#[derive(Debug, Serialize)]
+pub struct Filter {
+    /// Filter name, e.g. `zone-name`.
+    pub name: &'static str,
+    /// Accepted values.
+    pub values: Vec<TfString>,
+}
+
+/// `aws_ssm_parameter`, e.g. a public AMI-id parameter.
+#[derive(Debug, Serialize)]
+pub struct AwsSsmParameter {
+    /// Parameter name.
+    pub name: TfString,
+}
+
+/// `aws_iam_policy_document`: a policy built by the provider, so no JSON is hand-escaped.
+#[derive(Debug, Serialize)]
+pub struct AwsIamPolicyDocument {
+    /// Statements, in order.
+    pub statement: Vec<Statement>,
+}
+
+/// One policy statement.
+#[derive(Debug, Serialize)]
+pub struct Statement {
+    /// Statement id.
+    pub sid: &'static str,
+    /// `Allow` or `Deny`.
+    pub effect: &'static str,
+    /// Actions.
+    pub actions: Vec<&'static str>,
+    /// Resource ARNs; empty for trust policies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<TfString>,
+    /// Principals; empty for identity policies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<Principals>,
+    /// Conditions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub condition: Vec<Condition>,
+}
+
+/// A `principals` block.
+#[derive(Debug, Serialize)]
+pub struct Principals {
+    /// `AWS`, `Service` or `*`.
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    /// Identifiers of that type.
+    pub identifiers: Vec<TfString>,
+}
+
+/// A `condition` block.
+#[derive(Debug, Serialize)]
+pub struct Condition {
+    /// Operator, e.g. `StringEquals`.
+    pub test: &'static str,
+    /// Context key, e.g. `aws:SourceArn`.
+    pub variable: &'static str,
+    /// Accepted values.
+    pub values: Vec<TfString>,
+}
+
+data_type! {
+    AwsCallerIdentity => "aws_caller_identity",
+    AwsPartition => "aws_partition",
+    AwsRegion => "aws_region",
+    AwsAvailabilityZones => "aws_availability_zones",
+    AwsSsmParameter => "aws_ssm_parameter",
+    AwsIamPolicyDocument => "aws_iam_policy_document",
+}

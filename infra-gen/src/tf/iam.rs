@@ -1,0 +1,57 @@
+//! IAM resources: roles, inline policies, managed-policy attachments, instance profiles.
+
+use serde::Serialize;
+
+use crate::tf::network::Tags;
+use crate::tf::{Ref, TfString, resource_type};
+
+/// `aws_iam_role`.
+#[derive(Debug, Serialize)]
+pub struct AwsIamRole {
+    /// Role name.
+    pub name: TfString,
+    /// What the role is for.
+    pub description: TfString,
+    /// Trust policy JSON.
+    pub assume_role_policy: TfString,
+    /// Tags.
+    pub tags: Tags,
+}
+
+/// `aws_iam_role_policy`: an inline policy, so it lives and dies with its role.
+#[derive(Debug, Serialize)]
+pub struct AwsIamRolePolicy {
+    /// Policy name.
+    pub name: TfString,
+    /// The role.
+    pub role: Ref<AwsIamRole>,
+    /// Policy JSON.
+    pub policy: TfString,
+}
+
+/// `aws_iam_role_policy_attachment`.
+#[derive(Debug, Serialize)]
+pub struct AwsIamRolePolicyAttachment {
+    /// The role (its name; the provider's `id` of a role is its name).
+    pub role: Ref<AwsIamRole>,
+    /// Managed policy ARN.
+    pub policy_arn: TfString,
+}
+
+/// `aws_iam_instance_profile`.
+#[derive(Debug, Serialize)]
+pub struct AwsIamInstanceProfile {
+    /// Profile name.
+    pub name: TfString,
+    /// The role.
+    pub role: Ref<AwsIamRole>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+resource_type! {
+    AwsIamRole => "aws_iam_role",
+    AwsIamRolePolicy => "aws_iam_role_policy",
+    AwsIamRolePolicyAttachment => "aws_iam_role_policy_attachment",
+    AwsIamInstanceProfile => "aws_iam_instance_profile",
+}
