@@ -1,0 +1,415 @@
+#!/usr/bin/env python3
+"""Helpers for platform.sh that are easier to get right with a JSON parser than with bash.
+
+Standard library only: it runs with whatever python3 is on PATH, before any venv exists.
+
+  localtf.py port                               print a free TCP port on 127.0.0.1
+  localtf.py wait-http URL SECONDS              wait until URL answers any HTTP status
+  localtf.py override WORKDIR AMI_ID ENDPOINT   write WORKDIR/local_override.tf.json; print "region<TAB>name<TAB>ami"
+                                                lines for the SSM parameters the local run must seed
+  localtf.py seed-ssm ENDPOINT REGION NAME VAL  create (or overwrite) one String SSM parameter in moto
+  localtf.py objects ENDPOINT BUCKET            print "key<TAB>size" for every object in BUCKET
+  localtf.py leftovers ENDPOINT REGION          print what moto still holds (buckets, live instances, DB
+                                                instances); exit 1 when anything is left
+  localtf.py spec-table SPEC.toml               print the target table named by a dataset spec
+"""
+
+import json
+import pathlib
+import socket
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+
+OVERRIDE = "local_override.tf.json"
+
+# Terraform resource/data type prefix -> provider `endpoints` key. Longest prefix wins. A type that matches
+# nothing stops the run: an unmapped service would silently go to real AWS with fake keys.
+SERVICES = {
+    "aws_acm": "acm",
+    "aws_ami": "ec2",
+    "aws_availability_zones": "ec2",
+    "aws_caller_identity": "sts",
+    "aws_cloudtrail": "cloudtrail",
+    "aws_cloudwatch_dashboard": "cloudwatch",
+    "aws_cloudwatch_event": "events",
+    "aws_cloudwatch_log": "logs",
+    "aws_cloudwatch_metric_alarm": "cloudwatch",
+    "aws_cloudwatch_composite_alarm": "cloudwatch",
+    "aws_db": "rds",
+    "aws_default_": "ec2",
+    "aws_dynamodb": "dynamodb",
+    "aws_ebs": "ec2",
+    "aws_ec2": "ec2",
+    "aws_ecr": "ecr",
+    "aws_ecs": "ecs",
+    "aws_eip": "ec2",
+    "aws_flow_log": "ec2",
+    "aws_iam": "iam",
+    "aws_instance": "ec2",
+    "aws_internet_gateway": "ec2",
+    "aws_key_pair": "ec2",
+    "aws_kms": "kms",
+    "aws_lambda": "lambda",
+    "aws_launch_template": "ec2",
+    "aws_lb": "elbv2",
+    "aws_main_route_table": "ec2",
+    "aws_nat_gateway": "ec2",
+    "aws_network": "ec2",
+    "aws_rds": "rds",
+    "aws_route53": "route53",
+    "aws_route": "ec2",
+    "aws_s3": "s3",
+    "aws_secretsmanager": "secretsmanager",
+    "aws_security_group": "ec2",
+    "aws_sns": "sns",
+    "aws_sqs": "sqs",
+    "aws_ssm": "ssm",
+    "aws_subnet": "ec2",
+    "aws_vpc": "ec2",
+}
+# Types that never call an API (rendered locally by the provider).
+NO_API = ("aws_iam_policy_document", "aws_partition", "aws_region", "aws_arn")
+
+# Performance Insights and enhanced monitoring are accepted by moto's RDS but not read back, so every plan
+# would show them as changes; the parameter group's parameters are stored but never match on read.
+RDS_NOT_READ_BACK = [
+    "performance_insights_enabled",
+    "performance_insights_kms_key_id",
+    "performance_insights_retention_period",
+    "monitoring_interval",
+    "monitoring_role_arn",
+]
+
+
+def die(msg):
+    print(f"localtf: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, seconds):
+    deadline = time.monotonic() + float(seconds)
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                die(f"{url} did not answer within {seconds}s")
+            time.sleep(0.2)
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def load_config(workdir):
+    """All generated *.tf.json documents in workdir (our own override excluded)."""
+    docs = []
+    for path in sorted(pathlib.Path(workdir).glob("*.tf.json")):
+        if path.name == OVERRIDE:
+            continue
+        try:
+            docs.append(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as err:
+            die(f"{path}: line {err.lineno}: {err.msg}")
+    if not docs:
+        die(f"no *.tf.json in {workdir}: run `infra-gen gen` first")
+    return docs
+
+
+def blocks(docs, kind):
+    """Yield (type, name, body) for every resource or data block."""
+    for doc in docs:
+        for rtype, by_name in doc.get(kind, {}).items():
+            for name, body in by_name.items():
+                for item in as_list(body):
+                    yield rtype, name, item
+
+
+def service_of(rtype):
+    if rtype.startswith(NO_API):
+        return None
+    best = max((p for p in SERVICES if rtype.startswith(p)), key=len, default=None)
+    if best is None:
+        die(f"no moto endpoint known for {rtype}: add its service to SERVICES in infra-gen/local/localtf.py")
+    return SERVICES[best]
+
+
+def var_name(expr):
+    """'${var.x}' -> 'x', anything else -> None."""
+    if isinstance(expr, str) and expr.startswith("${var.") and expr.endswith("}"):
+        return expr[len("${var.") : -1]
+    return None
+
+
+def region_of(docs, variables):
+    for doc in docs:
+        for prov in as_list(doc.get("provider", {}).get("aws", {})):
+            region = prov.get("region")
+            name = var_name(region)
+            if name:
+                region = variables.get(name, {}).get("default")
+            if region:
+                return region
+    return "us-east-1"
+
+
+def ignore(body, extra):
+    """Union of the generated ignore_changes and ours: an override's lifecycle argument replaces the original."""
+    have = body.get("lifecycle", {}).get("ignore_changes", [])
+    if have == "all":
+        return "all"
+    return sorted(set(have) | set(extra))
+
+
+def local_ssm_name(name):
+    """moto refuses to create parameters under /aws/, so the local run seeds the same path under /local."""
+    return "/local" + name
+
+
+def override(workdir, ami_id, endpoint):
+    docs = load_config(workdir)
+    variables = {}
+    for doc in docs:
+        variables.update(doc.get("variable", {}))
+    region = region_of(docs, variables)
+
+    services = {"sts"}  # the provider asks STS for the account id (skip_requesting_account_id = false)
+    for kind in ("resource", "data"):
+        for rtype, _, _ in blocks(docs, kind):
+            svc = service_of(rtype)
+            if svc:
+                services.add(svc)
+
+    out = {
+        "//": (
+            "Local run only (infra-gen/local/platform.sh writes this file into a copy of out/): points the "
+            "production configuration at the moto emulator and turns off what moto cannot emulate. "
+            "Terraform merges *_override.tf.json over the generated files; out/ itself is never changed."
+        ),
+        "terraform": {
+            "backend": {
+                "local": {
+                    "//": "State stays in the local work dir; the S3 backend of a real deployment is not used.",
+                    "path": "terraform.tfstate",
+                }
+            }
+        },
+    }
+
+    # Provider: one override per generated aws provider block (same alias), so default_tags etc. are kept.
+    providers = []
+    for doc in docs:
+        providers.extend(as_list(doc.get("provider", {}).get("aws", [])))
+    if not providers:
+        providers = [{}]
+    prov_overrides = []
+    for prov in providers:
+        entry = {
+            "//": (
+                "moto endpoint for every service the configuration uses, fake keys moto accepts, path-style S3 "
+                "(a bucket name cannot resolve as a subdomain of 127.0.0.1), no credential/metadata lookups, and "
+                "max_retries 1 because moto answers unimplemented calls with HTTP 500 which the provider would "
+                "otherwise retry for 10-16 minutes. The account id is still requested (from moto's STS) because "
+                "security-group rules that reference another group drift without it. default_tags are kept."
+            ),
+            "access_key": "test",
+            "secret_key": "test",
+            "skip_credentials_validation": True,
+            "skip_metadata_api_check": True,
+            "skip_requesting_account_id": False,
+            "s3_use_path_style": True,
+            "max_retries": 1,
+            "endpoints": {svc: endpoint for svc in sorted(services)},
+        }
+        if "alias" in prov:
+            entry["alias"] = prov["alias"]
+        prov_overrides.append(entry)
+    out["provider"] = {"aws": prov_overrides if len(prov_overrides) > 1 else prov_overrides[0]}
+
+    # The Canonical Ubuntu AMI parameter: moto has neither Canonical's public parameters nor lets anyone create
+    # names under /aws/, so point the variable (or the data source) at a /local copy that platform.sh seeds.
+    seeds = {}
+    var_over = {}
+    for name, body in variables.items():
+        default = body.get("default")
+        if isinstance(default, str) and default.startswith("/aws/service/"):
+            seeds[local_ssm_name(default)] = ami_id
+            var_over[name] = {
+                "//": "moto cannot hold /aws/service/... public parameters; platform.sh seeds this copy with "
+                "the id of the stand-in Ubuntu 24.04 AMI it gives moto (MOTO_AMIS_PATH).",
+                "default": local_ssm_name(default),
+            }
+    if var_over:
+        out["variable"] = var_over
+    data_over = {}
+    for rtype, name, body in blocks(docs, "data"):
+        if rtype == "aws_ssm_parameter" and str(body.get("name", "")).startswith("/aws/service/"):
+            seeds[local_ssm_name(body["name"])] = ami_id
+            data_over.setdefault(rtype, {})[name] = {
+                "//": "moto cannot hold /aws/service/... public parameters; platform.sh seeds this copy.",
+                "name": local_ssm_name(body["name"]),
+            }
+    if data_over:
+        out["data"] = data_over
+
+    res = {}
+
+    def put(rtype, name, values):
+        res.setdefault(rtype, {}).setdefault(name, {}).update(values)
+
+    for rtype, name, body in blocks(docs, "resource"):
+        if rtype == "aws_s3_bucket":
+            put(rtype, name, {
+                "//": "moto writes real access-log objects into the log bucket and keeps object versions; "
+                "destroy must empty the buckets, which a real deployment deliberately refuses to do.",
+                "force_destroy": True,
+            })
+        elif rtype == "aws_instance" and body.get("monitoring"):
+            put(rtype, name, {
+                "//": "Detailed monitoring calls ec2:MonitorInstances, which moto does not implement.",
+                "monitoring": False,
+            })
+        elif rtype == "aws_db_instance":
+            put(rtype, name, {
+                "//": "moto honours deletion protection and would keep a final snapshot, so a local destroy "
+                "turns both off. moto does not read back Performance Insights and enhanced-monitoring "
+                "settings, so those are ignored after create (they are still sent).",
+                "deletion_protection": False,
+                "skip_final_snapshot": True,
+                "lifecycle": {"ignore_changes": ignore(body, RDS_NOT_READ_BACK)},
+            })
+        elif rtype == "aws_db_parameter_group":
+            put(rtype, name, {
+                "//": "moto stores the parameters but never reads them back as set, so every plan would "
+                "show them changing.",
+                "lifecycle": {"ignore_changes": ignore(body, ["parameter"])},
+            })
+        elif rtype == "aws_cloudwatch_log_group" and body.get("skip_destroy"):
+            put(rtype, name, {
+                "//": "A local destroy must leave nothing behind in the emulator.",
+                "skip_destroy": False,
+            })
+    if res:
+        out["resource"] = res
+
+    path = pathlib.Path(workdir) / OVERRIDE
+    path.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for name, value in sorted(seeds.items()):
+        print(f"{region}\t{name}\t{value}")
+    if not seeds:
+        print(f"{region}\t-\t-")
+
+
+def seed_ssm(endpoint, region, name, value):
+    body = json.dumps({"Name": name, "Value": value, "Type": "String", "Overwrite": True}).encode()
+    req = urllib.request.Request(
+        endpoint.rstrip("/") + "/",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AmazonSSM.PutParameter",
+            # moto takes the region from the credential scope and does not verify the signature.
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20260101/{region}/ssm/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
+    try:
+        urllib.request.urlopen(req, timeout=10).close()
+    except urllib.error.HTTPError as err:
+        die(f"seeding SSM parameter {name}: HTTP {err.code}: {err.read()[:200]!r}")
+
+
+def objects(endpoint, bucket):
+    token = None
+    ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+    while True:
+        url = f"{endpoint.rstrip('/')}/{bucket}?list-type=2"
+        if token:
+            url += "&continuation-token=" + urllib.request.quote(token, safe="")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                root = ET.fromstring(resp.read())
+        except urllib.error.HTTPError as err:
+            die(f"listing s3://{bucket}: HTTP {err.code}")
+        for item in root.iter(f"{ns}Contents"):
+            print(f"{item.findtext(f'{ns}Key')}\t{item.findtext(f'{ns}Size')}")
+        token = root.findtext(f"{ns}NextContinuationToken")
+        if not token:
+            return
+
+
+def signed(endpoint, region, service, data=None, path="/"):
+    """One request to moto, which reads the region from the credential scope and checks no signature."""
+    headers = {
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20260101/{region}/{service}/aws4_request, "
+        "SignedHeaders=host, Signature=0",
+    }
+    body = None
+    if data is not None:
+        body = urllib.parse.urlencode(data).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    req = urllib.request.Request(endpoint.rstrip("/") + path, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return ET.fromstring(resp.read())
+    except urllib.error.HTTPError as err:
+        die(f"{service} request to moto failed: HTTP {err.code}: {err.read()[:200]!r}")
+
+
+def local_names(root, tag):
+    """Text of every element named tag, whatever its XML namespace."""
+    return [el.text for el in root.iter() if el.tag.rsplit("}", 1)[-1] == tag]
+
+
+def leftovers(endpoint, region):
+    left = [f"s3 bucket {b}" for b in local_names(signed(endpoint, region, "s3"), "Name")]
+    ec2 = signed(endpoint, region, "ec2", {"Action": "DescribeInstances", "Version": "2016-11-15"})
+    for inst in ec2.iterfind(".//{*}instancesSet/{*}item"):
+        state = inst.findtext("{*}instanceState/{*}name")
+        if state not in ("terminated", "shutting-down"):
+            left.append(f"ec2 instance {inst.findtext('{*}instanceId')} ({state})")
+    rds = signed(endpoint, region, "rds", {"Action": "DescribeDBInstances", "Version": "2014-10-31"})
+    left += [f"rds db instance {d}" for d in local_names(rds, "DBInstanceIdentifier")]
+    for line in left:
+        print(line)
+    sys.exit(1 if left else 0)
+
+
+def spec_table(spec):
+    with open(spec, "rb") as f:
+        doc = tomllib.load(f)
+    print(doc.get("table") or doc["name"])
+
+
+def main(argv):
+    cmds = {
+        "port": (0, lambda: print(free_port())),
+        "wait-http": (2, wait_http),
+        "override": (3, override),
+        "seed-ssm": (4, seed_ssm),
+        "objects": (2, objects),
+        "leftovers": (2, leftovers),
+        "spec-table": (1, spec_table),
+    }
+    if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][0]:
+        die("usage: see the header of infra-gen/local/localtf.py")
+    cmds[argv[1]][1](*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,627 @@
+#!/usr/bin/env bash
+# The local platform: the generated Terraform applied to the moto AWS emulator, and the ETL loading a private
+# PostgreSQL cluster that stands in for RDS. No AWS account, no network beyond 127.0.0.1.
+#
+#   platform.sh up       start moto + PostgreSQL, gen, terraform apply, etl migrate/ingest/process, print a report
+#   platform.sh down     stop exactly the processes `up` started and remove their state (logs are kept)
+#   platform.sh status   show what is running and where
+#   platform.sh env      print the exports that point aws/etl/psql at the running local platform
+#   platform.sh e2e      the end-to-end test: apply, converged plan, ETL rows equal data/events.expected.tsv,
+#                        destroy leaves nothing, down; prints per-phase timings; its own instance, so it can
+#                        run while a demo is up
+#
+# State lives in <repo>/.work/local/<instance>/ (instance `demo`, or `e2e`): pids, ports, logs, the PostgreSQL
+# cluster, the terraform work dir. Environment overrides:
+#   TF_PLUGIN_MIRROR   provider filesystem mirror (default: /opt/tf-plugins, else found with `find`)
+#   TF_TIMEOUT_APPLY / TF_TIMEOUT_DESTROY / TF_TIMEOUT_PLAN / TF_TIMEOUT_INIT   seconds (600/600/300/180)
+#   PLATFORM_VERBOSE=1 stream terraform and etl output instead of only writing it to the logs
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+helper=$here/localtf.py
+dataset=$root/data/events.toml
+samples=("$root/data/events.csv")
+expected=$root/data/events.expected.tsv
+expected_rejects=$root/data/events.rejects.tsv
+venv=$root/.work/venv
+
+instance=demo
+set_instance() {
+  instance=$1
+  state=$root/.work/local/$instance
+  logs=$state/logs
+  tfdir=$state/terraform
+  pgdir=$state/pg
+}
+set_instance demo
+
+# ── output ─────────────────────────────────────────────────────────────────────────────────────────────────────
+say() { printf '%s\n' "$*"; }
+note() { printf '  %s\n' "$*"; }
+fail() {
+  printf 'platform: %s\n' "$*" >&2
+  exit 1
+}
+now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+phase_names=()
+phase_secs=()
+current_phase=
+phase_start=
+begin() {
+  current_phase=$1
+  phase_start=$(now)
+  say "==> $1"
+}
+end() {
+  local secs
+  secs=$(elapsed "$phase_start")
+  phase_names+=("$current_phase")
+  phase_secs+=("$secs")
+  say "    done: $current_phase (${secs}s)"
+  current_phase=
+}
+timings() {
+  local i
+  say "Timings:"
+  for i in "${!phase_names[@]}"; do
+    printf '  %-22s %7ss\n' "${phase_names[$i]}" "${phase_secs[$i]}"
+  done
+}
+
+# Runs a command with its output in a log file (streamed too with PLATFORM_VERBOSE=1); on failure prints the
+# log's last lines and stops with a one-line reason.
+logged() {
+  local log=$1 what=$2
+  shift 2
+  local rc=0
+  say "    $what (log: ${log#"$root"/})"
+  if [[ ${PLATFORM_VERBOSE:-0} == 1 ]]; then
+    "$@" 2>&1 | tee -a "$log" || rc=${PIPESTATUS[0]}
+  else
+    "$@" >>"$log" 2>&1 || rc=$?
+  fi
+  if ((rc != 0)); then
+    tail -n 25 "$log" | sed 's/^/    | /' >&2
+    if ((rc == 124)); then
+      fail "$what timed out (log: $log)"
+    fi
+    fail "$what failed with exit code $rc (log: $log)"
+  fi
+}
+
+# ── prerequisites ──────────────────────────────────────────────────────────────────────────────────────────────
+pg_bin=
+moto_bin=
+find_pg_bin() {
+  local dir
+  if command -v pg_config >/dev/null 2>&1; then
+    dir=$(pg_config --bindir 2>/dev/null || true)
+    if [[ -x $dir/pg_ctl && -x $dir/initdb ]]; then
+      pg_bin=$dir
+      return
+    fi
+  fi
+  for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
+    if [[ -x $dir/pg_ctl && -x $dir/initdb ]]; then
+      pg_bin=$dir
+      return
+    fi
+  done
+  if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
+    pg_bin=$(dirname "$(command -v pg_ctl)")
+  fi
+}
+
+prerequisites() {
+  local missing=0
+  if ! command -v python3 >/dev/null 2>&1; then
+    say "missing python3: apt-get install python3 python3-venv" >&2
+    missing=1
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    say "missing cargo: install Rust with rustup (https://rustup.rs)" >&2
+    missing=1
+  fi
+  if ! command -v terraform >/dev/null 2>&1; then
+    say "missing terraform: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install) and put it on PATH" >&2
+    missing=1
+  fi
+  find_pg_bin
+  if [[ -z $pg_bin ]]; then
+    say "missing PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql" >&2
+    missing=1
+  elif [[ ! -x $pg_bin/psql ]] && ! command -v psql >/dev/null 2>&1; then
+    say "missing psql: apt-get install postgresql-client" >&2
+    missing=1
+  fi
+  if ((EUID == 0)) && ! id -u postgres >/dev/null 2>&1; then
+    say "missing OS user postgres (PostgreSQL refuses to run as root): useradd --system postgres" >&2
+    missing=1
+  fi
+  ((missing == 0)) || fail "install the missing prerequisites above and run again"
+
+  if [[ -x $venv/bin/moto_server ]]; then
+    moto_bin=$venv/bin/moto_server
+  elif command -v moto_server >/dev/null 2>&1; then
+    moto_bin=$(command -v moto_server)
+  else
+    say "moto_server not found: installing moto[server] into ${venv#"$root"/}"
+    mkdir -p "$root/.work"
+    [[ -x $venv/bin/python ]] || python3 -m venv "$venv" ||
+      fail "cannot create $venv: apt-get install python3-venv, or pip install 'moto[server]==5.2.1'"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==5.2.1" ||
+      fail "pip install 'moto[server]==5.2.1' failed: install it yourself (pip install 'moto[server]')"
+    moto_bin=$venv/bin/moto_server
+  fi
+}
+
+# ── processes ──────────────────────────────────────────────────────────────────────────────────────────────────
+# A recorded pid counts only while it is alive and still the program we started (pids get reused).
+alive() {
+  local pidfile=$1 pattern=$2 pid
+  [[ -f $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"
+}
+
+stop_pid() {
+  local pidfile=$1 pattern=$2 name=$3 pid i
+  if ! alive "$pidfile" "$pattern"; then
+    rm -f "$pidfile"
+    return
+  fi
+  pid=$(<"$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    alive "$pidfile" "$pattern" || break
+    sleep 0.1
+  done
+  if alive "$pidfile" "$pattern"; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  note "stopped $name (pid $pid)"
+  rm -f "$pidfile"
+}
+
+# Everything PostgreSQL runs as the postgres OS user when we are root (the server refuses root).
+as_pg() {
+  if ((EUID == 0)); then
+    (cd "$pgdir" && runuser -u postgres -- "$@")
+  else
+    (cd "$pgdir" && "$@")
+  fi
+}
+
+moto_url() { printf 'http://127.0.0.1:%s' "$(<"$state/moto.port")"; }
+
+# A stand-in for Canonical's Ubuntu 24.04 AMI: moto has no Canonical images. No creation_date on purpose:
+# moto's reset endpoint fails on AMI entries that carry one.
+local_ami=ami-0ub2404local0000a
+write_amis() {
+  cat >"$state/amis.json" <<EOF
+[
+  {
+    "ami_id": "$local_ami",
+    "name": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-local",
+    "description": "Local stand-in for Canonical Ubuntu 24.04 LTS (moto emulator)",
+    "owner_id": "099720109477",
+    "public": true,
+    "state": "available",
+    "architecture": "x86_64",
+    "virtualization_type": "hvm",
+    "hypervisor": "xen",
+    "image_type": "machine",
+    "root_device_type": "ebs",
+    "root_device_name": "/dev/sda1",
+    "sriov": "simple",
+    "image_location": "099720109477/ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-local"
+  }
+]
+EOF
+}
+
+start_moto() {
+  if alive "$state/moto.pid" moto_server; then
+    note "moto_server already running (pid $(<"$state/moto.pid"), $(moto_url))"
+    return
+  fi
+  # A new emulator is empty: any terraform state from an earlier one describes nothing that exists.
+  rm -f "$tfdir/terraform.tfstate" "$tfdir/terraform.tfstate.backup" "$state/etl.env"
+  write_amis
+  local port
+  port=$(python3 "$helper" port)
+  # Managed policies (CloudWatch agent, SSM) can only be loaded at start; the AMI list too.
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_AMIS_PATH=$state/amis.json \
+    "$moto_bin" -H 127.0.0.1 -p "$port" </dev/null >>"$logs/moto.log" 2>&1 &
+  echo $! >"$state/moto.pid"
+  echo "$port" >"$state/moto.port"
+  python3 "$helper" wait-http "http://127.0.0.1:$port/moto-api/" 60 ||
+    fail "moto_server did not start (log: $logs/moto.log)"
+  alive "$state/moto.pid" moto_server || fail "moto_server exited (log: $logs/moto.log)"
+  note "moto_server pid $(<"$state/moto.pid") on $(moto_url) (log: ${logs#"$root"/}/moto.log)"
+}
+
+start_pg() {
+  local data=$pgdir/data
+  if alive "$state/pg.pid" postgres; then
+    note "PostgreSQL already running (pid $(<"$state/pg.pid"), 127.0.0.1:$(<"$state/pg.port"))"
+    return
+  fi
+  mkdir -p "$pgdir"
+  touch "$logs/postgres.log"
+  if ((EUID == 0)); then
+    chown postgres "$pgdir" "$logs/postgres.log"
+    runuser -u postgres -- test -x "$pgdir" ||
+      fail "the postgres OS user cannot reach $pgdir: make its parent directories world-searchable (chmod o+x)"
+  fi
+  if [[ ! -f $data/PG_VERSION ]]; then
+    rm -rf "$data"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(16))' >"$pgdir/password")
+    ((EUID != 0)) || chown postgres "$pgdir/password"
+    logged "$logs/postgres.log" "initdb" as_pg "$pg_bin/initdb" -D "$data" -U postgres --pwfile="$pgdir/password" \
+      --auth=scram-sha-256 --encoding=UTF8 --no-locale
+    # Loopback TCP only, no unix socket; a throwaway cluster does not need fsync.
+    cat >>"$data/postgresql.conf" <<'EOF'
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+fsync = off
+full_page_writes = off
+timezone = 'UTC'
+EOF
+  fi
+  local port
+  port=$(python3 "$helper" port)
+  logged "$logs/postgres.log" "pg_ctl start" as_pg "$pg_bin/pg_ctl" -D "$data" -l "$logs/postgres.log" -w -t 60 \
+    -o "-p $port" start
+  head -n 1 "$data/postmaster.pid" >"$state/pg.pid"
+  echo "$port" >"$state/pg.port"
+  note "PostgreSQL pid $(<"$state/pg.pid") on 127.0.0.1:$port, cluster ${pgdir#"$root"/}/data (log: ${logs#"$root"/}/postgres.log)"
+}
+
+psql_local() {
+  local psql_bin=psql
+  [[ -x $pg_bin/psql ]] && psql_bin=$pg_bin/psql
+  PGPASSWORD=$(<"$pgdir/password") "$psql_bin" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(<"$state/pg.port")" \
+    -U postgres "$@"
+}
+
+stop_all() {
+  if alive "$state/pg.pid" postgres; then
+    local pid
+    pid=$(<"$state/pg.pid")
+    as_pg "$pg_bin/pg_ctl" -D "$pgdir/data" -m fast -w -t 30 stop >>"$logs/postgres.log" 2>&1 || true
+    stop_pid "$state/pg.pid" postgres "PostgreSQL"
+    alive "$state/pg.pid" postgres || note "stopped PostgreSQL (pid $pid)"
+  fi
+  rm -f "$state/pg.pid"
+  stop_pid "$state/moto.pid" moto_server "moto_server"
+}
+
+# ── terraform ──────────────────────────────────────────────────────────────────────────────────────────────────
+find_mirror() {
+  if [[ -n ${TF_PLUGIN_MIRROR:-} ]]; then
+    [[ -d $TF_PLUGIN_MIRROR ]] || fail "TF_PLUGIN_MIRROR=$TF_PLUGIN_MIRROR is not a directory"
+    printf '%s' "$TF_PLUGIN_MIRROR"
+    return
+  fi
+  if [[ -d /opt/tf-plugins/registry.terraform.io ]]; then
+    printf '/opt/tf-plugins'
+    return
+  fi
+  local bin
+  bin=$(find / -xdev \( -path /proc -o -path '*/.terraform' \) -prune -o \
+    -path '*/registry.terraform.io/hashicorp/aws/*/terraform-provider-aws*' -print -quit 2>/dev/null || true)
+  # <mirror>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/terraform-provider-aws_...
+  [[ -n $bin ]] && dirname "$(dirname "$(dirname "$(dirname "$(dirname "$(dirname "$bin")")")")")"
+}
+
+# The project's own CLI config: providers from the local mirror (offline), the registry only without one.
+write_cli_config() {
+  local mirror
+  mirror=$(find_mirror || true)
+  if [[ -n $mirror ]]; then
+    cat >"$state/terraformrc" <<EOF
+provider_installation {
+  filesystem_mirror {
+    path    = "$mirror"
+    include = ["registry.terraform.io/*/*"]
+  }
+}
+EOF
+    note "providers from the filesystem mirror $mirror"
+  else
+    printf 'provider_installation {\n  direct {}\n}\n' >"$state/terraformrc"
+    note "no provider mirror found (set TF_PLUGIN_MIRROR): providers come from registry.terraform.io"
+  fi
+}
+
+tf() {
+  local secs=$1
+  shift
+  TF_CLI_CONFIG_FILE=$state/terraformrc TF_IN_AUTOMATION=1 TF_INPUT=0 \
+    timeout --kill-after=20 "$secs" terraform -chdir="$tfdir" "$@"
+}
+
+target_dir() {
+  cargo metadata --format-version 1 --no-deps --locked 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+build() {
+  logged "$logs/build.log" "cargo build -p infra-gen -p etl" \
+    cargo build --locked --manifest-path "$root/Cargo.toml" -p infra-gen -p etl
+  bin_dir=$(cd "$root" && target_dir)/debug
+  [[ -x $bin_dir/etl && -x $bin_dir/infra-gen ]] || fail "built binaries not found in $bin_dir"
+}
+
+in_root() { (cd "$root" && "$@"); }
+
+generate() {
+  logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
+  compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
+  mkdir -p "$tfdir"
+  rm -f "$tfdir"/*.tf.json
+  cp "$root"/out/*.tf.json "$tfdir/"
+  local seeds region name value
+  seeds=$(python3 "$helper" override "$tfdir" "$local_ami" "$(moto_url)") || fail "writing the override failed"
+  while IFS=$'\t' read -r region name value; do
+    printf '%s\n' "$region" >"$state/region"
+    [[ $name == - ]] && continue
+    python3 "$helper" seed-ssm "$(moto_url)" "$region" "$name" "$value"
+    note "seeded SSM parameter $name = $value in moto ($region)"
+  done <<<"$seeds"
+  note "copied $(find "$tfdir" -maxdepth 1 -name '*.tf.json' ! -name local_override.tf.json | wc -l) generated files + local_override.tf.json into ${tfdir#"$root"/}"
+}
+
+tf_init() {
+  write_cli_config
+  logged "$logs/terraform.log" "terraform init" tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
+}
+
+tf_apply() {
+  logged "$logs/terraform.log" "terraform apply" tf "${TF_TIMEOUT_APPLY:-600}" apply -input=false -auto-approve -no-color
+  grep -E '^Apply complete!' "$logs/terraform.log" | tail -n 1 | sed 's/^/    /'
+  tf 60 output -json >"$state/outputs.json" || fail "terraform output -json failed"
+}
+
+# Second plan on the applied configuration: exit 0 means it converged. Prints the drifting addresses otherwise.
+tf_plan_converged() {
+  local rc=0
+  say "    terraform plan -detailed-exitcode (log: ${logs#"$root"/}/plan.log)"
+  tf "${TF_TIMEOUT_PLAN:-300}" plan -input=false -detailed-exitcode -no-color >"$logs/plan.log" 2>&1 || rc=$?
+  case $rc in
+    0) note "no changes: the configuration converges on moto" ;;
+    2)
+      grep -E '^  # |^Plan:' "$logs/plan.log" | sed 's/^/    | /' >&2
+      fail "second plan is not empty: the resources above drift (log: $logs/plan.log)"
+      ;;
+    124) fail "terraform plan timed out (log: $logs/plan.log)" ;;
+    *)
+      tail -n 25 "$logs/plan.log" | sed 's/^/    | /' >&2
+      fail "terraform plan failed with exit code $rc (log: $logs/plan.log)"
+      ;;
+  esac
+}
+
+tf_destroy() {
+  logged "$logs/terraform.log" "terraform destroy" tf "${TF_TIMEOUT_DESTROY:-600}" destroy -input=false -auto-approve -no-color
+  grep -E '^Destroy complete!' "$logs/terraform.log" | tail -n 1 | sed 's/^/    /'
+}
+
+output() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["value"])' "$state/outputs.json" "$1" ||
+    fail "terraform output $1 is missing"
+}
+
+# ── etl ────────────────────────────────────────────────────────────────────────────────────────────────────────
+write_etl_env() {
+  local bucket region dbname
+  bucket=$(output data_bucket_name)
+  region=$(output region)
+  dbname=$(output database_name)
+  # moto's RDS has no endpoint to connect to: the local cluster takes its place, with the same database name.
+  if [[ -z $(psql_local -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'") ]]; then
+    psql_local -d postgres -c "CREATE DATABASE \"$dbname\""
+  fi
+  {
+    printf 'export AWS_ENDPOINT_URL=%q\n' "$(moto_url)"
+    printf 'export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n'
+    printf 'export AWS_REGION=%q AWS_DEFAULT_REGION=%q\n' "$region" "$region"
+    printf 'export ETL_BUCKET=%q\n' "$bucket"
+    printf 'export ETL_DATASET=%q\n' "$dataset"
+    printf 'export ETL_DATABASE_URL=%q\n' \
+      "postgres://postgres:$(<"$pgdir/password")@127.0.0.1:$(<"$state/pg.port")/$dbname?sslmode=disable"
+    printf 'export ETL_S3_FORCE_PATH_STYLE=true\n'
+    printf 'export PGHOST=127.0.0.1 PGPORT=%q PGUSER=postgres PGDATABASE=%q PGPASSWORD=%q\n' \
+      "$(<"$state/pg.port")" "$dbname" "$(<"$pgdir/password")"
+  } >"$state/etl.env"
+  chmod 600 "$state/etl.env"
+}
+
+run_etl() {
+  write_etl_env
+  note "the local PostgreSQL cluster stands in for the RDS endpoint (moto's RDS has no database behind it);"
+  note "S3 is moto's: s3://$(output data_bucket_name) at $(moto_url)"
+  # shellcheck source=/dev/null
+  source "$state/etl.env"
+  logged "$logs/etl.log" "etl migrate" "$bin_dir/etl" migrate
+  logged "$logs/etl.log" "etl ingest ${samples[*]#"$root"/}" "$bin_dir/etl" ingest "${samples[@]}"
+  logged "$logs/etl.log" "etl process" "$bin_dir/etl" process
+}
+
+table_name() { python3 "$helper" spec-table "$dataset"; }
+
+report() {
+  local bucket table
+  bucket=$(output data_bucket_name)
+  table=$(table_name)
+  # shellcheck source=/dev/null
+  source "$state/etl.env"
+  say ""
+  say "Local platform report"
+  note "resources created : $(tf 60 state list | wc -l) (terraform state in ${tfdir#"$root"/})"
+  note "terraform outputs : bucket=$bucket region=$(output region) instance=$(output etl_instance_id) db=$(output database_endpoint) (moto, no real host)"
+  note "objects in bucket :"
+  python3 "$helper" objects "$(moto_url)" "$bucket" | awk -F'\t' '{ printf "      s3://%s/%s (%s bytes)\n", b, $1, $2 }' b="$bucket"
+  note "rows in $table    : $(psql_local -tAc "SELECT count(*) FROM \"$table\"") loaded (local PostgreSQL standing in for RDS)"
+  note "etl summary       : $(grep -hoE '"(rows_loaded|rows_rejected|objects_loaded|objects_skipped)":[0-9]+' "$logs/etl.log" | tail -n 4 | paste -sd' ' -)"
+  say "  sample of $table:"
+  psql_local -P pager=off -c "SELECT * FROM \"$table\" ORDER BY 1 LIMIT 5" | sed 's/^/    /'
+  note "logs              : ${logs#"$root"/}/ (moto.log postgres.log terraform.log etl.log)"
+  note "use it            : source <(infra-gen/local/platform.sh env)   then aws s3 ls / psql / etl ..."
+}
+
+# ── commands ───────────────────────────────────────────────────────────────────────────────────────────────────
+cmd_up() {
+  mkdir -p "$logs"
+  begin prerequisites
+  prerequisites
+  end
+  begin build
+  build
+  end
+  begin services
+  start_moto
+  start_pg
+  end
+  begin "gen + init"
+  generate
+  tf_init
+  end
+  begin "terraform apply"
+  tf_apply
+  end
+  begin etl
+  run_etl
+  end
+}
+
+cmd_down() {
+  if [[ ! -d $state ]]; then
+    say "nothing to stop (${state#"$root"/} does not exist)"
+    return
+  fi
+  find_pg_bin
+  stop_all
+  # Everything but the logs: pids, ports, the cluster, terraform work dir and state of the emulator that is gone.
+  find "$state" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+  say "down: ${instance} stopped and its state removed (logs kept in ${logs#"$root"/})"
+}
+
+cmd_status() {
+  local any=0 inst
+  for inst in demo e2e; do
+    set_instance "$inst"
+    [[ -d $state ]] || continue
+    any=1
+    say "$inst (${state#"$root"/}):"
+    if alive "$state/moto.pid" moto_server; then
+      note "moto_server   running, pid $(<"$state/moto.pid"), $(moto_url)"
+    else
+      note "moto_server   not running"
+    fi
+    if alive "$state/pg.pid" postgres; then
+      note "PostgreSQL    running, pid $(<"$state/pg.pid"), 127.0.0.1:$(<"$state/pg.port")"
+    else
+      note "PostgreSQL    not running"
+    fi
+    if [[ -f $tfdir/terraform.tfstate ]]; then
+      note "terraform     $(TF_CLI_CONFIG_FILE=$state/terraformrc terraform -chdir="$tfdir" state list 2>/dev/null | wc -l) resources in ${tfdir#"$root"/}"
+    fi
+    note "logs          ${logs#"$root"/}"
+  done
+  ((any)) || say "local platform is down"
+}
+
+cmd_env() {
+  [[ -f $state/etl.env ]] || fail "the local platform is not up: run infra-gen/local/platform.sh up"
+  cat "$state/etl.env"
+}
+
+# Compares the loaded table with the committed expected rows (the etl tests' own fixture), and the rejects.
+verify_rows() {
+  local table got want cols
+  table=$(table_name)
+  # shellcheck source=/dev/null
+  source "$state/etl.env"
+  [[ -f $expected ]] || fail "no expected fixture $expected"
+  cols=$(python3 -c 'import sys, tomllib; print(", ".join(c["name"] for c in tomllib.load(open(sys.argv[1], "rb"))["columns"]))' "$dataset")
+  got=$state/actual.tsv
+  psql_local -c "COPY (SELECT $cols FROM \"$table\" ORDER BY 1) TO STDOUT" >"$got"
+  want=$(wc -l <"$expected")
+  if ! cmp -s "$got" "$expected"; then
+    diff "$expected" "$got" | head -n 20 | sed 's/^/    | /' >&2
+    fail "table $table differs from ${expected#"$root"/}: $(wc -l <"$got") rows loaded, $want expected (full: $got)"
+  fi
+  note "table $table equals ${expected#"$root"/} ($want rows)"
+  if [[ -f $expected_rejects ]]; then
+    local rejects
+    rejects=$(grep -hoE '"rows_rejected":[0-9]+' "$logs/etl.log" | tail -n 1 | cut -d: -f2)
+    [[ ${rejects:-} == "$(wc -l <"$expected_rejects" | tr -d ' ')" ]] ||
+      fail "etl reported ${rejects:-no} rejected rows, ${expected_rejects#"$root"/} lists $(wc -l <"$expected_rejects")"
+    note "rejected rows: $rejects, as listed in ${expected_rejects#"$root"/}"
+  fi
+}
+
+cmd_e2e() {
+  local started
+  started=$(now)
+  set_instance e2e
+  # A clean slate each time: a run killed earlier may have left its instance behind.
+  if [[ -d $state ]]; then
+    cmd_down >/dev/null
+  fi
+  rm -rf "$logs"
+  mkdir -p "$logs"
+  trap 'rc=$?; if ((rc != 0)); then say "e2e: FAILED${current_phase:+ in phase \"$current_phase\"} (logs: ${logs#"$root"/})" >&2; cmd_down >/dev/null 2>&1 || true; fi' EXIT
+  cmd_up
+  begin "plan converged"
+  tf_plan_converged
+  end
+  begin "verify rows"
+  verify_rows
+  end
+  begin "terraform destroy"
+  tf_destroy
+  local left
+  if ! left=$(python3 "$helper" leftovers "$(moto_url)" "$(<"$state/region")"); then
+    printf '%s\n' "$left" | sed 's/^/    | /' >&2
+    fail "terraform destroy left resources in moto"
+  fi
+  note "moto holds no buckets, instances or DB instances"
+  end
+  begin down
+  cmd_down
+  end
+  trap - EXIT
+  timings
+  say "e2e: PASSED in $(elapsed "$started")s"
+}
+
+main() {
+  local cmd=${1:-}
+  case $cmd in
+    up)
+      cmd_up
+      report
+      ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    e2e) cmd_e2e ;;
+    *)
+      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
+      exit 2
+      ;;
+  esac
+}
+
+# Sourcing the file (for a scratch test of single functions) defines everything and runs nothing.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi
