@@ -1,0 +1,12 @@
+//! The one integration-test binary of `infra-gen`: snapshots of every emitted file, schema
+//! honesty against the committed provider schema, and the real `terraform` on the output.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is the failure report"
+)]
+
+mod schema;
+mod snapshots;
+mod support;
+mod terraform;

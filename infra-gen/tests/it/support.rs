@@ -1,0 +1,106 @@
+//! Fixtures and helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use infra_gen::Files;
+use infra_gen::model::config;
+
+/// The fixture platforms: the defaults (no file) and a production-like file.
+pub(crate) fn fixtures() -> Vec<(&'static str, Files)> {
+    let production =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/production.toml");
+    [("default", None), ("production", Some(production))]
+        .into_iter()
+        .map(|(name, path)| {
+            let platform = config::load(path.as_deref()).expect("fixture is valid");
+            (
+                name,
+                infra_gen::generate(&platform).expect("fixture generates"),
+            )
+        })
+        .collect()
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(label: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .subsec_nanos();
+        let path =
+            std::env::temp_dir().join(format!("infra-gen-{label}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+
+    pub(crate) fn write_files(&self, files: &Files) {
+        for (name, text) in files {
+            std::fs::write(self.0.join(name), text).expect("write generated file");
+        }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The local provider mirror: `INFRA_GEN_TF_PLUGIN_DIR`, else the first well-known directory
+/// that holds hashicorp/aws; `None` means `terraform init` downloads from the registry.
+pub(crate) fn plugin_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("INFRA_GEN_TF_PLUGIN_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    [
+        PathBuf::from("/opt/tf-plugins"),
+        home.join(".terraform.d/plugins"),
+        PathBuf::from("/usr/share/terraform/plugins"),
+    ]
+    .into_iter()
+    .find(|d| d.join("registry.terraform.io/hashicorp/aws").is_dir())
+}
+
+/// `terraform <args>` in `dir` with a project-local CLI config and no prompts; panics with the
+/// output when it fails.
+#[track_caller]
+pub(crate) fn terraform(dir: &Path, args: &[&str]) -> String {
+    let cli_config = dir.join(".terraformrc");
+    if !cli_config.exists() {
+        std::fs::write(&cli_config, "").expect("write CLI config");
+    }
+    let output = Command::new("terraform")
+        .args(args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", &cli_config)
+        .env("TF_IN_AUTOMATION", "1")
+        .env("TF_INPUT", "0")
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .expect("terraform is on PATH");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "terraform {args:?} failed in {}:\n{stdout}\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// `terraform init` (offline from the mirror when there is one) with extra arguments.
+#[track_caller]
+pub(crate) fn terraform_init(dir: &Path, extra: &[&str]) {
+    let plugin_arg = plugin_dir().map(|d| format!("-plugin-dir={}", d.display()));
+    let mut args = vec!["init", "-input=false", "-no-color"];
+    args.extend(plugin_arg.as_deref());
+    args.extend(extra);
+    terraform(dir, &args);
+}
