@@ -111,13 +111,13 @@ impl ObjectError {
 /// Everything the library can return to `main`.
 #[derive(Debug, Error)]
 pub enum Error {
-    #[error("{0}")]
+    #[error(transparent)]
     Spec(#[from] SpecError),
     #[error("invalid configuration: {0}")]
     Config(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Db(#[from] DbError),
-    #[error("{0}")]
+    #[error(transparent)]
     S3(#[from] S3Error),
     #[error("{failed} of {total} object(s) failed, first: {first}")]
     ObjectsFailed {

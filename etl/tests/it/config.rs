@@ -1,0 +1,152 @@
+//! Configuration: the RDS-managed secret, environment fallbacks, TLS settings, `etl migrate`.
+
+use crate::support::{AWS_ENV, PEOPLE_SPEC, TestEnv, people, servers};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_from_a_secret_and_every_setting_from_the_environment() {
+    let env = TestEnv::new("secret").await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&servers().moto_url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let arn = secrets
+        .create_secret()
+        .name("rds!db-test")
+        .secret_string(r#"{"username":"postgres","password":"not-checked-by-trust-auth"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let spec = env.spec(PEOPLE_SPEC);
+    let (csv, expected) = people(1, 5);
+    env.put("s/p.csv", csv).await;
+    let port = servers().pg_port.to_string();
+    let db_name = format!("t_{}", env.name);
+    let vars = [
+        ("ETL_DATABASE_URL", ""),
+        ("ETL_DB_SECRET_ARN", arn.as_str()),
+        ("ETL_DB_HOST", "127.0.0.1"),
+        ("ETL_DB_PORT", port.as_str()),
+        ("ETL_DB_NAME", db_name.as_str()),
+        ("ETL_DB_SSLMODE", "disable"),
+        ("ETL_PREFIX", "s"),
+        ("ETL_DATASET", spec.as_str()),
+        ("ETL_MAX_REJECTS", "0"),
+    ];
+    let mut command = env.command(&["process"]);
+    command
+        .env_remove("ETL_DATABASE_URL")
+        .envs(vars.iter().filter(|(_, v)| !v.is_empty()).copied());
+    let out = command.output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rows = env
+        .rows("SELECT id::text, name, score::text, joined::text FROM people ORDER BY people.id")
+        .await;
+    assert_eq!(rows, expected);
+    assert!(AWS_ENV.iter().any(|(k, _)| *k == "AWS_REGION"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_settings_are_checked_before_connecting() {
+    let env = TestEnv::new("tls").await;
+    let spec = env.spec(PEOPLE_SPEC);
+    let url = env.database_url.replace("?sslmode=disable", "");
+    let run = env
+        .run(&["migrate", "--dataset", &spec, "--database-url", &url])
+        .await;
+    run.assert_code(2);
+    assert!(
+        run.error()
+            .contains("sslmode verify-full needs a CA bundle"),
+        "{}",
+        run.error()
+    );
+    let run = env
+        .run(&["migrate", "--dataset", &spec, "--db-sslmode", "require"])
+        .await;
+    run.assert_code(2);
+    assert!(
+        run.error().contains("sslmode \"require\" is not supported"),
+        "{}",
+        run.error()
+    );
+    let run = env
+        .run(&[
+            "migrate",
+            "--dataset",
+            &spec,
+            "--database-url",
+            &url,
+            "--db-ca-bundle",
+            "/nonexistent.pem",
+        ])
+        .await;
+    run.assert_code(2);
+    assert!(
+        run.error()
+            .contains("cannot read CA bundle /nonexistent.pem"),
+        "{}",
+        run.error()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_is_idempotent_and_checks_the_target_table() {
+    let env = TestEnv::new("migrate").await;
+    let spec = env.spec(PEOPLE_SPEC);
+    env.run(&["migrate", "--dataset", &spec])
+        .await
+        .assert_code(0);
+    env.run(&["migrate", "--dataset", &spec])
+        .await
+        .assert_code(0);
+    let columns = env
+        .rows("SELECT column_name::text, data_type::text, is_nullable::text FROM information_schema.columns \
+               WHERE table_name = 'people' ORDER BY ordinal_position")
+        .await;
+    let expected = [
+        ["id", "bigint", "NO"],
+        ["name", "text", "YES"],
+        ["score", "integer", "YES"],
+        ["joined", "date", "YES"],
+        ["etl_object_id", "bigint", "NO"],
+    ];
+    let expected: Vec<Vec<Option<String>>> = expected
+        .iter()
+        .map(|r| r.iter().map(|v| Some((*v).to_owned())).collect())
+        .collect();
+    assert_eq!(columns, expected);
+
+    let wider = env.spec(&format!(
+        "{PEOPLE_SPEC}[[columns]]\nname = \"extra\"\ntype = \"text\"\n"
+    ));
+    let run = env.run(&["migrate", "--dataset", &wider]).await;
+    run.assert_code(2);
+    assert_eq!(
+        run.error(),
+        "table \"people\" does not match the dataset spec: missing column(s) extra"
+    );
+
+    let bad =
+        env.spec("name = \"x\"\ntable = \"x\"\n[[columns]]\nname = \"a\"\ntype = \"money\"\n");
+    let run = env.run(&["migrate", "--dataset", &bad]).await;
+    run.assert_code(2);
+    assert!(
+        run.error()
+            .contains("column \"a\": unsupported type \"money\""),
+        "{}",
+        run.error()
+    );
+}

@@ -1,0 +1,124 @@
+//! Concurrency and crashes: two loaders at once, a killed loader, a dropped connection.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{PEOPLE_SPEC, TestEnv, people};
+
+/// Uploads `objects` objects of `rows` people each; returns the total row count and sum of ids.
+async fn upload_people(env: &TestEnv, prefix: &str, objects: i64, rows: i64) -> (i64, i64) {
+    for i in 0..objects {
+        let (csv, _) = people(i * rows + 1, rows);
+        env.put(&format!("{prefix}/part-{i:03}.csv"), csv).await;
+    }
+    let n = objects * rows;
+    (n, n * (n + 1) / 2)
+}
+
+async fn assert_loaded_once(env: &TestEnv, total: i64, id_sum: i64) {
+    let counts = env
+        .rows("SELECT count(*)::text, count(DISTINCT id)::text, sum(id)::text FROM people")
+        .await;
+    assert_eq!(
+        counts[0],
+        [
+            Some(total.to_string()),
+            Some(total.to_string()),
+            Some(id_sum.to_string())
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_concurrent_loaders_load_each_object_once() {
+    let env = TestEnv::new("concurrent").await;
+    let spec = env.spec(PEOPLE_SPEC);
+    let (total, id_sum) = upload_people(&env, "c", 8, 4000).await;
+    // Both migrate at the same time too.
+    let args = ["process", "--prefix", "c", "--dataset", spec.as_str()];
+    let (a, b) = tokio::join!(env.run(&args), env.run(&args));
+    a.assert_code(0);
+    b.assert_code(0);
+    assert_loaded_once(&env, total, id_sum).await;
+    let loaded = a.logs("Loaded object.").len() + b.logs("Loaded object.").len();
+    let skipped = a.logs("Skipped object.").len() + b.logs("Skipped object.").len();
+    assert_eq!(
+        (loaded, skipped),
+        (8, 8),
+        "each object loaded by exactly one loader and skipped by the other"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 8);
+}
+
+/// Waits until the `etl` backend is running its COPY; returns its pid.
+async fn wait_for_copy(env: &TestEnv) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = env
+            .rows(&format!(
+                "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'etl' \
+                 AND datname = 't_{}' AND query LIKE 'COPY%' AND state = 'active'",
+                env.name
+            ))
+            .await;
+        if let Some(row) = rows.first() {
+            return row[0].as_deref().unwrap().parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "etl never reached COPY");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn wait_for_no_etl_backend(env: &TestEnv) {
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl' AND datname = 't_{}'",
+        env.name
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.count(&sql).await > 0 {
+        assert!(Instant::now() < deadline, "the etl backend did not go away");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_or_disconnected_load_leaves_nothing_and_a_rerun_loads_everything() {
+    let env = TestEnv::new("killed").await;
+    let spec = env.spec(PEOPLE_SPEC);
+    let (total, id_sum) = upload_people(&env, "k", 1, 400_000).await;
+    let args = [
+        "process",
+        "--prefix",
+        "k",
+        "--dataset",
+        spec.as_str(),
+        "--copy-chunk-kib",
+        "8",
+    ];
+
+    // SIGKILL the loader in the middle of its COPY.
+    let mut child = env.command(&args).spawn().unwrap();
+    wait_for_copy(&env).await;
+    child.kill().await.unwrap();
+    wait_for_no_etl_backend(&env).await;
+    env.assert_people_empty().await;
+
+    // Drop its connection in the middle of the COPY: the object fails as a runtime error and rolls back.
+    let child = env.command(&args).spawn().unwrap();
+    let pid = wait_for_copy(&env).await;
+    env.db
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Object failed, nothing of it was loaded."),
+        "{stdout}"
+    );
+    wait_for_no_etl_backend(&env).await;
+    env.assert_people_empty().await;
+
+    env.run(&args).await.assert_code(0);
+    assert_loaded_once(&env, total, id_sum).await;
+}

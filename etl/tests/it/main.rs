@@ -1,0 +1,10 @@
+//! The etl integration tests: the real `etl` binary against a real PostgreSQL and a real `moto_server`.
+
+// Helpers outside #[test] fns panic on purpose: a failed unwrap is a failed test. Product names stay unquoted.
+#![allow(clippy::unwrap_used, clippy::doc_markdown)]
+
+mod bad_input;
+mod config;
+mod faults;
+mod sample;
+mod support;
