@@ -81,6 +81,7 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
                 fire("kms-rotation", "enable_key_rotation must be true".into());
             }
             "aws_s3_bucket" => bucket(&resources, r, &mut fire),
+            "aws_iam_role_policy" => identity_policy(doc, r, &mut fire),
             _ => {}
         }
     }
@@ -160,6 +161,50 @@ fn security_group_rule(
     }
 }
 
+/// Identity policies must name exact resources and actions: no `*` resource, no `service:*`.
+fn identity_policy(
+    doc: &Document,
+    r: &ResourceView<'_>,
+    fire: &mut impl FnMut(&'static str, String),
+) {
+    let source = r.body["policy"]
+        .as_str()
+        .and_then(|p| p.strip_prefix("${data.aws_iam_policy_document."))
+        .and_then(|p| p.strip_suffix(".json}"))
+        .and_then(|name| doc.data_source("aws_iam_policy_document", name));
+    let Some(policy) = source else {
+        fire(
+            "wildcard-identity-policy",
+            "policy is not a declared aws_iam_policy_document".into(),
+        );
+        return;
+    };
+    for statement in policy["statement"].as_array().into_iter().flatten() {
+        let strings = |key: &str| -> Vec<String> {
+            statement[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        };
+        let wide_actions: Vec<String> = strings("actions")
+            .into_iter()
+            .filter(|a| a == "*" || a.ends_with(":*"))
+            .collect();
+        if strings("resources").iter().any(|res| res == "*") || !wide_actions.is_empty() {
+            fire(
+                "wildcard-identity-policy",
+                format!(
+                    "statement {} grants wildcard resources or actions {wide_actions:?}",
+                    statement["sid"]
+                ),
+            );
+        }
+    }
+}
+
 fn bucket(
     resources: &[ResourceView<'_>],
     r: &ResourceView<'_>,
@@ -200,6 +245,8 @@ mod tests {
     use serde_json::json;
 
     use crate::policy::check;
+    use crate::tf::data::{AwsIamPolicyDocument, Statement};
+    use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy};
     use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule, AwsVpc, Tags};
     use crate::tf::storage::AwsS3Bucket;
     use crate::tf::{Document, FileId, Meta, Suppression, TfString, Val, Variable};
@@ -312,6 +359,51 @@ mod tests {
             rules(&doc_with_rule("egress", 443, narrow, suppress())),
             ["open-egress"]
         );
+    }
+
+    #[test]
+    fn identity_policies_with_wildcards_are_refused() {
+        let mut doc = Document::default();
+        let role = doc
+            .resource(
+                F,
+                "r",
+                &AwsIamRole {
+                    name: "r".into(),
+                    description: "r".into(),
+                    assume_role_policy: "{}".into(),
+                    tags: Tags::new(),
+                },
+            )
+            .unwrap();
+        let statement = Statement {
+            sid: "All",
+            effect: "Allow",
+            actions: vec!["s3:*"],
+            resources: vec![TfString::lit("*")],
+            principals: vec![],
+            condition: vec![],
+        };
+        let policy = doc
+            .data(
+                F,
+                "p",
+                &AwsIamPolicyDocument {
+                    statement: vec![statement],
+                },
+            )
+            .unwrap();
+        doc.resource(
+            F,
+            "p",
+            &AwsIamRolePolicy {
+                name: "p".into(),
+                role: role.id(),
+                policy: policy.attr("json"),
+            },
+        )
+        .unwrap();
+        assert_eq!(rules(&doc), ["wildcard-identity-policy"]);
     }
 
     #[test]

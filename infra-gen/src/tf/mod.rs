@@ -578,6 +578,13 @@ impl Document {
         views
     }
 
+    /// The body of a declared data source, by type and name.
+    pub fn data_source(&self, type_: &str, name: &str) -> Option<&Value> {
+        self.files
+            .values()
+            .find_map(|f| f.data.get(type_).and_then(|by_name| by_name.get(name)))
+    }
+
     /// The default value of a declared variable, if it has one.
     pub fn variable_default(&self, name: &str) -> Option<&Value> {
         self.files
