@@ -1,5 +1,6 @@
 //! The `infra-gen` command line: parse flags, load the platform, generate, write or check.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,8 +36,18 @@ struct GenArgs {
     check: bool,
 }
 
-/// Exit code for an invalid configuration or a policy violation.
+/// Exit code for an invalid configuration or a policy violation; 1 is stale output or I/O.
 const EXIT_INVALID: u8 = 2;
+
+/// One log line on stderr: plain text on a terminal, a JSON object otherwise (CI, pipes).
+fn log(level: &str, message: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("infra-gen: {message}");
+    } else {
+        let line = serde_json::json!({ "level": level, "target": "infra-gen", "message": message });
+        eprintln!("{line}");
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,7 +59,7 @@ fn main() -> ExitCode {
                 || err
                     .downcast_ref::<GenerateError>()
                     .is_some_and(|e| matches!(e, GenerateError::Policy(_)));
-            eprintln!("infra-gen: error: {err:#}");
+            log("error", &format!("{err:#}"));
             ExitCode::from(if invalid { EXIT_INVALID } else { 1 })
         }
     }
@@ -62,29 +73,29 @@ fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| default.exists().then_some(default.as_path()));
     let platform = config::load(path)?;
     let files = generate(&platform)?;
+    let out = args.out.display();
     if args.check {
         let diff = write::check(&args.out, &files).context("checking generated files")?;
         if diff.is_empty() {
-            eprintln!(
-                "infra-gen: {} is up to date ({} files)",
-                args.out.display(),
-                files.len()
+            log(
+                "info",
+                &format!("{out} is up to date ({} files)", files.len()),
             );
             return Ok(ExitCode::SUCCESS);
         }
         print!("{diff}");
-        eprintln!(
-            "infra-gen: {} is stale; run `infra-gen gen` and commit the result",
-            args.out.display()
+        log(
+            "error",
+            &format!("{out} is stale; run `infra-gen gen` and commit the result"),
         );
         return Ok(ExitCode::from(1));
     }
     let changed = write::write(&args.out, &files).context("writing generated files")?;
-    eprintln!(
-        "infra-gen: wrote {} ({} files, {} changed)",
-        args.out.display(),
+    let summary = format!(
+        "wrote {out} ({} files, {} changed)",
         files.len(),
         changed.len()
     );
+    log("info", &summary);
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
     reason = "test helpers: a panic is the failure report"
 )]
 
+mod cli;
 mod schema;
 mod snapshots;
 mod support;
