@@ -33,7 +33,10 @@ fn gen_then_check_then_stale_missing_and_extra_files_fail_with_a_diff() {
     let check = infra_gen(&dir, &["gen"], &[("INFRA_GEN_CHECK", "true")]);
     assert_eq!(check.status.code(), Some(1));
     let diff = String::from_utf8(check.stdout).unwrap();
-    assert!(diff.contains("-          \"status\": \"Suspended\""), "{diff}");
+    assert!(
+        diff.contains("-          \"status\": \"Suspended\""),
+        "{diff}"
+    );
     assert!(diff.contains("out/extra.tf.json (on disk)"), "{diff}");
     assert!(diff.contains("out/outputs.tf.json (generated)"), "{diff}");
     let log: serde_json::Value = serde_json::from_slice(&check.stderr).unwrap();
