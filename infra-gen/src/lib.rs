@@ -2,7 +2,7 @@
 //!
 //! Reading order: [`model`] (the platform in business terms, read from `platform.toml`),
 //! [`lower`] (the only module that knows both sides), [`tf`] (the Terraform JSON vocabulary),
-//! [`policy`] (security rules over the emitted document), [`write`] (files on disk and `--check`).
+//! [`policy`] (security rules over the emitted document), [`write`](mod@write) (files on disk and `--check`).
 //! Imports flow one way: `model` → `lower` → `tf`; `tf` and `policy` never import `model`.
 //!
 //! ```
