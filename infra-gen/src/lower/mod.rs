@@ -111,3 +111,121 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
     outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db)?;
     Ok(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::generate;
+    use crate::model::config::from_str;
+
+    /// Every generated file merged into one JSON value per top-level block kind.
+    fn generated(toml: &str) -> Value {
+        let files = generate(&from_str(toml, "test.toml").unwrap()).unwrap();
+        let mut merged = json!({});
+        for text in files.values() {
+            let doc: Value = serde_json::from_str(text).unwrap();
+            for (kind, blocks) in doc.as_object().unwrap() {
+                for (key, value) in blocks.as_object().into_iter().flatten() {
+                    let slot = &mut merged[kind][key];
+                    match (slot.as_object_mut(), value.as_object()) {
+                        (Some(have), Some(more)) => have.extend(more.clone()),
+                        _ => *slot = value.clone(),
+                    }
+                }
+            }
+        }
+        merged
+    }
+
+    #[test]
+    fn only_the_public_tier_routes_to_the_internet() {
+        let doc = generated("");
+        let routes = doc["resource"]["aws_route"].as_object().unwrap();
+        assert_eq!(routes.len(), 1);
+        assert_eq!(
+            routes["public_internet"]["route_table_id"],
+            "${aws_route_table.public.id}"
+        );
+        let assoc = &doc["resource"]["aws_route_table_association"];
+        assert_eq!(
+            assoc["private_a"]["route_table_id"],
+            "${aws_route_table.private.id}"
+        );
+        assert_eq!(
+            assoc["private_b"]["route_table_id"],
+            "${aws_route_table.private.id}"
+        );
+    }
+
+    #[test]
+    fn log_delivery_is_allowed_first_and_only_for_the_log_prefix() {
+        let doc = generated("");
+        let statements = &doc["data"]["aws_iam_policy_document"]["access_logs_bucket"]["statement"];
+        assert_eq!(statements[0]["sid"], "AllowS3ServerAccessLogs");
+        assert_eq!(
+            statements[0]["resources"],
+            json!(["${aws_s3_bucket.access_logs.arn}/data-bucket/*"])
+        );
+        assert_eq!(statements[1]["effect"], "Deny");
+        let logging = &doc["resource"]["aws_s3_bucket_logging"]["data"];
+        assert_eq!(logging["target_prefix"], "data-bucket/");
+        assert_eq!(
+            logging["depends_on"],
+            json!(["aws_s3_bucket_policy.access_logs"])
+        );
+    }
+
+    #[test]
+    fn settings_that_must_converge_on_moto_and_aws() {
+        let doc = generated("");
+        let key = &doc["resource"]["aws_kms_key"]["platform"];
+        assert_eq!(key["enable_key_rotation"], true);
+        assert!(key.get("rotation_period_in_days").is_none());
+        let host = &doc["resource"]["aws_instance"]["etl_host"];
+        assert!(host.get("associate_public_ip_address").is_none());
+        assert_eq!(host["monitoring"], true);
+        assert_eq!(
+            doc["resource"]["aws_eip_association"]["etl_host"]["instance_id"],
+            "${aws_instance.etl_host.id}"
+        );
+        assert_eq!(doc["provider"]["aws"]["skip_requesting_account_id"], false);
+        assert_eq!(
+            doc["data"]["aws_ssm_parameter"]["ubuntu_ami"]["name"],
+            "${var.ubuntu_ami_ssm_parameter}"
+        );
+    }
+
+    #[test]
+    fn deletion_protection_and_force_destroy_follow_the_config() {
+        let doc = generated("");
+        let db = &doc["resource"]["aws_db_instance"]["main"];
+        assert_eq!(
+            (&db["deletion_protection"], &db["skip_final_snapshot"]),
+            (&json!(true), &json!(false))
+        );
+        assert_eq!(
+            doc["resource"]["aws_s3_bucket"]["data"]["force_destroy"],
+            false
+        );
+        let doc =
+            generated("[database]\ndeletion_protection = false\n[storage]\nforce_destroy = true\n");
+        let db = &doc["resource"]["aws_db_instance"]["main"];
+        assert_eq!(
+            (&db["deletion_protection"], &db["skip_final_snapshot"]),
+            (&json!(false), &json!(true))
+        );
+        assert!(db.get("final_snapshot_identifier").is_none());
+        assert_eq!(
+            doc["resource"]["aws_s3_bucket"]["access_logs"]["force_destroy"],
+            true
+        );
+    }
+
+    #[test]
+    fn config_text_reaches_terraform_as_an_escaped_literal() {
+        let doc = generated("owner = \"team ${evil} %{if x}\"\n");
+        let tags = &doc["provider"]["aws"]["default_tags"]["tags"];
+        assert_eq!(tags["Owner"], "team $${evil} %%{if x}");
+    }
+}

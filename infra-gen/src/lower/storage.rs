@@ -9,7 +9,7 @@ use crate::tf::storage::{
     AwsS3BucketVersioning, Expiration, LifecycleFilter, LifecycleRule, NoncurrentVersionExpiration,
     OwnershipRule, SseDefault, SseRule, VersioningConfiguration,
 };
-use crate::tf::{Document, Handle, TfError, TfString};
+use crate::tf::{Document, Handle, Meta, TfError, TfString};
 
 /// Key prefix of the data bucket's access logs inside the log bucket.
 const ACCESS_LOG_PREFIX: &str = "data-bucket/";
@@ -227,7 +227,7 @@ fn bucket_policy(
     name: &str,
     bucket: &Handle<AwsS3Bucket>,
     statements: Vec<Statement>,
-) -> Result<(), TfError> {
+) -> Result<Handle<AwsS3BucketPolicy>, TfError> {
     let policy = doc.data(
         STORAGE,
         &format!("{name}_bucket"),
@@ -242,8 +242,7 @@ fn bucket_policy(
             bucket: bucket.id(),
             policy: policy.attr("json"),
         },
-    )?;
-    Ok(())
+    )
 }
 
 pub(crate) fn lower_buckets(
@@ -285,7 +284,7 @@ pub(crate) fn lower_buckets(
             noncurrent_days: 30,
         },
     )?;
-    bucket_policy(
+    let logs_policy = bucket_policy(
         doc,
         "access_logs",
         &logs,
@@ -319,13 +318,18 @@ pub(crate) fn lower_buckets(
             deny_insecure_transport(&logs),
         ],
     )?;
-    doc.resource(
+    doc.resource_with(
         STORAGE,
         "data",
         &AwsS3BucketLogging {
             bucket: data.id(),
             target_bucket: logs.id(),
             target_prefix: TfString::lit(ACCESS_LOG_PREFIX),
+        },
+        // Delivery starts as soon as logging is on; the policy that admits it must exist first.
+        Meta {
+            depends_on: vec![logs_policy.address()],
+            ..Meta::default()
         },
     )?;
     Ok(Buckets { data })
