@@ -175,6 +175,12 @@ def ignore(body, extra):
     return sorted(set(have) | set(extra))
 
 
+def is_secure_transport_deny(statement):
+    return statement.get("effect") == "Deny" and any(
+        cond.get("variable") == "aws:SecureTransport" for cond in as_list(statement.get("condition", []))
+    )
+
+
 def local_ssm_name(name):
     """moto refuses to create parameters under /aws/, so the local run seeds the same path under /local."""
     return "/local" + name
@@ -255,7 +261,7 @@ def override(workdir, ami_id, endpoint):
             }
     if var_over:
         out["variable"] = var_over
-    data_over = {}
+    data_over = out.setdefault("data", {})
     for rtype, name, body in blocks(docs, "data"):
         if rtype == "aws_ssm_parameter" and str(body.get("name", "")).startswith("/aws/service/"):
             seeds[local_ssm_name(body["name"])] = ami_id
@@ -263,9 +269,6 @@ def override(workdir, ami_id, endpoint):
                 "//": "moto cannot hold /aws/service/... public parameters; platform.sh seeds this copy.",
                 "name": local_ssm_name(body["name"]),
             }
-    if data_over:
-        out["data"] = data_over
-
     res = {}
 
     def put(rtype, name, values):
@@ -302,6 +305,62 @@ def override(workdir, ami_id, endpoint):
             put(rtype, name, {
                 "//": "A local destroy must leave nothing behind in the emulator.",
                 "skip_destroy": False,
+            })
+    # moto cannot tell TLS from plain HTTP (it serves plain HTTP on loopback): it treats the aws:SecureTransport
+    # condition of a bucket policy's deny-insecure-transport statement as met, so that statement would deny
+    # every object request, TLS or not. Locally those statements are dropped from the policy documents that
+    # bucket policies use; the real deployment keeps them. A policy left empty gets an allow for moto's account
+    # root, which grants nothing IAM does not already grant.
+    data_over = out.setdefault("data", {})
+    documents = {name: body for rtype, name, body in blocks(docs, "data") if rtype == "aws_iam_policy_document"}
+    for rtype, name, body in blocks(docs, "resource"):
+        if rtype != "aws_s3_bucket_policy":
+            continue
+        doc_name = str(body.get("policy", "")).removeprefix("${data.aws_iam_policy_document.").removesuffix(".json}")
+        statements = as_list(documents.get(doc_name, {}).get("statement", []))
+        keep = [st for st in statements if not is_secure_transport_deny(st)]
+        if len(keep) == len(statements):
+            continue
+        if not keep:
+            keep = [{
+                "sid": "LocalAccountRoot",
+                "effect": "Allow",
+                "actions": ["s3:*"],
+                "principals": [{"type": "AWS", "identifiers": ["arn:aws:iam::123456789012:root"]}],
+                "resources": as_list(statements[0].get("resources", [])),
+            }]
+        data_over.setdefault("aws_iam_policy_document", {})[doc_name] = {
+            "//": "moto evaluates aws:SecureTransport as true for every request, so the deny-insecure-transport "
+            "statement would block all object access; it is dropped locally only (moto is plain HTTP on "
+            "loopback). Other statements stay as generated.",
+            "statement": keep,
+        }
+    if not data_over:
+        del out["data"]
+
+    # Server access logging is accepted only once the target bucket's policy lets the logging service write
+    # (moto checks it at PutBucketLogging; on AWS logs would be lost in between). Terraform cannot see that
+    # ordering; the generator should emit it (depends_on). An override may not touch depends_on, so until then
+    # the override names the target bucket through the policy resource: the same value, plus the ordering.
+    policy_of = {}
+    for rtype, name, body in blocks(docs, "resource"):
+        if rtype == "aws_s3_bucket_policy":
+            policy_of[body.get("bucket")] = name
+    for rtype, name, body in blocks(docs, "resource"):
+        if rtype != "aws_s3_bucket_logging":
+            continue
+        policy = policy_of.get(body.get("target_bucket"))
+        if policy and f"aws_s3_bucket_policy.{policy}" not in body.get("depends_on", []):
+            print(
+                f"localtf: note: {rtype}.{name} lacks depends_on aws_s3_bucket_policy.{policy} in the generated "
+                "configuration; the local override orders it (generator fix reported)",
+                file=sys.stderr,
+            )
+            put(rtype, name, {
+                "//": "Logging may be switched on only after the target bucket policy allows the logging service "
+                "(moto refuses PutBucketLogging before that). Same bucket name, read through the policy to get "
+                "the ordering; the generated configuration should carry it as depends_on.",
+                "target_bucket": f"${{aws_s3_bucket_policy.{policy}.bucket}}",
             })
     if res:
         out["resource"] = res

@@ -24,6 +24,7 @@ dataset=$root/data/events.toml
 samples=("$root/data/events.csv")
 expected=$root/data/events.expected.tsv
 expected_rejects=$root/data/events.rejects.tsv
+prefix=raw/events
 venv=$root/.work/venv
 
 instance=demo
@@ -433,9 +434,11 @@ write_etl_env() {
     printf 'export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n'
     printf 'export AWS_REGION=%q AWS_DEFAULT_REGION=%q\n' "$region" "$region"
     printf 'export ETL_BUCKET=%q\n' "$bucket"
+    printf 'export ETL_PREFIX=%q\n' "$prefix"
     printf 'export ETL_DATASET=%q\n' "$dataset"
     printf 'export ETL_DATABASE_URL=%q\n' \
       "postgres://postgres:$(<"$pgdir/password")@127.0.0.1:$(<"$state/pg.port")/$dbname?sslmode=disable"
+    printf 'export ETL_DB_SSLMODE=disable\n'
     printf 'export ETL_S3_FORCE_PATH_STYLE=true\n'
     printf 'export PGHOST=127.0.0.1 PGPORT=%q PGUSER=postgres PGDATABASE=%q PGPASSWORD=%q\n' \
       "$(<"$state/pg.port")" "$dbname" "$(<"$pgdir/password")"
@@ -468,8 +471,10 @@ report() {
   note "terraform outputs : bucket=$bucket region=$(output region) instance=$(output etl_instance_id) db=$(output database_endpoint) (moto, no real host)"
   note "objects in bucket :"
   python3 "$helper" objects "$(moto_url)" "$bucket" | awk -F'\t' '{ printf "      s3://%s/%s (%s bytes)\n", b, $1, $2 }' b="$bucket"
-  note "rows in $table    : $(psql_local -tAc "SELECT count(*) FROM \"$table\"") loaded (local PostgreSQL standing in for RDS)"
-  note "etl summary       : $(grep -hoE '"(rows_loaded|rows_rejected|objects_loaded|objects_skipped)":[0-9]+' "$logs/etl.log" | tail -n 4 | paste -sd' ' -)"
+  note "ledger (etl_objects), local PostgreSQL standing in for RDS:"
+  psql_local -tA -F $'\t' -c "SELECT key, rows_loaded, rows_rejected FROM etl_objects ORDER BY key" |
+    awk -F'\t' '{ printf "      %s: %s rows loaded, %s rejected\n", $1, $2, $3 }'
+  note "rows in $table      : $(psql_local -tAc "SELECT count(*) FROM \"$table\"")"
   say "  sample of $table:"
   psql_local -P pager=off -c "SELECT * FROM \"$table\" ORDER BY 1 LIMIT 5" | sed 's/^/    /'
   note "logs              : ${logs#"$root"/}/ (moto.log postgres.log terraform.log etl.log)"
@@ -559,13 +564,19 @@ verify_rows() {
     fail "table $table differs from ${expected#"$root"/}: $(wc -l <"$got") rows loaded, $want expected (full: $got)"
   fi
   note "table $table equals ${expected#"$root"/} ($want rows)"
-  if [[ -f $expected_rejects ]]; then
-    local rejects
-    rejects=$(grep -hoE '"rows_rejected":[0-9]+' "$logs/etl.log" | tail -n 1 | cut -d: -f2)
-    [[ ${rejects:-} == "$(wc -l <"$expected_rejects" | tr -d ' ')" ]] ||
-      fail "etl reported ${rejects:-no} rejected rows, ${expected_rejects#"$root"/} lists $(wc -l <"$expected_rejects")"
-    note "rejected rows: $rejects, as listed in ${expected_rejects#"$root"/}"
-  fi
+  # Each line of the rejects fixture is "<line>\t<fragment of the reason>", as in the etl tests.
+  local line fragment n=0 got_line got_reason
+  while IFS=$'\t' read -r line fragment; do
+    n=$((n + 1))
+    IFS=$'\t' read -r got_line got_reason < <(psql_local -tA -F $'\t' \
+      -c "SELECT line, reason FROM etl_rejects ORDER BY line OFFSET $((n - 1)) LIMIT 1")
+    [[ ${got_line:-} == "$line" && ${got_reason:-} == *"$fragment"* ]] ||
+      fail "reject $n: expected line $line mentioning '$fragment', got '${got_line:-none}: ${got_reason:-}'"
+  done <"$expected_rejects"
+  local total
+  total=$(psql_local -tAc "SELECT count(*) FROM etl_rejects")
+  ((total == n)) || fail "etl_rejects holds $total rows, ${expected_rejects#"$root"/} lists $n"
+  note "rejected rows: $n, with the lines and reasons listed in ${expected_rejects#"$root"/}"
 }
 
 cmd_e2e() {
@@ -607,8 +618,12 @@ main() {
   local cmd=${1:-}
   case $cmd in
     up)
+      local started
+      started=$(now)
       cmd_up
       report
+      timings
+      say "up: the local platform is running ($(elapsed "$started")s); stop it with: infra-gen/local/platform.sh down"
       ;;
     down) cmd_down ;;
     status) cmd_status ;;
