@@ -135,7 +135,10 @@ def comment_rule(raw):
     return COLOUR.sub("color", EMAIL.sub("<email>", raw))
 
 
-def row(rng, event_id):
+PAD = "Session notes: browsed the catalogue, compared three items, checked delivery times."
+
+
+def row(rng, event_id, pad):
     ts_raw, ts_out = timestamp(rng)
     user = "u{:06d}".format(rng.randrange(0, 200000))
     country = pick(rng, COUNTRIES)
@@ -145,6 +148,8 @@ def row(rng, event_id):
     seconds = None if rng.random() < 0.05 else round(rng.uniform(0.5, 3600.0), 3)
     fraud = pick(rng, FRAUD)
     comment = pick(rng, COMMENTS)
+    if pad and comment is not None:
+        comment = comment + " " + PAD
     raw = [str(event_id), ts_raw, user, country, device, event_type, amount_in,
            None if seconds is None else repr(seconds), fraud, comment]
     seconds_out = None if seconds is None else repr(seconds)
@@ -176,6 +181,8 @@ def main():
     parser.add_argument("--rejects", help="expected rejects: line number and reason fragment (adds 3 bad rows)")
     parser.add_argument("--copy-object-id", type=int,
                         help="append this etl_object_id column to each expected line (for psql \\copy)")
+    parser.add_argument("--pad", action="store_true",
+                        help="append a sentence to every comment (about 160 bytes a row, for the benchmark)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -198,7 +205,7 @@ def main():
                 rejects.append((line, reason))
                 line += text.count("\n")
                 event_id += 1
-            raw, out = row(rng, event_id)
+            raw, out = row(rng, event_id, args.pad)
             text = ",".join(csv_field(v, rng) for v in raw) + ("\r\n" if n % 7 == 0 else "\n")
             csv_out.write(text)
             line += text.count("\n")

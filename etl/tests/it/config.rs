@@ -150,3 +150,47 @@ async fn migrate_is_idempotent_and_checks_the_target_table() {
         run.error()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_files_go_up_in_parallel_parts_and_reruns_skip_them() {
+    let env = TestEnv::new("multipart").await;
+    let path = servers().dir.join("big.csv");
+    let (csv, _) = people(1, 160_000);
+    assert!(csv.len() > 5 << 20, "needs more than one 5 MiB part");
+    std::fs::write(&path, &csv).unwrap();
+    let path = path.display().to_string();
+    let args = [
+        "ingest",
+        path.as_str(),
+        "--prefix",
+        "mp",
+        "--part-size-mib",
+        "5",
+        "--upload-concurrency",
+        "3",
+    ];
+    let run = env.run(&args).await;
+    run.assert_code(0);
+    assert_eq!(run.logs("Done.")[0]["uploaded"], 1);
+    let object = env
+        .s3
+        .get_object()
+        .bucket(&env.bucket)
+        .key("mp/big.csv")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        object.e_tag().unwrap().ends_with("-2\""),
+        "multipart ETag: {:?}",
+        object.e_tag()
+    );
+    let body = object.body.collect().await.unwrap().into_bytes();
+    assert!(
+        body == csv.as_bytes(),
+        "uploaded bytes differ from the file"
+    );
+    let again = env.run(&args).await;
+    again.assert_code(0);
+    assert_eq!(again.logs("Done.")[0]["skipped"], 1);
+}
