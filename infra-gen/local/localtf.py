@@ -12,6 +12,7 @@ Standard library only: it runs with whatever python3 is on PATH, before any venv
   localtf.py leftovers ENDPOINT REGION          print what moto still holds (buckets, live instances, DB
                                                 instances); exit 1 when anything is left
   localtf.py spec-table SPEC.toml               print the target table named by a dataset spec
+  localtf.py etl-summary LOG                    print the last ingest and process summaries of an etl JSON log
 """
 
 import json
@@ -449,6 +450,28 @@ def leftovers(endpoint, region):
     sys.exit(1 if left else 0)
 
 
+def etl_summary(log):
+    """The last ingest and process summaries in an etl JSON log, as one line each."""
+    ingest = process = None
+    with open(log, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "uploaded" in rec and "skipped" in rec:
+                ingest = rec
+            elif "loaded" in rec and "rejected" in rec and "failed" in rec:
+                process = rec
+    if ingest:
+        print(f"etl ingest: {ingest['uploaded']} uploaded, {ingest['skipped']} unchanged (skipped)")
+    if process:
+        print(
+            f"etl process: {process['loaded']} objects loaded ({process.get('rows', '?')} rows, "
+            f"{process['rejected']} rejected), {process.get('skipped', '?')} already loaded, {process['failed']} failed"
+        )
+
+
 def spec_table(spec):
     with open(spec, "rb") as f:
         doc = tomllib.load(f)
@@ -464,6 +487,7 @@ def main(argv):
         "objects": (2, objects),
         "leftovers": (2, leftovers),
         "spec-table": (1, spec_table),
+        "etl-summary": (1, etl_summary),
     }
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][0]:
         die("usage: see the header of infra-gen/local/localtf.py")

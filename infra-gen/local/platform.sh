@@ -68,7 +68,7 @@ timings() {
   local i
   say "Timings:"
   for i in "${!phase_names[@]}"; do
-    printf '  %-22s %7ss\n' "${phase_names[$i]}" "${phase_secs[$i]}"
+    printf '  %-28s %7ss\n' "${phase_names[$i]}" "${phase_secs[$i]}"
   done
 }
 
@@ -384,8 +384,31 @@ tf_init() {
   logged "$logs/terraform.log" "terraform init" tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
 }
 
+# A heartbeat while terraform waits on the provider (RDS and S3 lifecycle waits take a minute or more).
+heartbeat() {
+  local log=$1 verb=$2 done_word=$3 start=$SECONDS from
+  from=$(wc -l <"$log")
+  while sleep 15; do
+    printf '    ... %ss, %s resources %s so far\n' "$((SECONDS - start))" \
+      "$(tail -n +"$((from + 1))" "$log" | grep -c "$verb complete after")" "$done_word"
+  done
+}
+
+# The command runs in a subshell so that a failure (which exits) still stops the heartbeat.
+with_heartbeat() {
+  local verb=$1 done_word=$2 pid rc=0
+  shift 2
+  heartbeat "$logs/terraform.log" "$verb" "$done_word" &
+  pid=$!
+  ("$@") || rc=$?
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  return "$rc"
+}
+
 tf_apply() {
-  logged "$logs/terraform.log" "terraform apply" tf "${TF_TIMEOUT_APPLY:-600}" apply -input=false -auto-approve -no-color
+  with_heartbeat Creation created logged "$logs/terraform.log" "terraform apply" \
+    tf "${TF_TIMEOUT_APPLY:-600}" apply -input=false -auto-approve -no-color
   grep -E '^Apply complete!' "$logs/terraform.log" | tail -n 1 | sed 's/^/    /'
   tf 60 output -json >"$state/outputs.json" || fail "terraform output -json failed"
 }
@@ -410,7 +433,8 @@ tf_plan_converged() {
 }
 
 tf_destroy() {
-  logged "$logs/terraform.log" "terraform destroy" tf "${TF_TIMEOUT_DESTROY:-600}" destroy -input=false -auto-approve -no-color
+  with_heartbeat Destruction destroyed logged "$logs/terraform.log" "terraform destroy" \
+    tf "${TF_TIMEOUT_DESTROY:-600}" destroy -input=false -auto-approve -no-color
   grep -E '^Destroy complete!' "$logs/terraform.log" | tail -n 1 | sed 's/^/    /'
 }
 
@@ -467,16 +491,17 @@ report() {
   source "$state/etl.env"
   say ""
   say "Local platform report"
-  note "resources created : $(tf 60 state list | wc -l) (terraform state in ${tfdir#"$root"/})"
+  note "resources created : $(tf 60 state list | grep -cv '^data\.') in moto (terraform state in ${tfdir#"$root"/})"
   note "terraform outputs : bucket=$bucket region=$(output region) instance=$(output etl_instance_id) db=$(output database_endpoint) (moto, no real host)"
   note "objects in bucket :"
   python3 "$helper" objects "$(moto_url)" "$bucket" | awk -F'\t' '{ printf "      s3://%s/%s (%s bytes)\n", b, $1, $2 }' b="$bucket"
+  python3 "$helper" etl-summary "$logs/etl.log" | sed 's/^/  this run: /'
   note "ledger (etl_objects), local PostgreSQL standing in for RDS:"
   psql_local -tA -F $'\t' -c "SELECT key, rows_loaded, rows_rejected FROM etl_objects ORDER BY key" |
     awk -F'\t' '{ printf "      %s: %s rows loaded, %s rejected\n", $1, $2, $3 }'
   note "rows in $table      : $(psql_local -tAc "SELECT count(*) FROM \"$table\"")"
   say "  sample of $table:"
-  psql_local -P pager=off -c "SELECT * FROM \"$table\" ORDER BY 1 LIMIT 5" | sed 's/^/    /'
+  psql_local -P pager=off -P null='(null)' -c "SELECT * FROM \"$table\" ORDER BY 1 LIMIT 5" | sed 's/^/    /'
   note "logs              : ${logs#"$root"/}/ (moto.log postgres.log terraform.log etl.log)"
   note "use it            : source <(infra-gen/local/platform.sh env)   then aws s3 ls / psql / etl ..."
 }
@@ -501,7 +526,10 @@ cmd_up() {
   begin "terraform apply"
   tf_apply
   end
-  begin etl
+}
+
+cmd_load() {
+  begin "etl migrate/ingest/process"
   run_etl
   end
 }
@@ -556,7 +584,7 @@ verify_rows() {
   source "$state/etl.env"
   [[ -f $expected ]] || fail "no expected fixture $expected"
   cols=$(python3 -c 'import sys, tomllib; print(", ".join(c["name"] for c in tomllib.load(open(sys.argv[1], "rb"))["columns"]))' "$dataset")
-  got=$state/actual.tsv
+  got=$logs/actual.tsv
   psql_local -c "COPY (SELECT $cols FROM \"$table\" ORDER BY 1) TO STDOUT" >"$got"
   want=$(wc -l <"$expected")
   if ! cmp -s "$got" "$expected"; then
@@ -594,6 +622,7 @@ cmd_e2e() {
   begin "plan converged"
   tf_plan_converged
   end
+  cmd_load
   begin "verify rows"
   verify_rows
   end
@@ -621,6 +650,7 @@ main() {
       local started
       started=$(now)
       cmd_up
+      cmd_load
       report
       timings
       say "up: the local platform is running ($(elapsed "$started")s); stop it with: infra-gen/local/platform.sh down"
