@@ -547,12 +547,16 @@ cmd_down() {
 }
 
 cmd_status() {
-  local any=0 inst
-  for inst in demo e2e; do
-    set_instance "$inst"
-    [[ -d $state ]] || continue
+  local any=0 dir keep=$instance
+  for dir in "$root"/.work/local/*/; do
+    [[ -d $dir ]] || continue
+    set_instance "$(basename "$dir")"
     any=1
-    say "$inst (${state#"$root"/}):"
+    if ! alive "$state/moto.pid" moto_server && ! alive "$state/pg.pid" postgres; then
+      say "$instance: down (logs in ${logs#"$root"/})"
+      continue
+    fi
+    say "$instance (${state#"$root"/}):"
     if alive "$state/moto.pid" moto_server; then
       note "moto_server   running, pid $(<"$state/moto.pid"), $(moto_url)"
     else
@@ -564,10 +568,11 @@ cmd_status() {
       note "PostgreSQL    not running"
     fi
     if [[ -f $tfdir/terraform.tfstate ]]; then
-      note "terraform     $(TF_CLI_CONFIG_FILE=$state/terraformrc terraform -chdir="$tfdir" state list 2>/dev/null | wc -l) resources in ${tfdir#"$root"/}"
+      note "terraform     $(TF_CLI_CONFIG_FILE=$state/terraformrc terraform -chdir="$tfdir" state list 2>/dev/null | grep -cv '^data\.') resources in ${tfdir#"$root"/}"
     fi
     note "logs          ${logs#"$root"/}"
   done
+  set_instance "$keep"
   ((any)) || say "local platform is down"
 }
 
