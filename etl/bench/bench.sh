@@ -82,12 +82,13 @@ for i in $(seq "$REPEAT"); do
   copy_s="$(echo "$(now) - $t0" | bc)"
   reset_tables
   t0="$(now)"
-  /usr/bin/time -f "%M" -o "$WORK/rss" "$BIN" process >"$WORK/process.log"
+  /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$BIN" process >"$WORK/process.log"
   etl_s="$(echo "$(now) - $t0" | bc)"
-  rss_kib="$(( $(cat "$WORK/rss") > rss_kib ? $(cat "$WORK/rss") : rss_kib ))"
+  read -r run_rss run_user run_sys < "$WORK/rss"
+  rss_kib="$(( run_rss > rss_kib ? run_rss : rss_kib ))"
   if [ -z "$best_etl" ] || [ "$(echo "$etl_s < $best_etl" | bc)" = 1 ]; then best_etl="$etl_s"; fi
   if [ -z "$best_copy" ] || [ "$(echo "$copy_s < $best_copy" | bc)" = 1 ]; then best_copy="$copy_s"; fi
-  echo "run $i: etl process ${etl_s}s, psql \\copy ${copy_s}s" >&2
+  echo "run $i: etl process ${etl_s}s (etl cpu user ${run_user}s sys ${run_sys}s), psql \\copy ${copy_s}s" >&2
 done
 
 # The table etl loaded must equal the generator's independently computed rows.

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing::{error, info};
+use tracing::error;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
@@ -46,13 +46,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 async fn run(command: &Command) -> anyhow::Result<()> {
     match command {
         Command::Ingest(args) => {
-            let summary = etl::ingest::ingest(&args.config()).await?;
-            info!(
-                uploaded = summary.uploaded,
-                skipped = summary.skipped,
-                bytes = summary.bytes,
-                "Done."
-            );
+            etl::ingest::ingest(&args.config()).await?;
         }
         Command::Process(args) => {
             let config = args.config()?;

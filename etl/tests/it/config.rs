@@ -171,7 +171,7 @@ async fn large_files_go_up_in_parallel_parts_and_reruns_skip_them() {
     ];
     let run = env.run(&args).await;
     run.assert_code(0);
-    assert_eq!(run.logs("Done.")[0]["uploaded"], 1);
+    assert_eq!(run.logs("Ingest finished.")[0]["uploaded"], 1);
     let object = env
         .s3
         .get_object()
@@ -192,5 +192,5 @@ async fn large_files_go_up_in_parallel_parts_and_reruns_skip_them() {
     );
     let again = env.run(&args).await;
     again.assert_code(0);
-    assert_eq!(again.logs("Done.")[0]["skipped"], 1);
+    assert_eq!(again.logs("Ingest finished.")[0]["skipped"], 1);
 }

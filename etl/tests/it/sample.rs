@@ -29,7 +29,7 @@ async fn sample_loads_exactly_the_expected_rows_and_reruns_change_nothing() {
         .run(&["ingest", "data/events.csv", "--prefix", "raw/events"])
         .await;
     ingest.assert_code(0);
-    assert_eq!(ingest.logs("Done.")[0]["uploaded"], 1);
+    assert_eq!(ingest.logs("Ingest finished.")[0]["uploaded"], 1);
 
     let process = env.run(&PROCESS_SAMPLE).await;
     process.assert_code(0);
@@ -100,8 +100,8 @@ async fn sample_loads_exactly_the_expected_rows_and_reruns_change_nothing() {
     again.assert_code(0);
     assert_eq!(
         (
-            again.logs("Done.")[0]["uploaded"].as_u64(),
-            again.logs("Done.")[0]["skipped"].as_u64()
+            again.logs("Ingest finished.")[0]["uploaded"].as_u64(),
+            again.logs("Ingest finished.")[0]["skipped"].as_u64()
         ),
         (Some(0), Some(1))
     );
