@@ -58,6 +58,19 @@ async fn credentials_from_a_secret_and_every_setting_from_the_environment() {
     assert!(AWS_ENV.iter().any(|(k, _)| *k == "AWS_REGION"));
 }
 
+async fn migrate_with_ca(env: &TestEnv, spec: &str, url: &str, ca: &str) -> crate::support::Run {
+    env.run(&[
+        "migrate",
+        "--dataset",
+        spec,
+        "--database-url",
+        url,
+        "--db-ca-bundle",
+        ca,
+    ])
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_settings_are_checked_before_connecting() {
     let env = TestEnv::new("tls").await;
@@ -82,17 +95,7 @@ async fn tls_settings_are_checked_before_connecting() {
         "{}",
         run.error()
     );
-    let run = env
-        .run(&[
-            "migrate",
-            "--dataset",
-            &spec,
-            "--database-url",
-            &url,
-            "--db-ca-bundle",
-            "/nonexistent.pem",
-        ])
-        .await;
+    let run = migrate_with_ca(&env, &spec, &url, "/nonexistent.pem").await;
     run.assert_code(2);
     assert!(
         run.error()
@@ -193,4 +196,42 @@ async fn large_files_go_up_in_parallel_parts_and_reruns_skip_them() {
     let again = env.run(&args).await;
     again.assert_code(0);
     assert_eq!(again.logs("Ingest finished.")[0]["skipped"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_full_connects_over_tls_and_refuses_an_unknown_ca() {
+    let env = TestEnv::new("tls_connect").await;
+    env.db
+        .batch_execute("CREATE ROLE tls_only LOGIN SUPERUSER")
+        .await
+        .ok();
+    let spec = env.spec(PEOPLE_SPEC);
+    let tls = servers().dir.join("tls");
+    let url = format!(
+        "postgres://tls_only@localhost:{}/t_{}",
+        servers().pg_port,
+        env.name
+    );
+    let ca = tls.join("ca.pem").display().to_string();
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+    env.run(&["migrate", "--dataset", &spec, "--database-url", &verified])
+        .await
+        .assert_code(0);
+
+    // Without TLS the server turns the tls_only role away: the success above was encrypted.
+    let plain = format!("{url}?sslmode=disable");
+    let run = env
+        .run(&["migrate", "--dataset", &spec, "--database-url", &plain])
+        .await;
+    run.assert_code(1);
+    assert!(
+        run.error().contains("pg_hba.conf rejects connection"),
+        "{}",
+        run.error()
+    );
+
+    let other = tls.join("other.pem").display().to_string();
+    let run = migrate_with_ca(&env, &spec, &url, &other).await;
+    run.assert_code(1);
+    assert!(run.error().contains("certificate"), "{}", run.error());
 }

@@ -82,14 +82,7 @@ fn start_servers() -> Servers {
     let dir = std::env::temp_dir().join(format!("etl-it-{}", std::process::id()));
     let data = dir.join("pg");
     std::fs::create_dir_all(&data).unwrap();
-    if is_root() {
-        let ok = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+    chown_to_postgres(&dir);
     let init = pg_command("initdb")
         .args([
             "-U",
@@ -111,6 +104,11 @@ fn start_servers() -> Servers {
         "initdb failed: {}",
         String::from_utf8_lossy(&init.stderr)
     );
+    let tls = make_certificates(&dir);
+    // The `tls_only` role may only connect over TLS, so a test can prove a connection was encrypted.
+    let hba = data.join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, format!("hostnossl all tls_only all reject\n{rules}")).unwrap();
     let pg_port = free_port();
     let log = std::fs::File::create(dir.join("pg.log")).unwrap();
     let pg = pg_command("postgres")
@@ -126,7 +124,14 @@ fn start_servers() -> Servers {
             "-c",
             "full_page_writes=off",
         ])
-        .args(["-c", "max_connections=200"])
+        .args(["-c", "max_connections=200", "-c", "ssl=on"])
+        .arg("-c")
+        .arg(format!(
+            "ssl_cert_file={}",
+            tls.join("server.pem").display()
+        ))
+        .arg("-c")
+        .arg(format!("ssl_key_file={}", tls.join("server.key").display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -179,6 +184,109 @@ fn start_servers() -> Servers {
         dir,
         pg_port,
         moto_url: format!("http://127.0.0.1:{moto_port}"),
+    }
+}
+
+/// A test CA, a server certificate for `localhost`/127.0.0.1 signed by it, and an unrelated CA; returns the dir.
+fn make_certificates(dir: &Path) -> PathBuf {
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::write(
+        tls.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [&[&str]; 4] = [
+        &[
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=etl test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        &[
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=other CA",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.pem",
+        ],
+        &[
+            "req",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        let mut command = Command::new("openssl");
+        command.args(*step).current_dir(&tls);
+        if i < 3 {
+            command.args(ec);
+        }
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {step:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    chown_to_postgres(&tls);
+    let ok = Command::new("chmod")
+        .arg("600")
+        .arg(tls.join("server.key"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    tls
+}
+
+/// As root, hands `path` to the `postgres` user the server runs as.
+fn chown_to_postgres(path: &Path) {
+    if is_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success());
     }
 }
 
