@@ -359,7 +359,7 @@ pub(crate) struct TestEnv {
     pub(crate) db: Client,
 }
 
-pub(crate) const AWS_ENV: [(&str, &str); 4] = [
+const AWS_ENV: [(&str, &str); 4] = [
     ("AWS_ACCESS_KEY_ID", "testing"),
     ("AWS_SECRET_ACCESS_KEY", "testing"),
     ("AWS_REGION", "us-east-1"),
