@@ -232,7 +232,9 @@ start_moto() {
     return
   fi
   # A new emulator is empty: any terraform state from an earlier one describes nothing that exists.
+  # The ETL ledger then describes object versions that no longer exist: write_etl_env starts the database over.
   rm -f "$tfdir/terraform.tfstate" "$tfdir/terraform.tfstate.backup" "$state/etl.env"
+  touch "$state/fresh-emulator"
   write_amis
   local port
   port=$(python3 "$helper" port)
@@ -287,7 +289,7 @@ EOF
 psql_local() {
   local psql_bin=psql
   [[ -x $pg_bin/psql ]] && psql_bin=$pg_bin/psql
-  PGPASSWORD=$(<"$pgdir/password") "$psql_bin" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(<"$state/pg.port")" \
+  PGPASSWORD=$(<"$pgdir/password") PGOPTIONS='-c client_min_messages=warning' "$psql_bin" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(<"$state/pg.port")" \
     -U postgres "$@"
 }
 
@@ -450,6 +452,10 @@ write_etl_env() {
   region=$(output region)
   dbname=$(output database_name)
   # moto's RDS has no endpoint to connect to: the local cluster takes its place, with the same database name.
+  if [[ -f $state/fresh-emulator ]]; then
+    psql_local -d postgres -c "DROP DATABASE IF EXISTS \"$dbname\" WITH (FORCE)"
+    rm -f "$state/fresh-emulator"
+  fi
   if [[ -z $(psql_local -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'") ]]; then
     psql_local -d postgres -c "CREATE DATABASE \"$dbname\""
   fi
