@@ -84,6 +84,9 @@ pub(crate) struct ProcessArgs {
     /// Reload objects that are already loaded, replacing their rows and rejects.
     #[arg(long, env = "ETL_REPROCESS")]
     pub(crate) reprocess: bool,
+    /// Show a progress bar per object (default: when stderr is a terminal).
+    #[arg(long, env = "ETL_PROGRESS")]
+    pub(crate) progress: Option<bool>,
     /// Size of the COPY data chunks sent to PostgreSQL (KiB).
     #[arg(long, env = "ETL_COPY_CHUNK_KIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(4..=16384))]
     pub(crate) copy_chunk_kib: u32,
@@ -227,6 +230,9 @@ impl ProcessArgs {
             max_rejects: self.max_rejects,
             reprocess: self.reprocess,
             chunk_bytes: self.copy_chunk_kib as usize * 1024,
+            progress: self
+                .progress
+                .unwrap_or_else(|| std::io::stderr().is_terminal()),
         })
     }
 }

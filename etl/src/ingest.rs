@@ -16,7 +16,7 @@ use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadErr
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use futures_util::{StreamExt, TryStreamExt};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tracing::info;
@@ -75,20 +75,7 @@ pub async fn ingest(config: &IngestConfig) -> Result<IngestSummary, Error> {
         }
         sizes.push(meta.len());
     }
-    let progress = if config.progress {
-        let bar =
-            ProgressBar::with_draw_target(Some(sizes.iter().sum()), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .map_err(|e| Error::Config(e.to_string()))?
-            .progress_chars("=> "),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = crate::progress::bytes_bar(config.progress, sizes.iter().sum());
     let mut summary = IngestSummary::default();
     for (path, size) in config.paths.iter().zip(sizes) {
         let file_name = path

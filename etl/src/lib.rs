@@ -3,7 +3,7 @@
 //! Modules in reading order: the dataset [`spec`]; the shared [`record`] types; the [`source`] (S3 listing and
 //! the streaming CSV parser); the pure [`transform`]; the COPY [`sink`]; the [`ledger`] that makes loads
 //! exactly-once; [`migrate`] for the schema; [`process`] and [`ingest`], the two pipelines; and the plumbing:
-//! [`aws`], [`db`], [`config`], [`metrics`], [`error`].
+//! [`aws`], [`db`], [`config`], [`metrics`], [`progress`], [`error`].
 
 // Product names (PostgreSQL, CloudWatch, ETag) read badly in backticks; clippy.toml's doc-valid-idents is the
 // lead's to extend.
@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod migrate;
 pub mod process;
+pub mod progress;
 pub mod record;
 pub mod sink;
 pub mod source;

@@ -12,6 +12,7 @@ use std::time::Instant;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use futures_util::SinkExt;
+use indicatif::ProgressBar;
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 use tokio_postgres::Client;
 use tracing::{error, info, warn};
@@ -43,6 +44,8 @@ pub struct ProcessConfig {
     pub max_rejects: u64,
     pub reprocess: bool,
     pub chunk_bytes: usize,
+    /// Draw a progress bar per object on stderr.
+    pub progress: bool,
 }
 
 /// Totals of one run.
@@ -180,7 +183,9 @@ async fn load_object(
 
     let (byte_tx, byte_rx) = channel(DOWNLOAD_QUEUE);
     let (chunk_tx, mut chunk_rx) = channel(COPY_QUEUE);
-    let download = tokio::spawn(download(body, byte_tx));
+    let bar = crate::progress::bytes_bar(config.progress, object.size);
+    bar.set_message(object.key.clone());
+    let download = tokio::spawn(download(body, byte_tx, bar.clone()));
     let stage = ParseStage {
         transform: Arc::clone(transform),
         delimiter: dataset.delimiter,
@@ -238,7 +243,11 @@ async fn load_object(
 }
 
 /// Streams the body into the channel; returns the byte count. Stops quietly when the parser has gone.
-async fn download(mut body: ByteStream, out: Sender<Bytes>) -> Result<u64, ObjectError> {
+async fn download(
+    mut body: ByteStream,
+    out: Sender<Bytes>,
+    bar: ProgressBar,
+) -> Result<u64, ObjectError> {
     let mut bytes = 0;
     while let Some(chunk) = body
         .try_next()
@@ -246,6 +255,7 @@ async fn download(mut body: ByteStream, out: Sender<Bytes>) -> Result<u64, Objec
         .map_err(|e| ObjectError::Download(e.to_string()))?
     {
         bytes += chunk.len() as u64;
+        bar.inc(chunk.len() as u64);
         if out.send(chunk).await.is_err() {
             break;
         }
