@@ -317,7 +317,7 @@ find_mirror() {
     return
   fi
   local bin
-  bin=$(find / -xdev \( -path /proc -o -path '*/.terraform' \) -prune -o \
+  bin=$(timeout 120 find / -xdev \( -path /proc -o -path '*/.terraform' \) -prune -o \
     -path '*/registry.terraform.io/hashicorp/aws/*/terraform-provider-aws*' -print -quit 2>/dev/null || true)
   # <mirror>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/terraform-provider-aws_...
   [[ -n $bin ]] && dirname "$(dirname "$(dirname "$(dirname "$(dirname "$(dirname "$bin")")")")")"
@@ -574,7 +574,7 @@ cmd_status() {
       note "PostgreSQL    not running"
     fi
     if [[ -f $tfdir/terraform.tfstate ]]; then
-      note "terraform     $(TF_CLI_CONFIG_FILE=$state/terraformrc terraform -chdir="$tfdir" state list 2>/dev/null | grep -cv '^data\.') resources in ${tfdir#"$root"/}"
+      note "terraform     $(tf 60 state list 2>/dev/null | grep -cv '^data\.') resources in ${tfdir#"$root"/}"
     fi
     note "logs          ${logs#"$root"/}"
   done
