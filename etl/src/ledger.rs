@@ -84,7 +84,7 @@ pub async fn supersede(tx: &Transaction<'_>, table: &str, id: i64) -> Result<u64
         .execute(
             &format!(
                 "DELETE FROM {table} WHERE \"{}\" = $1",
-                crate::sink::OBJECT_ID_COLUMN
+                crate::spec::OBJECT_ID_COLUMN
             ),
             &[&id],
         )

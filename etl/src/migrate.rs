@@ -10,8 +10,7 @@ use tokio_postgres::Client;
 use tracing::info;
 
 use crate::error::DbError;
-use crate::sink::OBJECT_ID_COLUMN;
-use crate::spec::Dataset;
+use crate::spec::{Dataset, OBJECT_ID_COLUMN};
 
 const LEDGER_SQL: &str = include_str!("../migrations/0001_ledger.sql");
 

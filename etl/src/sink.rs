@@ -7,10 +7,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::record::RowWriter;
-use crate::spec::Dataset;
-
-/// The column every target table carries: the `etl_objects.id` of the object a row came from.
-pub const OBJECT_ID_COLUMN: &str = "etl_object_id";
+use crate::spec::{Dataset, OBJECT_ID_COLUMN};
 
 /// The `COPY` statement for a dataset's table.
 pub fn copy_statement(dataset: &Dataset) -> String {

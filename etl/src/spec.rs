@@ -13,6 +13,9 @@ use serde::Deserialize;
 use crate::error::SpecError;
 use crate::transform::types::ColumnType;
 
+/// The column every target table carries: the `etl_objects.id` of the object a row came from.
+pub const OBJECT_ID_COLUMN: &str = "etl_object_id";
+
 /// One dataset as written in the spec file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,7 +190,7 @@ impl Dataset {
                 ));
                 continue;
             };
-            if name.as_str() == crate::sink::OBJECT_ID_COLUMN {
+            if name.as_str() == OBJECT_ID_COLUMN {
                 problems.push(format!(
                     "column {:?} is reserved for the ledger",
                     column.name
