@@ -253,7 +253,7 @@ def override(workdir, ami_id, endpoint):
     var_over = {}
     for name, body in variables.items():
         default = body.get("default")
-        if isinstance(default, str) and default.startswith("/aws/service/"):
+        if isinstance(default, str) and default.startswith("/aws/service/") and "ami" in default:
             seeds[local_ssm_name(default)] = ami_id
             var_over[name] = {
                 "//": "moto cannot hold /aws/service/... public parameters; platform.sh seeds this copy with "
@@ -264,7 +264,8 @@ def override(workdir, ami_id, endpoint):
         out["variable"] = var_over
     data_over = out.setdefault("data", {})
     for rtype, name, body in blocks(docs, "data"):
-        if rtype == "aws_ssm_parameter" and str(body.get("name", "")).startswith("/aws/service/"):
+        ssm_name = str(body.get("name", ""))
+        if rtype == "aws_ssm_parameter" and ssm_name.startswith("/aws/service/") and "ami" in ssm_name:
             seeds[local_ssm_name(body["name"])] = ami_id
             data_over.setdefault(rtype, {})[name] = {
                 "//": "moto cannot hold /aws/service/... public parameters; platform.sh seeds this copy.",
