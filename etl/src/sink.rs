@@ -79,22 +79,22 @@ impl RowWriter for CopyEncoder {
             self.buf.extend_from_slice(b"\\N");
             return;
         };
+        // One pass: copy the runs between special bytes whole, escape the special bytes.
         let bytes = value.as_bytes();
-        let special = |b: &u8| matches!(b, b'\\' | b'\t' | b'\n' | b'\r');
-        if !bytes.iter().any(special) {
-            self.buf.extend_from_slice(bytes);
-            return;
-        }
-        for &b in bytes {
+        let mut run_start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
             let escaped: &[u8] = match b {
                 b'\\' => b"\\\\",
                 b'\t' => b"\\t",
                 b'\n' => b"\\n",
                 b'\r' => b"\\r",
-                _ => std::slice::from_ref(&b),
+                _ => continue,
             };
+            self.buf.extend_from_slice(&bytes[run_start..i]);
             self.buf.extend_from_slice(escaped);
+            run_start = i + 1;
         }
+        self.buf.extend_from_slice(&bytes[run_start..]);
     }
 
     fn end_row(&mut self) {

@@ -24,6 +24,8 @@ enum State {
 #[derive(Debug)]
 pub struct CsvParser {
     delimiter: u8,
+    /// Bytes that end a run of unquoted field data: delimiter, quote, CR, LF (a table beats four compares).
+    stops: [bool; 256],
     state: State,
     data: Vec<u8>,
     fields: Vec<Field>,
@@ -37,8 +39,13 @@ pub struct CsvParser {
 
 impl CsvParser {
     pub fn new(delimiter: u8) -> Self {
+        let mut stops = [false; 256];
+        for b in [delimiter, b'"', b'\r', b'\n'] {
+            stops[usize::from(b)] = true;
+        }
         Self {
             delimiter,
+            stops,
             state: State::FieldStart,
             data: Vec::with_capacity(4096),
             fields: Vec::with_capacity(32),
@@ -81,7 +88,7 @@ impl CsvParser {
                     let rest = &chunk[i..];
                     let run = rest
                         .iter()
-                        .position(|&b| b == delimiter || b == b'\n' || b == b'\r' || b == b'"')
+                        .position(|&b| self.stops[usize::from(b)])
                         .unwrap_or(rest.len());
                     self.push(&rest[..run])?;
                     i += run;
