@@ -5,6 +5,7 @@
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::ResponseChecksumValidation;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 /// AWS settings shared by every subcommand.
@@ -32,8 +33,11 @@ pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
 /// The S3 client; path-style when asked or whenever the endpoint is overridden.
 pub fn s3_client(config: &SdkConfig, options: &AwsOptions) -> aws_sdk_s3::Client {
     let path_style = options.force_path_style || config.endpoint_url().is_some();
+    // Integrity of bodies comes from TLS and the pinned ETag; SDK-side checksum validation would hash every
+    // body again and cannot check multipart objects (it warns on each).
     let s3 = aws_sdk_s3::config::Builder::from(config)
         .force_path_style(path_style)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .build();
     aws_sdk_s3::Client::from_conf(s3)
 }

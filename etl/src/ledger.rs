@@ -2,9 +2,10 @@
 //!
 //! Per object, in one transaction: take a transaction-scoped advisory lock on (dataset, bucket, key) without
 //! waiting (another loader holding it is loading that key: skip it); look up the key's current ledger row (same
-//! version and ETag: already loaded, skip); supersede an older version (delete its rows and rejects); insert the
-//! new ledger row; COPY; insert rejects; record the counts; commit. Nothing of an object is visible until the
-//! commit, and a crash anywhere rolls all of it back, so each object version is loaded once.
+//! ETag, i.e. same content: already loaded, skip); supersede an older version (delete its rows and rejects);
+//! insert the new ledger row with the version id S3 served; COPY; insert rejects; record the counts; commit.
+//! Nothing of an object is visible until the commit, and a crash anywhere rolls all of it back, so each object
+//! version is loaded once.
 
 use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
@@ -24,7 +25,6 @@ pub struct Reject {
 #[derive(Debug)]
 pub struct Current {
     pub id: i64,
-    pub version_id: String,
     pub etag: String,
 }
 
@@ -65,7 +65,7 @@ pub async fn current(
 ) -> Result<Option<Current>, ObjectError> {
     let row = tx
         .query_opt(
-            "SELECT id, version_id, etag FROM etl_objects \
+            "SELECT id, etag FROM etl_objects \
              WHERE dataset = $1 AND bucket = $2 AND key = $3 AND superseded_at IS NULL",
             &[&dataset, &object.bucket, &object.key],
         )
@@ -73,8 +73,7 @@ pub async fn current(
         .map_err(|e| ObjectError::db("read the ledger", &e))?;
     Ok(row.map(|r| Current {
         id: r.get(0),
-        version_id: r.get(1),
-        etag: r.get(2),
+        etag: r.get(1),
     }))
 }
 
@@ -107,6 +106,7 @@ pub async fn begin(
     tx: &Transaction<'_>,
     dataset: &str,
     object: &ObjectVersion,
+    version_id: &str,
 ) -> Result<i64, ObjectError> {
     let size = i64::try_from(object.size).unwrap_or(i64::MAX);
     let row = tx
@@ -117,7 +117,7 @@ pub async fn begin(
                 &dataset,
                 &object.bucket,
                 &object.key,
-                &object.version_id,
+                &version_id,
                 &object.etag,
                 &size,
             ],

@@ -64,6 +64,7 @@ enum Outcome {
         rejected: u64,
         bytes: u64,
         replaced: u64,
+        version_id: String,
     },
     Skipped(&'static str),
 }
@@ -92,11 +93,12 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
                 rejected,
                 bytes,
                 replaced,
+                version_id,
             }) => {
                 summary.objects_loaded += 1;
                 summary.rows_loaded += rows;
                 summary.rows_rejected += rejected;
-                info!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, version_id = %object.version_id,
+                info!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, version_id = %version_id,
                       rows, rejected, bytes, replaced, seconds, "Loaded object.");
                 let m = ObjectMetrics {
                     rows_loaded: rows,
@@ -172,20 +174,19 @@ async fn load_object(
     }
     let mut replaced = 0;
     if let Some(current) = ledger::current(&tx, &dataset.name, object).await? {
-        let same = current.version_id == object.version_id && current.etag == object.etag;
-        if same && !config.reprocess {
+        if current.etag == object.etag && !config.reprocess {
             return Ok(Outcome::Skipped("already loaded"));
         }
         replaced = ledger::supersede(&tx, &dataset.qualified_table(), current.id).await?;
     }
-    let object_id = ledger::begin(&tx, &dataset.name, object).await?;
-    let body = source::open(s3, object).await?;
+    let opened = source::open(s3, object).await?;
+    let object_id = ledger::begin(&tx, &dataset.name, object, &opened.version_id).await?;
 
     let (byte_tx, byte_rx) = channel(DOWNLOAD_QUEUE);
     let (chunk_tx, mut chunk_rx) = channel(COPY_QUEUE);
     let bar = crate::progress::bytes_bar(config.progress, object.size);
     bar.set_message(object.key.clone());
-    let download = tokio::spawn(download(body, byte_tx, bar.clone()));
+    let download = tokio::spawn(download(opened.body, byte_tx, bar.clone()));
     let stage = ParseStage {
         transform: Arc::clone(transform),
         delimiter: dataset.delimiter,
@@ -239,6 +240,7 @@ async fn load_object(
         rejected: rejects.len() as u64,
         bytes,
         replaced,
+        version_id: opened.version_id,
     })
 }
 
