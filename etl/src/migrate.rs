@@ -47,6 +47,10 @@ pub async fn migrate(client: &mut Client, dataset: &Dataset) -> Result<(), DbErr
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(|e| DbError::query("take the migration lock", &e))?;
+    // "already exists, skipping" notices on every run are noise in the logs.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await
+        .map_err(|e| DbError::query("set the migration's message level", &e))?;
     tx.batch_execute(LEDGER_SQL)
         .await
         .map_err(|e| DbError::query("create the ledger tables", &e))?;
