@@ -3,7 +3,9 @@
 //! Reading order: [`model`] (the platform in business terms, read from `platform.toml`),
 //! [`lower`] (the only module that knows both sides), [`tf`] (the Terraform JSON vocabulary),
 //! [`policy`] (security rules over the emitted document), [`write`](mod@write) (files on disk and `--check`).
-//! Imports flow one way: `model` → `lower` → `tf`; `tf` and `policy` never import `model`.
+//! [`agent`] is the CloudWatch agent's configuration vocabulary, filled in by `lower` like `tf`.
+//! Imports flow one way: `model` → `lower` → `tf`/`agent`; `tf`, `agent` and `policy` never
+//! import `model`.
 //!
 //! ```
 //! let platform = infra_gen::model::config::from_str("name = \"acme\"", "example.toml").unwrap();
@@ -17,6 +19,7 @@
     reason = "AWS product names (CloudWatch, PostgreSQL, IMDSv2) are prose here, not code"
 )]
 
+pub mod agent;
 pub mod lower;
 pub mod model;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! IAM: service roles for flow logs and RDS monitoring, and the ETL host's least-privilege role.
 
 use crate::lower::database::Db;
+use crate::lower::monitoring::{Telemetry, host_metrics_statement, host_statements};
 use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
@@ -8,7 +9,7 @@ use crate::tf::iam::{
     AwsIamInstanceProfile, AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment,
 };
 use crate::tf::storage::AwsKmsKey;
-use crate::tf::{Document, Handle, TfError, TfString};
+use crate::tf::{Document, Handle, Meta, Suppression, TfError, TfString};
 
 /// A statement allowing `actions` on `resources`, for identity policies.
 pub(crate) fn allow(
@@ -75,6 +76,18 @@ pub(crate) fn inline_policy(
     role: &Handle<AwsIamRole>,
     statements: Vec<Statement>,
 ) -> Result<(), TfError> {
+    inline_policy_with(doc, ctx, name, role, statements, Meta::default())
+}
+
+/// [`inline_policy`] with meta-arguments, e.g. a reasoned policy-rule suppression.
+fn inline_policy_with(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    statements: Vec<Statement>,
+    meta: Meta,
+) -> Result<(), TfError> {
     let policy = doc.data(
         IAM,
         name,
@@ -82,7 +95,7 @@ pub(crate) fn inline_policy(
             statement: statements,
         },
     )?;
-    doc.resource(
+    doc.resource_with(
         IAM,
         name,
         &AwsIamRolePolicy {
@@ -90,6 +103,7 @@ pub(crate) fn inline_policy(
             role: role.id(),
             policy: policy.attr("json"),
         },
+        meta,
     )?;
     Ok(())
 }
@@ -113,14 +127,20 @@ pub(crate) fn attach_managed(
     Ok(())
 }
 
+/// Why the host's metrics policy may name no resource.
+const PUT_METRIC_DATA_REASON: &str = "cloudwatch:PutMetricData has no resource type, so \"*\" is the only resource; \
+     the statement is limited to the agent's namespace with the cloudwatch:namespace condition";
+
 /// The ETL host's role: read the data bucket, decrypt with the platform key, read the
-/// database's managed secret, plus the CloudWatch agent and SSM managed policies.
+/// database's managed secret, write its own log groups, read the agent configuration, publish
+/// agent metrics, plus the SSM managed policy for Session Manager and Run Command.
 pub(crate) fn lower_etl_role(
     doc: &mut Document,
     ctx: &Ctx<'_>,
     buckets: &Buckets,
     key: &Handle<AwsKmsKey>,
     db: &Db,
+    telemetry: &Telemetry,
 ) -> Result<Handle<AwsIamInstanceProfile>, TfError> {
     let role = service_role(
         doc,
@@ -158,14 +178,24 @@ pub(crate) fn lower_etl_role(
                 ],
                 vec![db.secret_arn()],
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(host_statements(telemetry))
+        .collect(),
     )?;
-    attach_managed(
+    inline_policy_with(
         doc,
         ctx,
-        "etl_host_cloudwatch_agent",
+        "etl_host_metrics",
         &role,
-        "CloudWatchAgentServerPolicy",
+        vec![host_metrics_statement()],
+        Meta {
+            suppressions: vec![Suppression {
+                rule: "wildcard-identity-policy",
+                reason: PUT_METRIC_DATA_REASON,
+            }],
+            ..Meta::default()
+        },
     )?;
     attach_managed(
         doc,

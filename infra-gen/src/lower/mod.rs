@@ -4,6 +4,7 @@
 mod compute;
 mod database;
 mod iam;
+mod monitoring;
 mod network;
 mod outputs;
 mod providers;
@@ -35,6 +36,8 @@ pub const IAM: FileId = FileId("iam");
 pub const COMPUTE: FileId = FileId("compute");
 /// RDS PostgreSQL.
 pub const DATABASE: FileId = FileId("database");
+/// Log groups, the CloudWatch agent configuration, alarms, their topic, the dashboard.
+pub const MONITORING: FileId = FileId("monitoring");
 /// Outputs (names are a contract with the ETL and the local platform).
 pub const OUTPUTS: FileId = FileId("outputs");
 
@@ -106,8 +109,10 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
     let buckets = storage::lower_buckets(&mut doc, &ctx, &key)?;
     let groups = security::lower(&mut doc, &ctx, &net, &vars)?;
     let db = database::lower(&mut doc, &ctx, &net, &groups, &key)?;
-    let profile = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db)?;
+    let telemetry = monitoring::lower_logs(&mut doc, &ctx, &key)?;
+    let profile = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry)?;
     let host = compute::lower(&mut doc, &ctx, &net, &groups, &key, &profile, &vars)?;
+    monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db)?;
     outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db)?;
     Ok(doc)
 }

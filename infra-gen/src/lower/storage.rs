@@ -9,7 +9,7 @@ use crate::tf::storage::{
     AwsS3BucketVersioning, Expiration, LifecycleFilter, LifecycleRule, NoncurrentVersionExpiration,
     OwnershipRule, SseDefault, SseRule, VersioningConfiguration,
 };
-use crate::tf::{Document, Handle, Meta, TfError, TfString};
+use crate::tf::{Document, FileId, Handle, Meta, TfError, TfString};
 
 /// Key prefix of the data bucket's access logs inside the log bucket.
 const ACCESS_LOG_PREFIX: &str = "data-bucket/";
@@ -19,76 +19,100 @@ pub(crate) struct Buckets {
     pub(crate) data: Handle<AwsS3Bucket>,
 }
 
-/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret and CloudWatch Logs.
-pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
+/// AWS's default key-policy statement: the account administers the key, and IAM policies
+/// decide who in the account may use it.
+fn account_administration(ctx: &Ctx<'_>) -> Statement {
+    Statement {
+        sid: "AccountAdministration",
+        effect: "Allow",
+        actions: vec!["kms:*"],
+        // In a key policy "*" means this key.
+        resources: vec![TfString::lit("*")],
+        principals: vec![Principals {
+            type_: "AWS",
+            identifiers: vec![ctx.account_root()],
+        }],
+        condition: Vec::new(),
+    }
+}
+
+/// A customer-managed key `name` (rotated, 30-day deletion window, alias `<platform>-<name>`)
+/// whose policy is the account administration statement followed by `statements`.
+pub(crate) fn customer_key(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    file: FileId,
+    name: &str,
+    policy_name: &str,
+    purpose: &str,
+    statements: Vec<Statement>,
+) -> Result<Handle<AwsKmsKey>, TfError> {
     let policy = doc.data(
-        STORAGE,
-        "kms_key",
+        file,
+        policy_name,
         &AwsIamPolicyDocument {
-            statement: vec![
-                Statement {
-                    sid: "AccountAdministration",
-                    effect: "Allow",
-                    actions: vec!["kms:*"],
-                    // In a key policy "*" means this key.
-                    resources: vec![TfString::lit("*")],
-                    principals: vec![Principals {
-                        type_: "AWS",
-                        identifiers: vec![ctx.account_root()],
-                    }],
-                    condition: Vec::new(),
-                },
-                Statement {
-                    sid: "CloudWatchLogsEncryption",
-                    effect: "Allow",
-                    actions: vec![
-                        "kms:Encrypt*",
-                        "kms:Decrypt*",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:Describe*",
-                    ],
-                    resources: vec![TfString::lit("*")],
-                    principals: vec![Principals {
-                        type_: "Service",
-                        identifiers: vec![TfString::concat([
-                            TfString::lit("logs."),
-                            ctx.region.attr("name"),
-                            TfString::lit(".amazonaws.com"),
-                        ])],
-                    }],
-                    condition: vec![Condition {
-                        test: "ArnLike",
-                        variable: "kms:EncryptionContext:aws:logs:arn",
-                        values: vec![ctx.arn("logs", "log-group:*")],
-                    }],
-                },
-            ],
+            statement: std::iter::once(account_administration(ctx))
+                .chain(statements)
+                .collect(),
         },
     )?;
     let key = doc.resource(
-        STORAGE,
-        "platform",
+        file,
+        name,
         &AwsKmsKey {
-            description: TfString::lit(format!(
-                "{} data platform: S3, EBS, RDS, secrets and logs",
-                ctx.platform.name
-            )),
+            description: TfString::lit(format!("{} data platform: {purpose}", ctx.platform.name)),
             enable_key_rotation: true,
             deletion_window_in_days: 30,
             policy: policy.attr("json"),
-            tags: ctx.tags("platform-key"),
+            tags: ctx.tags(&format!("{name}-key")),
         },
     )?;
     doc.resource(
-        STORAGE,
-        "platform",
+        file,
+        name,
         &AwsKmsAlias {
-            name: TfString::lit(format!("alias/{}-platform", ctx.platform.name)),
+            name: TfString::lit(format!("alias/{}-{name}", ctx.platform.name)),
             target_key_id: key.id(),
         },
     )?;
     Ok(key)
+}
+
+/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret and CloudWatch Logs.
+pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
+    customer_key(
+        doc,
+        ctx,
+        STORAGE,
+        "platform",
+        "kms_key",
+        "S3, EBS, RDS, secrets and logs",
+        vec![Statement {
+            sid: "CloudWatchLogsEncryption",
+            effect: "Allow",
+            actions: vec![
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources: vec![TfString::lit("*")],
+            principals: vec![Principals {
+                type_: "Service",
+                identifiers: vec![TfString::concat([
+                    TfString::lit("logs."),
+                    ctx.region.attr("name"),
+                    TfString::lit(".amazonaws.com"),
+                ])],
+            }],
+            condition: vec![Condition {
+                test: "ArnLike",
+                variable: "kms:EncryptionContext:aws:logs:arn",
+                values: vec![ctx.arn("logs", "log-group:*")],
+            }],
+        }],
+    )
 }
 
 /// Versioning, default encryption, all four public-access blocks and no ACLs: the baseline
@@ -143,16 +167,13 @@ fn harden(
     Ok(())
 }
 
-/// Denies every request that does not use TLS.
-fn deny_insecure_transport(bucket: &Handle<AwsS3Bucket>) -> Statement {
+/// Denies `actions` on `resources` to anyone not using TLS, for resource policies.
+pub(crate) fn deny_without_tls(actions: Vec<&'static str>, resources: Vec<TfString>) -> Statement {
     Statement {
         sid: "DenyInsecureTransport",
         effect: "Deny",
-        actions: vec!["s3:*"],
-        resources: vec![
-            bucket.arn(),
-            TfString::concat([bucket.arn(), TfString::lit("/*")]),
-        ],
+        actions,
+        resources,
         principals: vec![Principals {
             type_: "*",
             identifiers: vec![TfString::lit("*")],
@@ -163,6 +184,17 @@ fn deny_insecure_transport(bucket: &Handle<AwsS3Bucket>) -> Statement {
             values: vec![TfString::lit("false")],
         }],
     }
+}
+
+/// Denies every request to the bucket that does not use TLS.
+fn deny_insecure_transport(bucket: &Handle<AwsS3Bucket>) -> Statement {
+    deny_without_tls(
+        vec!["s3:*"],
+        vec![
+            bucket.arn(),
+            TfString::concat([bucket.arn(), TfString::lit("/*")]),
+        ],
+    )
 }
 
 /// What differs between the platform's buckets.

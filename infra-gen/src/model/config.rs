@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::model::monitoring::{Etl, Monitoring, Thresholds};
 use crate::model::names::{Cidr, Name};
-use crate::model::{DataBucket, Database, EtlHost, Monitoring, Network, Platform};
+use crate::model::{DataBucket, Database, EtlHost, Network, Platform};
 
 /// Canonical's public SSM parameter for the current Ubuntu 24.04 LTS amd64 AMI on gp3.
 pub const UBUNTU_2404_AMI_PARAMETER: &str =
@@ -32,6 +33,7 @@ struct RawPlatform {
     storage: RawStorage,
     compute: RawCompute,
     database: RawDatabase,
+    etl: RawEtl,
     monitoring: RawMonitoring,
 }
 
@@ -46,6 +48,7 @@ impl Default for RawPlatform {
             storage: RawStorage::default(),
             compute: RawCompute::default(),
             database: RawDatabase::default(),
+            etl: RawEtl::default(),
             monitoring: RawMonitoring::default(),
         }
     }
@@ -139,14 +142,46 @@ impl Default for RawDatabase {
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+struct RawEtl {
+    dataset: String,
+    schedule_minutes: u32,
+}
+
+impl Default for RawEtl {
+    fn default() -> Self {
+        Self {
+            dataset: "events".into(),
+            schedule_minutes: 60,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 struct RawMonitoring {
     log_retention_days: u32,
+    alarm_email: String,
+    host_cpu_percent: u32,
+    host_memory_percent: u32,
+    host_disk_percent: u32,
+    db_cpu_percent: u32,
+    db_free_storage_gb: u32,
+    db_connections: u32,
+    etl_rows_rejected: u32,
 }
 
 impl Default for RawMonitoring {
     fn default() -> Self {
         Self {
             log_retention_days: 365,
+            alarm_email: String::new(),
+            host_cpu_percent: 80,
+            host_memory_percent: 85,
+            host_disk_percent: 85,
+            db_cpu_percent: 80,
+            db_free_storage_gb: 5,
+            db_connections: 50,
+            etl_rows_rejected: 100,
         }
     }
 }
@@ -320,11 +355,8 @@ impl Validator<'_> {
         let storage = self.storage(&raw.storage);
         let compute = self.compute(raw.compute);
         let database = self.database(raw.database, &raw.environment);
-        self.check(
-            LOG_RETENTION_DAYS.contains(&raw.monitoring.log_retention_days),
-            "monitoring.log_retention_days",
-            "must be a CloudWatch retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)",
-        );
+        let etl = self.etl(raw.etl);
+        let monitoring = self.monitoring(raw.monitoring, &database);
         Platform {
             name,
             environment: raw.environment,
@@ -334,8 +366,72 @@ impl Validator<'_> {
             storage,
             compute,
             database,
-            monitoring: Monitoring {
-                log_retention_days: raw.monitoring.log_retention_days,
+            etl,
+            monitoring,
+        }
+    }
+
+    fn etl(&mut self, raw: RawEtl) -> Etl {
+        self.check(
+            is_identifier(&raw.dataset),
+            "etl.dataset",
+            "must be the dataset spec's name: 1-63 characters of a-z, 0-9 and _, starting with a letter",
+        );
+        self.check(
+            Etl::SCHEDULE_MINUTES.contains(&raw.schedule_minutes),
+            "etl.schedule_minutes",
+            "must divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) or be 120, 180, 240, 360 or 720",
+        );
+        Etl {
+            dataset: raw.dataset,
+            schedule_minutes: raw.schedule_minutes,
+        }
+    }
+
+    fn monitoring(&mut self, raw: RawMonitoring, database: &Database) -> Monitoring {
+        self.check(
+            LOG_RETENTION_DAYS.contains(&raw.log_retention_days),
+            "monitoring.log_retention_days",
+            "must be a CloudWatch retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)",
+        );
+        self.check(
+            raw.alarm_email.is_empty() || is_email(&raw.alarm_email),
+            "monitoring.alarm_email",
+            "must be an e-mail address (or empty for no subscription)",
+        );
+        for (field, value) in [
+            ("monitoring.host_cpu_percent", raw.host_cpu_percent),
+            ("monitoring.host_memory_percent", raw.host_memory_percent),
+            ("monitoring.host_disk_percent", raw.host_disk_percent),
+            ("monitoring.db_cpu_percent", raw.db_cpu_percent),
+        ] {
+            self.check(
+                (1..=99).contains(&value),
+                field,
+                "must be a percentage, 1-99",
+            );
+        }
+        self.check(
+            raw.db_free_storage_gb >= 1 && raw.db_free_storage_gb < database.allocated_storage_gb,
+            "monitoring.db_free_storage_gb",
+            "must be at least 1 and below database.allocated_storage_gb",
+        );
+        self.check(
+            raw.db_connections >= 1,
+            "monitoring.db_connections",
+            "must be at least 1",
+        );
+        Monitoring {
+            log_retention_days: raw.log_retention_days,
+            alarm_email: (!raw.alarm_email.is_empty()).then_some(raw.alarm_email),
+            thresholds: Thresholds {
+                host_cpu_percent: raw.host_cpu_percent,
+                host_memory_percent: raw.host_memory_percent,
+                host_disk_percent: raw.host_disk_percent,
+                db_cpu_percent: raw.db_cpu_percent,
+                db_free_storage_gb: raw.db_free_storage_gb,
+                db_connections: raw.db_connections,
+                etl_rows_rejected: raw.etl_rows_rejected,
             },
         }
     }
@@ -518,6 +614,19 @@ fn is_identifier(text: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// One `@`, a non-empty local part, a dotted domain, no whitespace: enough to catch typos; SNS
+/// confirms the address itself.
+fn is_email(text: &str) -> bool {
+    text.len() <= 254
+        && !text.contains(char::is_whitespace)
+        && text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.split('.').count() >= 2
+                && domain.split('.').all(|label| !label.is_empty())
+        })
+}
+
 fn is_region(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     parts.len() >= 3
@@ -606,6 +715,26 @@ mod tests {
             errors(text),
             ["network@Some(1)", "compute.instance_type@Some(4)"]
         );
+    }
+
+    #[test]
+    fn monitoring_and_schedule_values_are_checked() {
+        let text = "[etl]\nschedule_minutes = 7\n[monitoring]\nalarm_email = \"ops at example\"\nhost_cpu_percent = 100\ndb_free_storage_gb = 20\n";
+        assert_eq!(
+            errors(text),
+            [
+                "etl.schedule_minutes@Some(2)",
+                "monitoring.alarm_email@Some(4)",
+                "monitoring.host_cpu_percent@Some(5)",
+                "monitoring.db_free_storage_gb@Some(6)",
+            ]
+        );
+        let platform = from_str("[monitoring]\nalarm_email = \"ops@example.com\"\n", "p").unwrap();
+        assert_eq!(
+            platform.monitoring.alarm_email.as_deref(),
+            Some("ops@example.com")
+        );
+        assert_eq!(from_str("", "p").unwrap().monitoring.alarm_email, None);
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The platform in business terms: what exists and who may talk to whom, with no Terraform
 //! vocabulary. Values here are validated; [`config`] is the only way to build one from a file.
 //!
-//! Later areas plug in as further fields of [`Platform`]: alarms, dashboards and the agent
-//! configuration extend [`Monitoring`]; the CI/CD identity (GitHub OIDC roles, ECR, the deploy
-//! document) becomes a `Delivery` field with its own `[delivery]` table in `platform.toml`.
+//! Later areas plug in as further fields of [`Platform`]: the CI/CD identity (GitHub OIDC
+//! roles, ECR, the deploy document) becomes a `Delivery` field with its own `[delivery]` table
+//! in `platform.toml`.
 
 pub mod config;
+pub mod monitoring;
 pub mod names;
 
+use crate::model::monitoring::{Etl, HostLog, Monitoring};
 use crate::model::names::{Cidr, Name};
 
 /// The whole data platform.
@@ -29,7 +31,9 @@ pub struct Platform {
     pub compute: EtlHost,
     /// The PostgreSQL database.
     pub database: Database,
-    /// Logging retention; alarms and dashboards come with the monitoring work.
+    /// What the ETL host runs and how often.
+    pub etl: Etl,
+    /// Log retention, alarm recipients and thresholds.
     pub monitoring: Monitoring,
 }
 
@@ -42,6 +46,29 @@ impl Platform {
     /// The access-log bucket's name.
     pub fn log_bucket_name(&self) -> String {
         format!("{}-hadrian-ml-access-logs", self.name)
+    }
+
+    /// The SSM parameter holding the CloudWatch agent configuration. The `AmazonCloudWatch-`
+    /// prefix is the one the agent's documentation and managed policies expect; the host starts
+    /// the agent with `amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -c ssm:<this> -s`.
+    pub fn cloudwatch_agent_parameter_name(&self) -> String {
+        format!("AmazonCloudWatch-{}-etl-host", self.name)
+    }
+
+    /// The ETL container's log group (Docker's `awslogs` driver, `ETL_LOG_GROUP` on the host);
+    /// the EMF records and the ERROR-line metric filter live here too.
+    pub fn etl_log_group_name(&self) -> String {
+        format!("/hadrian/{}/etl", self.name)
+    }
+
+    /// The log group the agent ships one host log file into.
+    pub fn host_log_group_name(&self, log: HostLog) -> String {
+        format!("/hadrian/{}/host/{}", self.name, log.slug())
+    }
+
+    /// Prefix of every alarm name, e.g. `demo-etl-host-cpu-high`.
+    pub fn alarm_name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.name)
     }
 }
 
@@ -101,11 +128,4 @@ pub struct Database {
     pub db_name: String,
     /// Master user name (the password is managed by RDS in Secrets Manager).
     pub master_username: String,
-}
-
-/// Logging settings shared by every log group.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Monitoring {
-    /// Days CloudWatch keeps log events.
-    pub log_retention_days: u32,
 }

@@ -1,9 +1,9 @@
-//! CloudWatch Logs resources.
+//! CloudWatch Logs resources: log groups and metric filters.
 
 use serde::Serialize;
 
 use crate::tf::network::Tags;
-use crate::tf::{TfString, resource_type};
+use crate::tf::{Ref, TfString, resource_type};
 
 /// `aws_cloudwatch_log_group`, always created by Terraform so retention and encryption hold.
 #[derive(Debug, Serialize)]
@@ -18,6 +18,33 @@ pub struct AwsCloudwatchLogGroup {
     pub tags: Tags,
 }
 
+/// `aws_cloudwatch_log_metric_filter`: turns matching log events into a metric.
+#[derive(Debug, Serialize)]
+pub struct AwsCloudwatchLogMetricFilter {
+    /// Filter name.
+    pub name: TfString,
+    /// Filter pattern, e.g. `{ $.level = "ERROR" }` for JSON events.
+    pub pattern: TfString,
+    /// The log group (its name; the provider's `id` of a log group is its name).
+    pub log_group_name: Ref<AwsCloudwatchLogGroup>,
+    /// The metric produced.
+    pub metric_transformation: MetricTransformation,
+}
+
+/// `metric_transformation` block.
+#[derive(Debug, Serialize)]
+pub struct MetricTransformation {
+    /// Metric name.
+    pub name: TfString,
+    /// Metric namespace.
+    pub namespace: TfString,
+    /// Value per matching event.
+    pub value: &'static str,
+    /// Unit.
+    pub unit: &'static str,
+}
+
 resource_type! {
     AwsCloudwatchLogGroup => "aws_cloudwatch_log_group",
+    AwsCloudwatchLogMetricFilter => "aws_cloudwatch_log_metric_filter",
 }

@@ -12,6 +12,7 @@ pub mod data;
 pub mod database;
 pub mod iam;
 pub mod logs;
+pub mod monitoring;
 pub mod network;
 pub mod storage;
 

@@ -1,5 +1,6 @@
 //! The one integration-test binary of `infra-gen`: snapshots of every emitted file, schema
-//! honesty against the committed provider schema, and the real `terraform` on the output.
+//! honesty against the committed provider schema, monitoring consistency (alarms against what
+//! is really published), and the real `terraform` on the output.
 
 #![allow(
     clippy::unwrap_used,
@@ -7,6 +8,7 @@
 )]
 
 mod cli;
+mod monitoring;
 mod schema;
 mod snapshots;
 mod support;

@@ -4,16 +4,27 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use infra_gen::Files;
+use infra_gen::model::Platform;
 use infra_gen::model::config;
 
 /// The fixture platforms: the defaults (no file) and a production-like file.
-pub(crate) fn fixtures() -> Vec<(&'static str, Files)> {
+pub(crate) fn platforms() -> Vec<(&'static str, Platform)> {
     let production =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/production.toml");
     [("default", None), ("production", Some(production))]
         .into_iter()
         .map(|(name, path)| {
             let platform = config::load(path.as_deref()).expect("fixture is valid");
+            (name, platform)
+        })
+        .collect()
+}
+
+/// Every fixture platform's generated files.
+pub(crate) fn fixtures() -> Vec<(&'static str, Files)> {
+    platforms()
+        .into_iter()
+        .map(|(name, platform)| {
             (
                 name,
                 infra_gen::generate(&platform).expect("fixture generates"),

@@ -1,0 +1,646 @@
+//! Monitoring and logging: the log groups every writer needs (created here, never by a writer),
+//! the CloudWatch agent configuration in SSM, the ERROR-line metric filter, the ETL host's
+//! permission to write exactly those, and alarms on an encrypted SNS topic plus a dashboard.
+//!
+//! Every alarm is built from the same names the publishers use ([`emf`], [`agent_names`], the
+//! agent configuration built here), and the integration tests check the emitted alarms against
+//! what the agent configuration and `etl/src/metrics.rs` really publish.
+
+use std::collections::BTreeMap;
+
+use crate::agent::{
+    Agent, Config, Disk, Files, LogFile, Logs, LogsCollected, Metrics, MetricsCollected, Plugin,
+};
+use crate::lower::compute::Host;
+use crate::lower::database::Db;
+use crate::lower::iam::allow;
+use crate::lower::network::log_group;
+use crate::lower::storage::{customer_key, deny_without_tls};
+use crate::lower::{Ctx, MONITORING};
+use crate::model::Platform;
+use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, HostLog, agent as agent_names, emf};
+use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::logs::{AwsCloudwatchLogGroup, AwsCloudwatchLogMetricFilter, MetricTransformation};
+use crate::tf::monitoring::{
+    AwsCloudwatchDashboard, AwsCloudwatchMetricAlarm, AwsSnsTopic, AwsSnsTopicPolicy,
+    AwsSnsTopicSubscription, AwsSsmParameter, Dashboard, Widget, WidgetProperties,
+};
+use crate::tf::storage::AwsKmsKey;
+use crate::tf::{Document, Handle, TfError, TfString};
+
+/// The log groups and the agent parameter, which the host role and the alarms refer to.
+pub(crate) struct Telemetry {
+    etl_logs: Handle<AwsCloudwatchLogGroup>,
+    host_logs: Vec<Handle<AwsCloudwatchLogGroup>>,
+    agent_parameter: Handle<AwsSsmParameter>,
+}
+
+/// The agent collects every 60 s; alarms on its metrics use 5-minute periods.
+const AGENT_INTERVAL: u32 = 60;
+
+/// The CloudWatch agent configuration for the ETL host.
+pub(crate) fn agent_config(platform: &Platform) -> Config {
+    let instance = agent_names::DIMENSION_INSTANCE.to_owned();
+    let plugin = |metric: &str| Plugin {
+        measurement: vec![metric.to_owned()],
+        metrics_collection_interval: AGENT_INTERVAL,
+    };
+    Config {
+        agent: Agent {
+            metrics_collection_interval: AGENT_INTERVAL,
+            logfile: "/opt/aws/amazon-cloudwatch-agent/logs/amazon-cloudwatch-agent.log".into(),
+            usage_data: false,
+        },
+        metrics: Metrics {
+            namespace: agent_names::NAMESPACE.into(),
+            append_dimensions: BTreeMap::from([(instance.clone(), "${aws:InstanceId}".into())]),
+            // The disk plugin tags each point with path, fstype and device; the roll-up to
+            // InstanceId alone (and dropping the original) gives the root disk exactly the one
+            // dimension the alarm uses. mem and swap carry InstanceId only and are not rolled up.
+            aggregation_dimensions: vec![vec![instance]],
+            metrics_collected: MetricsCollected {
+                mem: Some(plugin(agent_names::MEM_USED_PERCENT)),
+                disk: Some(Disk {
+                    measurement: vec![agent_names::DISK_USED_PERCENT.into()],
+                    metrics_collection_interval: AGENT_INTERVAL,
+                    resources: vec!["/".into()],
+                    drop_device: true,
+                    drop_original_metrics: vec![agent_names::DISK_USED_PERCENT.into()],
+                }),
+                swap: Some(plugin(agent_names::SWAP_USED_PERCENT)),
+            },
+        },
+        logs: Logs {
+            logs_collected: LogsCollected {
+                files: Files {
+                    collect_list: HostLog::ALL
+                        .iter()
+                        .map(|log| LogFile {
+                            file_path: log.file_path().into(),
+                            log_group_name: platform.host_log_group_name(*log),
+                            log_stream_name: "{instance_id}".into(),
+                            timezone: "UTC".into(),
+                        })
+                        .collect(),
+                },
+            },
+        },
+    }
+}
+
+/// Log groups, the ERROR-line metric filter and the agent parameter.
+pub(crate) fn lower_logs(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    key: &Handle<AwsKmsKey>,
+) -> Result<Telemetry, TfError> {
+    let platform = ctx.platform;
+    let etl_logs = log_group(
+        doc,
+        ctx,
+        MONITORING,
+        "etl",
+        TfString::lit(platform.etl_log_group_name()),
+        key,
+    )?;
+    let mut host_logs = Vec::new();
+    for log in HostLog::ALL {
+        host_logs.push(log_group(
+            doc,
+            ctx,
+            MONITORING,
+            &format!("host_{}", log.slug().replace('-', "_")),
+            TfString::lit(platform.host_log_group_name(log)),
+            key,
+        )?);
+    }
+    doc.resource(
+        MONITORING,
+        "etl_error_lines",
+        &AwsCloudwatchLogMetricFilter {
+            name: ctx.named("etl-error-lines"),
+            // `etl` logs tracing JSON with the level as a top-level field.
+            pattern: TfString::lit(r#"{ $.level = "ERROR" }"#),
+            log_group_name: etl_logs.id(),
+            metric_transformation: MetricTransformation {
+                name: TfString::lit(ETL_ERROR_LINES_METRIC),
+                namespace: TfString::lit(emf::NAMESPACE),
+                value: "1",
+                unit: "Count",
+            },
+        },
+    )?;
+    let config =
+        serde_json::to_string(&agent_config(platform)).map_err(|e| TfError::Serialize {
+            address: "aws_ssm_parameter.cloudwatch_agent".into(),
+            message: e.to_string(),
+        })?;
+    let agent_parameter = doc.resource(
+        MONITORING,
+        "cloudwatch_agent",
+        &AwsSsmParameter {
+            name: TfString::lit(platform.cloudwatch_agent_parameter_name()),
+            description: TfString::lit("CloudWatch agent configuration of the ETL host"),
+            // The agent reads it with decryption; the host role may decrypt with the key.
+            type_: "SecureString",
+            key_id: key.arn(),
+            tier: "Standard",
+            value: TfString::lit(config),
+            tags: ctx.tags("cloudwatch-agent"),
+        },
+    )?;
+    Ok(Telemetry {
+        etl_logs,
+        host_logs,
+        agent_parameter,
+    })
+}
+
+/// What the ETL host may do with its telemetry: write to its own log groups (the agent's host
+/// logs and Docker's awslogs driver for the container) and read the agent configuration.
+pub(crate) fn host_statements(telemetry: &Telemetry) -> Vec<Statement> {
+    let groups = std::iter::once(&telemetry.etl_logs).chain(&telemetry.host_logs);
+    let mut resources = Vec::new();
+    for group in groups {
+        resources.push(group.arn());
+        resources.push(TfString::concat([
+            group.arn(),
+            TfString::lit(":log-stream:*"),
+        ]));
+    }
+    vec![
+        allow(
+            "WriteOwnLogGroups",
+            vec![
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            resources,
+        ),
+        allow(
+            "ReadAgentConfiguration",
+            vec!["ssm:GetParameter"],
+            vec![telemetry.agent_parameter.arn()],
+        ),
+    ]
+}
+
+/// `cloudwatch:PutMetricData` has no resource type, so it can only be scoped by namespace.
+pub(crate) fn host_metrics_statement() -> Statement {
+    Statement {
+        condition: vec![Condition {
+            test: "StringEquals",
+            variable: "cloudwatch:namespace",
+            values: vec![TfString::lit(agent_names::NAMESPACE)],
+        }],
+        ..allow(
+            "PutAgentMetrics",
+            vec!["cloudwatch:PutMetricData"],
+            vec![TfString::lit("*")],
+        )
+    }
+}
+
+/// Conditions limiting a service principal to this platform's alarms.
+fn own_alarms(ctx: &Ctx<'_>) -> Vec<Condition> {
+    vec![
+        Condition {
+            test: "StringEquals",
+            variable: "aws:SourceAccount",
+            values: vec![ctx.account.attr("account_id")],
+        },
+        Condition {
+            test: "ArnLike",
+            variable: "aws:SourceArn",
+            values: vec![ctx.arn(
+                "cloudwatch",
+                &format!("alarm:{}", ctx.platform.alarm_name("*")),
+            )],
+        },
+    ]
+}
+
+fn cloudwatch_principal() -> Vec<Principals> {
+    vec![Principals {
+        type_: "Service",
+        identifiers: vec![TfString::lit("cloudwatch.amazonaws.com")],
+    }]
+}
+
+/// The topic's own key: only this platform's alarms may use it to publish.
+fn topic_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
+    customer_key(
+        doc,
+        ctx,
+        MONITORING,
+        "alarms",
+        "alarms_key",
+        "alarm notifications",
+        vec![Statement {
+            sid: "CloudWatchAlarmsPublish",
+            effect: "Allow",
+            actions: vec!["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources: vec![TfString::lit("*")],
+            principals: cloudwatch_principal(),
+            condition: own_alarms(ctx),
+        }],
+    )
+}
+
+/// The encrypted topic, its policy and the optional e-mail subscription.
+fn topic(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsSnsTopic>, TfError> {
+    let key = topic_key(doc, ctx)?;
+    let topic = doc.resource(
+        MONITORING,
+        "alarms",
+        &AwsSnsTopic {
+            name: ctx.named("alarms"),
+            kms_master_key_id: key.arn(),
+            tags: ctx.tags("alarms"),
+        },
+    )?;
+    let policy = doc.data(
+        MONITORING,
+        "alarms_topic",
+        &AwsIamPolicyDocument {
+            statement: vec![
+                Statement {
+                    sid: "CloudWatchAlarmsPublish",
+                    effect: "Allow",
+                    actions: vec!["sns:Publish"],
+                    resources: vec![topic.arn()],
+                    principals: cloudwatch_principal(),
+                    condition: own_alarms(ctx),
+                },
+                deny_without_tls(vec!["sns:Publish"], vec![topic.arn()]),
+            ],
+        },
+    )?;
+    doc.resource(
+        MONITORING,
+        "alarms",
+        &AwsSnsTopicPolicy {
+            arn: topic.arn(),
+            policy: policy.attr("json"),
+        },
+    )?;
+    if let Some(email) = &ctx.platform.monitoring.alarm_email {
+        doc.resource(
+            MONITORING,
+            "alarms_email",
+            &AwsSnsTopicSubscription {
+                topic_arn: topic.arn(),
+                protocol: "email",
+                endpoint: TfString::lit(email),
+            },
+        )?;
+    }
+    Ok(topic)
+}
+
+/// One alarm as an intent; [`lower_alarms`] turns each into a resource.
+struct AlarmSpec {
+    /// Resource name and, with hyphens, the alarm name suffix.
+    name: &'static str,
+    /// What it means and what to do.
+    description: String,
+    namespace: &'static str,
+    metric: &'static str,
+    dimensions: Vec<(&'static str, TfString)>,
+    statistic: &'static str,
+    period: u32,
+    evaluation_periods: u32,
+    threshold: u64,
+    comparison: &'static str,
+    missing: &'static str,
+    /// Also notify on INSUFFICIENT_DATA: the publisher (the agent) stopped.
+    notify_no_data: bool,
+}
+
+const GREATER: &str = "GreaterThanThreshold";
+const LESS: &str = "LessThanThreshold";
+
+fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db) -> Vec<AlarmSpec> {
+    let t = &ctx.platform.monitoring.thresholds;
+    let instance = || vec![(agent_names::DIMENSION_INSTANCE, host.instance.id().string())];
+    let database = || vec![("DBInstanceIdentifier", db.instance.attr("identifier"))];
+    let dataset = || {
+        vec![(
+            emf::DIMENSION_DATASET,
+            TfString::lit(&ctx.platform.etl.dataset),
+        )]
+    };
+    let schedule = ctx.platform.etl.schedule_seconds();
+    let spec = |name, description: String, namespace, metric, dimensions| AlarmSpec {
+        name,
+        description,
+        namespace,
+        metric,
+        dimensions,
+        statistic: "Average",
+        period: 300,
+        evaluation_periods: 3,
+        threshold: 0,
+        comparison: GREATER,
+        missing: "missing",
+        notify_no_data: false,
+    };
+    vec![
+        AlarmSpec {
+            threshold: t.host_cpu_percent.into(),
+            ..spec(
+                "etl_host_cpu_high",
+                format!("ETL host CPU above {}% for 15 minutes. Check the running ETL (journalctl -u hadrian-etl) and top over SSM; resize compute.instance_type if it is normal load.", t.host_cpu_percent),
+                "AWS/EC2",
+                "CPUUtilization",
+                instance(),
+            )
+        },
+        AlarmSpec {
+            statistic: "Maximum",
+            period: 60,
+            evaluation_periods: 2,
+            ..spec(
+                "etl_host_status_check_failed",
+                "ETL host failed an EC2 status check for 2 minutes. Check the instance's system log in the console; stop and start it to move hosts if the system check fails.".into(),
+                "AWS/EC2",
+                "StatusCheckFailed",
+                instance(),
+            )
+        },
+        AlarmSpec {
+            threshold: t.host_memory_percent.into(),
+            notify_no_data: true,
+            ..spec(
+                "etl_host_memory_high",
+                format!("ETL host memory above {}% for 15 minutes (INSUFFICIENT_DATA: the CloudWatch agent stopped). Look for a runaway container (docker stats); resize the host if ETL runs need more.", t.host_memory_percent),
+                agent_names::NAMESPACE,
+                agent_names::MEM_USED_PERCENT,
+                instance(),
+            )
+        },
+        AlarmSpec {
+            statistic: "Maximum",
+            evaluation_periods: 1,
+            threshold: t.host_disk_percent.into(),
+            notify_no_data: true,
+            ..spec(
+                "etl_host_disk_high",
+                format!("ETL host root filesystem above {}% (INSUFFICIENT_DATA: the CloudWatch agent stopped). Prune old images (docker image prune -a) and logs; grow compute.root_volume_gb.", t.host_disk_percent),
+                agent_names::NAMESPACE,
+                agent_names::DISK_USED_PERCENT,
+                instance(),
+            )
+        },
+        AlarmSpec {
+            threshold: t.db_cpu_percent.into(),
+            ..spec(
+                "database_cpu_high",
+                format!("PostgreSQL CPU above {}% for 15 minutes. Check Performance Insights for the top SQL; resize database.instance_class if it is normal load.", t.db_cpu_percent),
+                "AWS/RDS",
+                "CPUUtilization",
+                database(),
+            )
+        },
+        AlarmSpec {
+            statistic: "Minimum",
+            evaluation_periods: 1,
+            threshold: u64::from(t.db_free_storage_gb) * 1024 * 1024 * 1024,
+            comparison: LESS,
+            ..spec(
+                "database_free_storage_low",
+                format!("PostgreSQL free storage below {} GiB. Storage autoscaling stops at database.max_allocated_storage_gb: raise it, or delete data.", t.db_free_storage_gb),
+                "AWS/RDS",
+                "FreeStorageSpace",
+                database(),
+            )
+        },
+        AlarmSpec {
+            evaluation_periods: 2,
+            threshold: t.db_connections.into(),
+            ..spec(
+                "database_connections_high",
+                format!("More than {} PostgreSQL connections for 10 minutes. Look for stuck ETL runs (pg_stat_activity) before raising the limit.", t.db_connections),
+                "AWS/RDS",
+                "DatabaseConnections",
+                database(),
+            )
+        },
+        AlarmSpec {
+            statistic: "Sum",
+            period: schedule,
+            evaluation_periods: 1,
+            missing: "notBreaching",
+            ..spec(
+                "etl_objects_failed",
+                "An ETL run failed to load at least one object. Read the ETL log group for the object key and error; fix the object or the rules and re-run (the ledger skips what loaded).".into(),
+                emf::NAMESPACE,
+                emf::OBJECTS_FAILED,
+                dataset(),
+            )
+        },
+        AlarmSpec {
+            statistic: "Sum",
+            period: schedule,
+            evaluation_periods: 1,
+            threshold: t.etl_rows_rejected.into(),
+            missing: "notBreaching",
+            ..spec(
+                "etl_rows_rejected_high",
+                format!("More than {} rows rejected within one ETL schedule interval. Check the source files' format against the dataset spec.", t.etl_rows_rejected),
+                emf::NAMESPACE,
+                emf::ROWS_REJECTED,
+                dataset(),
+            )
+        },
+        AlarmSpec {
+            statistic: "Sum",
+            period: schedule,
+            evaluation_periods: 2,
+            threshold: 1,
+            comparison: LESS,
+            missing: "breaching",
+            ..spec(
+                "etl_no_successful_run",
+                format!("No successful ETL run within two schedule intervals ({} minutes). Check systemctl status hadrian-etl.timer hadrian-etl.service and the ETL log group.", 2 * ctx.platform.etl.schedule_minutes),
+                emf::NAMESPACE,
+                emf::RUN_SUCCEEDED,
+                dataset(),
+            )
+        },
+        AlarmSpec {
+            statistic: "Sum",
+            evaluation_periods: 1,
+            missing: "notBreaching",
+            ..spec(
+                "etl_error_log_lines",
+                "The ETL logged ERROR lines (backup for the EMF metrics). Read them in the ETL log group.".into(),
+                emf::NAMESPACE,
+                ETL_ERROR_LINES_METRIC,
+                Vec::new(),
+            )
+        },
+    ]
+}
+
+/// The topic, one alarm per spec, and the dashboard.
+pub(crate) fn lower_alarms(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    telemetry: &Telemetry,
+    host: &Host,
+    db: &Db,
+) -> Result<(), TfError> {
+    let topic = topic(doc, ctx)?;
+    for spec in alarm_specs(ctx, host, db) {
+        let suffix = spec.name.replace('_', "-");
+        doc.resource(
+            MONITORING,
+            spec.name,
+            &AwsCloudwatchMetricAlarm {
+                alarm_name: TfString::lit(ctx.platform.alarm_name(&suffix)),
+                alarm_description: TfString::lit(spec.description),
+                namespace: TfString::lit(spec.namespace),
+                metric_name: TfString::lit(spec.metric),
+                dimensions: spec
+                    .dimensions
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+                statistic: spec.statistic,
+                period: spec.period,
+                evaluation_periods: spec.evaluation_periods,
+                datapoints_to_alarm: spec.evaluation_periods,
+                threshold: spec.threshold,
+                comparison_operator: spec.comparison,
+                treat_missing_data: spec.missing,
+                alarm_actions: vec![topic.arn()],
+                ok_actions: vec![topic.arn()],
+                insufficient_data_actions: if spec.notify_no_data {
+                    vec![topic.arn()]
+                } else {
+                    Vec::new()
+                },
+                tags: ctx.tags(&suffix),
+            },
+        )?;
+    }
+    doc.resource(
+        MONITORING,
+        "main",
+        &AwsCloudwatchDashboard {
+            dashboard_name: ctx.named("platform"),
+            dashboard_body: dashboard(ctx, telemetry, host, db).body()?,
+        },
+    )?;
+    Ok(())
+}
+
+/// Host, database and ETL rows, then the ETL's latest ERROR lines.
+fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dashboard {
+    let region = || ctx.region.attr("name");
+    let line = |namespace: &str, metric: &str, dimension: Option<(&str, TfString)>| {
+        let mut line = vec![TfString::lit(namespace), TfString::lit(metric)];
+        if let Some((name, value)) = dimension {
+            line.extend([TfString::lit(name), value]);
+        }
+        line
+    };
+    let instance = || Some((agent_names::DIMENSION_INSTANCE, host.instance.id().string()));
+    let database = || Some(("DBInstanceIdentifier", db.instance.attr("identifier")));
+    let dataset = || {
+        Some((
+            emf::DIMENSION_DATASET,
+            TfString::lit(&ctx.platform.etl.dataset),
+        ))
+    };
+    let panels: [(&str, &'static str, Vec<Vec<TfString>>); 6] = [
+        (
+            "ETL host CPU (%)",
+            "Average",
+            vec![line("AWS/EC2", "CPUUtilization", instance())],
+        ),
+        (
+            "ETL host memory, root disk, swap used (%)",
+            "Average",
+            [
+                agent_names::MEM_USED_PERCENT,
+                agent_names::DISK_USED_PERCENT,
+                agent_names::SWAP_USED_PERCENT,
+            ]
+            .iter()
+            .map(|m| line(agent_names::NAMESPACE, m, instance()))
+            .collect(),
+        ),
+        (
+            "PostgreSQL CPU (%) and connections",
+            "Average",
+            vec![
+                line("AWS/RDS", "CPUUtilization", database()),
+                line("AWS/RDS", "DatabaseConnections", database()),
+            ],
+        ),
+        (
+            "PostgreSQL free storage (bytes)",
+            "Minimum",
+            vec![line("AWS/RDS", "FreeStorageSpace", database())],
+        ),
+        (
+            "ETL rows loaded and rejected",
+            "Sum",
+            [emf::ROWS_LOADED, emf::ROWS_REJECTED]
+                .iter()
+                .map(|m| line(emf::NAMESPACE, m, dataset()))
+                .collect(),
+        ),
+        (
+            "ETL objects loaded/failed, successful runs, error lines",
+            "Sum",
+            [emf::OBJECTS_LOADED, emf::OBJECTS_FAILED, emf::RUN_SUCCEEDED]
+                .iter()
+                .map(|m| line(emf::NAMESPACE, m, dataset()))
+                .chain([line(emf::NAMESPACE, ETL_ERROR_LINES_METRIC, None)])
+                .collect(),
+        ),
+    ];
+    let mut widgets: Vec<Widget> = panels
+        .into_iter()
+        .zip(0u32..)
+        .map(|((title, stat, metrics), index)| Widget {
+            type_: "metric",
+            x: (index % 2) * 12,
+            y: (index / 2) * 6,
+            width: 12,
+            height: 6,
+            properties: WidgetProperties::Metric {
+                title: TfString::lit(title),
+                region: region(),
+                view: "timeSeries",
+                stat,
+                period: 300,
+                metrics,
+            },
+        })
+        .collect();
+    widgets.push(Widget {
+        type_: "log",
+        x: 0,
+        y: 18,
+        width: 24,
+        height: 6,
+        properties: WidgetProperties::Log {
+            title: TfString::lit("Latest ETL ERROR lines"),
+            region: region(),
+            view: "table",
+            query: TfString::concat([
+                TfString::lit("SOURCE '"),
+                telemetry.etl_logs.attr("name"),
+                TfString::lit(
+                    "' | fields @timestamp, message, target | filter level = \"ERROR\" | sort @timestamp desc | limit 50",
+                ),
+            ]),
+        },
+    });
+    Dashboard { widgets }
+}
