@@ -99,7 +99,7 @@ pub(crate) fn lower_logs(
         doc,
         ctx,
         MONITORING,
-        "etl",
+        "etl_containers",
         TfString::lit(platform.etl_log_group_name()),
         key,
     )?;

@@ -380,7 +380,7 @@ impl Validator<'_> {
         self.check(
             Etl::SCHEDULE_MINUTES.contains(&raw.schedule_minutes),
             "etl.schedule_minutes",
-            "must divide an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) or be 120, 180, 240, 360 or 720",
+            "must divide an hour or a day evenly (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440)",
         );
         Etl {
             dataset: raw.dataset,

@@ -111,30 +111,20 @@ pub struct Monitoring {
 pub struct Etl {
     /// The dataset name from its spec (`name` in `data/events.toml`), the EMF `Dataset` value.
     pub dataset: String,
-    /// Minutes between scheduled runs: a divisor of 60, or whole hours dividing 12 hours.
+    /// Minutes between scheduled runs: divides an hour or a day evenly.
     pub schedule_minutes: u32,
 }
 
 impl Etl {
-    /// Schedules the timer can express exactly and an alarm can watch (twice the interval
-    /// stays within one day of evaluation).
-    pub const SCHEDULE_MINUTES: [u32; 17] = [
-        1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 720,
+    /// Schedules the host timer can express without drift and an alarm can watch (CloudWatch
+    /// evaluates at most one day for periods under an hour, seven days otherwise).
+    pub const SCHEDULE_MINUTES: [u32; 19] = [
+        1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440,
     ];
 
     /// The interval between runs in seconds.
     pub fn schedule_seconds(&self) -> u32 {
         self.schedule_minutes * 60
-    }
-
-    /// The systemd `OnCalendar=` expression for the schedule, e.g. `*-*-* *:00/15:00`.
-    pub fn on_calendar(&self) -> String {
-        let minutes = self.schedule_minutes;
-        if minutes < 60 {
-            format!("*-*-* *:00/{minutes}:00")
-        } else {
-            format!("*-*-* 00/{}:00:00", minutes / 60)
-        }
     }
 }
 
@@ -143,14 +133,21 @@ mod tests {
     use crate::model::monitoring::Etl;
 
     #[test]
-    fn schedules_render_as_systemd_calendar_expressions() {
-        let etl = |schedule_minutes| Etl {
-            dataset: "events".into(),
-            schedule_minutes,
-        };
-        assert_eq!(etl(15).on_calendar(), "*-*-* *:00/15:00");
-        assert_eq!(etl(60).on_calendar(), "*-*-* 00/1:00:00");
-        assert_eq!(etl(360).on_calendar(), "*-*-* 00/6:00:00");
-        assert_eq!(etl(30).schedule_seconds(), 1800);
+    fn every_schedule_fits_the_no_successful_run_alarm() {
+        for schedule_minutes in Etl::SCHEDULE_MINUTES {
+            let etl = Etl {
+                dataset: "events".into(),
+                schedule_minutes,
+            };
+            // The alarm looks at two schedule intervals.
+            let range = 2 * etl.schedule_seconds();
+            let limit = if etl.schedule_seconds() < 3600 {
+                86_400
+            } else {
+                604_800
+            };
+            assert!(range <= limit, "{schedule_minutes}");
+            assert!(1440 % schedule_minutes == 0 || 60 % schedule_minutes == 0);
+        }
     }
 }

@@ -232,6 +232,11 @@ fn every_log_group_a_writer_uses_is_created_by_terraform() {
             .values()
             .map(|g| unescape(g["name"].as_str().unwrap()))
             .collect();
+        assert_eq!(
+            groups.len(),
+            resources["aws_cloudwatch_log_group"].len(),
+            "{fixture}: two resources manage the same log group"
+        );
         let by_address: BTreeMap<String, &Value> = resources["aws_cloudwatch_log_group"]
             .iter()
             .map(|(name, g)| (format!("${{aws_cloudwatch_log_group.{name}.id}}"), g))
