@@ -40,7 +40,7 @@ pub(crate) fn lower(
     key: &Handle<AwsKmsKey>,
 ) -> Result<Db, TfError> {
     let db = &ctx.platform.database;
-    let identifier = format!("{}-postgres", ctx.platform.name);
+    let identifier = ctx.platform.database_identifier();
     let subnets = doc.resource(
         DATABASE,
         "main",

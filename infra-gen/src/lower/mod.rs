@@ -228,6 +228,25 @@ mod tests {
     }
 
     #[test]
+    fn no_successful_run_means_two_schedule_intervals_and_silence_breaches() {
+        let doc = generated("[etl]\nschedule_minutes = 15\n");
+        let alarm = &doc["resource"]["aws_cloudwatch_metric_alarm"]["etl_no_successful_run"];
+        assert_eq!(
+            [
+                &alarm["period"],
+                &alarm["evaluation_periods"],
+                &alarm["datapoints_to_alarm"]
+            ],
+            [&json!(900), &json!(2), &json!(2)]
+        );
+        assert_eq!(alarm["treat_missing_data"], "breaching");
+        assert_eq!(
+            (&alarm["comparison_operator"], &alarm["threshold"]),
+            (&json!("LessThanThreshold"), &json!(1))
+        );
+    }
+
+    #[test]
     fn config_text_reaches_terraform_as_an_escaped_literal() {
         let doc = generated("owner = \"team ${evil} %{if x}\"\n");
         let tags = &doc["provider"]["aws"]["default_tags"]["tags"];

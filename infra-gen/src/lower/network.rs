@@ -171,7 +171,7 @@ pub(crate) fn lower(
         ctx,
         NETWORK,
         "vpc_flow_logs",
-        TfString::lit(format!("/hadrian-ml/{}/vpc-flow-logs", ctx.platform.name)),
+        TfString::lit(ctx.platform.flow_log_group_name()),
         key,
     )?;
     let role = service_role(

@@ -106,10 +106,16 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
                     TfString::lit(".amazonaws.com"),
                 ])],
             }],
+            // Only the platform's own log groups, not every group in the account.
             condition: vec![Condition {
                 test: "ArnLike",
                 variable: "kms:EncryptionContext:aws:logs:arn",
-                values: vec![ctx.arn("logs", "log-group:*")],
+                values: ctx
+                    .platform
+                    .log_group_patterns()
+                    .iter()
+                    .map(|pattern| ctx.arn("logs", &format!("log-group:{pattern}")))
+                    .collect(),
             }],
         }],
     )

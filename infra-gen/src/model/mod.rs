@@ -66,6 +66,26 @@ impl Platform {
         format!("/hadrian/{}/host/{}", self.name, log.slug())
     }
 
+    /// The VPC flow log group.
+    pub fn flow_log_group_name(&self) -> String {
+        format!("/hadrian-ml/{}/vpc-flow-logs", self.name)
+    }
+
+    /// The RDS instance identifier; RDS exports its logs to `/aws/rds/instance/<this>/<log>`.
+    pub fn database_identifier(&self) -> String {
+        format!("{}-postgres", self.name)
+    }
+
+    /// Name patterns (`*` = any text) covering every log group the platform creates: the
+    /// platform key lets CloudWatch Logs use it for these groups only.
+    pub fn log_group_patterns(&self) -> [String; 3] {
+        [
+            format!("/hadrian/{}/*", self.name),
+            self.flow_log_group_name(),
+            format!("/aws/rds/instance/{}/*", self.database_identifier()),
+        ]
+    }
+
     /// Prefix of every alarm name, e.g. `demo-etl-host-cpu-high`.
     pub fn alarm_name(&self, suffix: &str) -> String {
         format!("{}-{suffix}", self.name)

@@ -41,6 +41,16 @@ fn resources(files: &infra_gen::Files) -> BTreeMap<String, BTreeMap<String, Valu
     all
 }
 
+/// `*` matches any text; everything else matches itself (IAM `ArnLike` semantics for names).
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.starts_with(head) && (head.len()..=text.len()).any(|i| glob(tail, &text[i..]))
+        }
+    }
+}
+
 /// Undoes Terraform template escaping of a literal.
 fn unescape(template: &str) -> String {
     template.replace("$${", "${").replace("%%{", "%{")
@@ -257,9 +267,21 @@ fn every_log_group_a_writer_uses_is_created_by_terraform() {
         let user_data = resources["aws_instance"]["etl_host"]["user_data"]
             .as_str()
             .unwrap();
-        for line in unescape(user_data).lines() {
-            if let Some(group) = line.trim().strip_prefix("ETL_LOG_GROUP=") {
-                used.insert(group.trim_matches('"').to_owned());
+        for line in user_data.lines() {
+            if let Some(value) = line.trim().strip_prefix("ETL_LOG_GROUP=") {
+                // Either a literal name or a reference to a declared group's name.
+                let group = value
+                    .trim_matches('"')
+                    .strip_prefix("${aws_cloudwatch_log_group.")
+                    .and_then(|r| r.strip_suffix(".name}"))
+                    .map_or_else(
+                        || unescape(value.trim_matches('"')),
+                        |name| {
+                            let group = &resources["aws_cloudwatch_log_group"][name];
+                            unescape(group["name"].as_str().unwrap())
+                        },
+                    );
+                used.insert(group);
             }
         }
         // RDS log exports.
@@ -287,6 +309,27 @@ fn every_log_group_a_writer_uses_is_created_by_terraform() {
                 .unwrap()
                 .starts_with("${aws_cloudwatch_log_group.")
         );
+        // The platform key admits CloudWatch Logs for exactly these names.
+        let storage: Value = serde_json::from_str(&files["storage.tf.json"]).unwrap();
+        let patterns: Vec<String> =
+            storage["data"]["aws_iam_policy_document"]["kms_key"]["statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s["condition"].as_array().cloned().unwrap_or_default())
+                .filter(|c| c["variable"] == "kms:EncryptionContext:aws:logs:arn")
+                .flat_map(|c| c["values"].as_array().cloned().unwrap())
+                .map(|v| {
+                    let v = unescape(v.as_str().unwrap());
+                    v[v.find(":log-group:").unwrap() + 11..].to_owned()
+                })
+                .collect();
+        for group in &groups {
+            assert!(
+                patterns.iter().any(|p| glob(p, group)),
+                "{fixture}: the platform key's policy does not admit log group {group} ({patterns:?})"
+            );
+        }
         // Every group is encrypted and expires.
         for group in resources["aws_cloudwatch_log_group"].values() {
             assert!(
@@ -349,5 +392,61 @@ fn agent_configuration_and_alarms_match_their_snapshots() {
             })
             .collect();
         insta::assert_snapshot!(format!("{fixture}__alarms"), alarms.join("\n"));
+    }
+}
+
+#[test]
+fn the_host_may_write_exactly_the_log_groups_it_feeds_and_read_its_agent_config() {
+    for ((fixture, files), (_, platform)) in fixtures().into_iter().zip(platforms()) {
+        let resources = resources(&files);
+        let iam: Value = serde_json::from_str(&files["iam.tf.json"]).unwrap();
+        let statements = iam["data"]["aws_iam_policy_document"]["etl_host"]["statement"]
+            .as_array()
+            .unwrap();
+        let sid = |sid: &str| -> BTreeSet<String> {
+            statements
+                .iter()
+                .find(|s| s["sid"] == sid)
+                .unwrap_or_else(|| panic!("{fixture}: no statement {sid}"))["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut expected = BTreeSet::new();
+        let mut writers: Vec<String> = agent_config(&resources)
+            .logs
+            .logs_collected
+            .files
+            .collect_list
+            .into_iter()
+            .map(|f| f.log_group_name)
+            .collect();
+        writers.push(platform.etl_log_group_name());
+        for group in writers {
+            let (name, _) = resources["aws_cloudwatch_log_group"]
+                .iter()
+                .find(|(_, g)| unescape(g["name"].as_str().unwrap()) == group)
+                .unwrap();
+            let arn = format!("${{aws_cloudwatch_log_group.{name}.arn}}");
+            expected.insert(format!("{arn}:log-stream:*"));
+            expected.insert(arn);
+        }
+        assert_eq!(sid("WriteOwnLogGroups"), expected, "{fixture}");
+        assert_eq!(
+            sid("ReadAgentConfiguration"),
+            BTreeSet::from(["${aws_ssm_parameter.cloudwatch_agent.arn}".to_owned()]),
+            "{fixture}"
+        );
+        assert!(
+            resources["aws_iam_role_policy_attachment"]
+                .values()
+                .all(|a| !a["policy_arn"]
+                    .as_str()
+                    .unwrap()
+                    .contains("CloudWatchAgent")),
+            "{fixture}: the managed agent policy would allow logs:CreateLogGroup on *"
+        );
     }
 }
