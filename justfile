@@ -101,6 +101,28 @@ plan backend="backend.hcl":
 apply:
     terraform -chdir=out apply -input=false tfplan
 
+# ── ETL ─────────────────────────────────────────────────────────────────────────────────────────
+
+# Upload the sample data (AWS_ENDPOINT_URL/credentials and ETL_BUCKET from the environment; see README).
+[group('etl')]
+demo-ingest:
+    cargo run -q -p etl -- ingest data/events.csv --prefix raw/events
+
+# Load the sample data into PostgreSQL (ETL_DATABASE_URL from the environment).
+[group('etl')]
+demo-process:
+    cargo run -q -p etl -- process --prefix raw/events --dataset data/events.toml
+
+# Benchmark `etl process` against `psql \copy` of the same rows (release build; prints ratio and peak RSS).
+[group('etl')]
+bench rows="1000000":
+    etl/bench/bench.sh {{ rows }}
+
+# Regenerate the sample data and its independently computed expected output.
+[group('etl')]
+etl-data:
+    python3 data/gen_events.py --rows 3000 --seed 7 --csv data/events.csv --expected data/events.expected.tsv --rejects data/events.rejects.tsv
+
 # ── Delivery ────────────────────────────────────────────────────────────────────────────────────
 
 # zizmor and actionlint on the workflows, shellcheck, checkov on the Dockerfile, host runtime tests.

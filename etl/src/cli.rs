@@ -1,6 +1,9 @@
 //! Command-line interface: every flag has an environment-variable fallback, and converts once into the library's
 //! config types, so no clap type goes past this module.
 
+// Doc comments here are the `--help` text: backticks and angle brackets would show up in the terminal.
+#![allow(clippy::doc_markdown)]
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -5,9 +5,6 @@
 //! exactly-once; [`migrate`] for the schema; [`process`] and [`ingest`], the two pipelines; and the plumbing:
 //! [`aws`], [`db`], [`config`], [`metrics`], [`progress`], [`error`].
 
-// Product names (PostgreSQL, CloudWatch, ETag) read badly in backticks; clippy.toml's doc-valid-idents is the
-// lead's to extend.
-#![allow(clippy::doc_markdown)]
 
 pub mod aws;
 pub mod config;

@@ -1,8 +1,5 @@
 //! The `etl` binary: parse flags, set up logging, run one subcommand, map the outcome to an exit code.
 
-// Product names (PostgreSQL, CloudWatch, ETag) read badly in backticks; clippy.toml's doc-valid-idents is the
-// lead's to extend.
-#![allow(clippy::doc_markdown)]
 
 mod cli;
 

@@ -1,7 +1,7 @@
 //! The etl integration tests: the real `etl` binary against a real PostgreSQL and a real `moto_server`.
 
 // Helpers outside #[test] fns panic on purpose: a failed unwrap is a failed test. Product names stay unquoted.
-#![allow(clippy::unwrap_used, clippy::doc_markdown)]
+#![allow(clippy::unwrap_used)]
 
 mod bad_input;
 mod config;
