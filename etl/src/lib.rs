@@ -5,7 +5,6 @@
 //! exactly-once; [`migrate`] for the schema; [`process`] and [`ingest`], the two pipelines; and the plumbing:
 //! [`aws`], [`db`], [`config`], [`metrics`], [`progress`], [`error`].
 
-
 pub mod aws;
 pub mod config;
 pub mod db;

@@ -1,6 +1,5 @@
 //! The `etl` binary: parse flags, set up logging, run one subcommand, map the outcome to an exit code.
 
-
 mod cli;
 
 use std::io::IsTerminal;
