@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::model::monitoring::{Etl, Monitoring, Thresholds};
 use crate::model::names::{Cidr, Name};
-use crate::model::{DataBucket, Database, EtlHost, Network, Platform};
+use crate::model::{DataBucket, Database, Delivery, EtlHost, GithubDelivery, Network, Platform};
 
 /// Canonical's public SSM parameter for the current Ubuntu 24.04 LTS amd64 AMI on gp3.
 pub const UBUNTU_2404_AMI_PARAMETER: &str =
@@ -35,6 +35,7 @@ struct RawPlatform {
     database: RawDatabase,
     etl: RawEtl,
     monitoring: RawMonitoring,
+    delivery: RawDelivery,
 }
 
 impl Default for RawPlatform {
@@ -50,6 +51,7 @@ impl Default for RawPlatform {
             database: RawDatabase::default(),
             etl: RawEtl::default(),
             monitoring: RawMonitoring::default(),
+            delivery: RawDelivery::default(),
         }
     }
 }
@@ -182,6 +184,26 @@ impl Default for RawMonitoring {
             db_free_storage_gb: 5,
             db_connections: 50,
             etl_rows_rejected: 100,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawDelivery {
+    github_repository: Option<String>,
+    create_oidc_provider: bool,
+    state_bucket: Option<String>,
+    state_key: String,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        Self {
+            github_repository: None,
+            create_oidc_provider: true,
+            state_bucket: None,
+            state_key: "hadrian/terraform.tfstate".into(),
         }
     }
 }
@@ -357,6 +379,7 @@ impl Validator<'_> {
         let database = self.database(raw.database, &raw.environment);
         let etl = self.etl(raw.etl);
         let monitoring = self.monitoring(raw.monitoring, &database);
+        let delivery = self.delivery(raw.delivery);
         Platform {
             name,
             environment: raw.environment,
@@ -368,7 +391,50 @@ impl Validator<'_> {
             database,
             etl,
             monitoring,
+            delivery,
         }
+    }
+
+    fn delivery(&mut self, raw: RawDelivery) -> Delivery {
+        if let Some(repository) = &raw.github_repository {
+            self.check(
+                is_github_repository(repository),
+                "delivery.github_repository",
+                "must be \"owner/name\" of a GitHub repository",
+            );
+        }
+        if let Some(bucket) = &raw.state_bucket {
+            self.check(
+                is_bucket_name(bucket),
+                "delivery.state_bucket",
+                "must be an S3 bucket name (3-63 characters of a-z, 0-9, . and -)",
+            );
+        }
+        self.check(
+            !raw.state_key.is_empty()
+                && raw.state_key.len() <= 1024
+                && !raw.state_key.starts_with('/')
+                && !raw.state_key.contains(|c: char| c.is_whitespace() || c == '*'),
+            "delivery.state_key",
+            "must be an S3 object key without a leading /, whitespace or *",
+        );
+        let github = match (raw.github_repository, raw.state_bucket) {
+            (Some(repository), Some(state_bucket)) => Some(GithubDelivery {
+                repository,
+                create_oidc_provider: raw.create_oidc_provider,
+                state_bucket,
+                state_key: raw.state_key,
+            }),
+            (Some(_), None) => {
+                self.fail(
+                    "delivery.state_bucket",
+                    "is required when delivery.github_repository is set (the CI roles read and write the state)",
+                );
+                None
+            }
+            (None, _) => None,
+        };
+        Delivery { github }
     }
 
     fn etl(&mut self, raw: RawEtl) -> Etl {
@@ -627,6 +693,35 @@ fn is_email(text: &str) -> bool {
         })
 }
 
+/// `owner/name` as GitHub allows them: the owner 1-39 of a-z, A-Z, 0-9 and inner hyphens, the
+/// name 1-100 of a-z, A-Z, 0-9, `.`, `_` and `-`, and not `.` or `..`.
+fn is_github_repository(text: &str) -> bool {
+    let Some((owner, name)) = text.split_once('/') else {
+        return false;
+    };
+    let owner_ok = (1..=39).contains(&owner.len())
+        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !owner.starts_with('-')
+        && !owner.ends_with('-');
+    let name_ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name != "."
+        && name != "..";
+    owner_ok && name_ok
+}
+
+fn is_bucket_name(text: &str) -> bool {
+    (3..=63).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !text.contains("..")
+}
+
 fn is_region(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     parts.len() >= 3
@@ -735,6 +830,36 @@ mod tests {
             Some("ops@example.com")
         );
         assert_eq!(from_str("", "p").unwrap().monitoring.alarm_email, None);
+    }
+
+    #[test]
+    fn delivery_defaults_trust_no_repository() {
+        let delivery = from_str("", "<defaults>").unwrap().delivery;
+        assert_eq!(delivery.github, None);
+        let text = "[delivery]\ngithub_repository = \"acme/ml\"\nstate_bucket = \"acme-tfstate\"\n";
+        let github = from_str(text, "p").unwrap().delivery.github.unwrap();
+        assert_eq!(
+            (github.repository.as_str(), github.state_key.as_str()),
+            ("acme/ml", "hadrian/terraform.tfstate")
+        );
+        assert!(github.create_oidc_provider);
+    }
+
+    #[test]
+    fn delivery_values_are_checked() {
+        let text = "[delivery]\ngithub_repository = \"-acme/ml/x\"\nstate_key = \"/abs\"\n";
+        assert_eq!(
+            errors(text),
+            [
+                "delivery.github_repository@Some(2)",
+                "delivery.state_key@Some(3)",
+                "delivery.state_bucket@None",
+            ]
+        );
+        assert_eq!(
+            errors("[delivery]\nstate_bucket = \"Bad_Bucket\"\n"),
+            ["delivery.state_bucket@Some(2)"]
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The platform in business terms: what exists and who may talk to whom, with no Terraform
 //! vocabulary. Values here are validated; [`config`] is the only way to build one from a file.
 //!
-//! Later areas plug in as further fields of [`Platform`]: the CI/CD identity (GitHub OIDC
-//! roles, ECR, the deploy document) becomes a `Delivery` field with its own `[delivery]` table
-//! in `platform.toml`.
+//! The names other parts of the project rely on (the ECR repository, the deploy document, the
+//! ETL log group, the agent's SSM parameter, the host tag) are methods on [`Platform`], so each
+//! is spelled in exactly one place.
 
 pub mod config;
 pub mod monitoring;
@@ -35,7 +35,13 @@ pub struct Platform {
     pub etl: Etl,
     /// Log retention, alarm recipients and thresholds.
     pub monitoring: Monitoring,
+    /// The identity GitHub Actions uses to plan, apply and deploy.
+    pub delivery: Delivery,
 }
+
+/// The tag key that marks the ETL host; its value is the platform name. The deploy role may run
+/// the deploy document only on instances carrying it.
+pub const ETL_HOST_TAG_KEY: &str = "hadrian:etl-host";
 
 impl Platform {
     /// The data bucket's name.
@@ -89,6 +95,26 @@ impl Platform {
     /// Prefix of every alarm name, e.g. `demo-etl-host-cpu-high`.
     pub fn alarm_name(&self, suffix: &str) -> String {
         format!("{}-{suffix}", self.name)
+    }
+
+    /// The ECR repository of the ETL image, `<name>-etl`.
+    pub fn etl_repository_name(&self) -> String {
+        format!("{}-etl", self.name)
+    }
+
+    /// The SSM document that switches the host to an image digest, `<name>-etl-deploy`.
+    pub fn etl_deploy_document_name(&self) -> String {
+        format!("{}-etl-deploy", self.name)
+    }
+
+    /// The value of the [`ETL_HOST_TAG_KEY`] tag on the ETL host.
+    pub fn etl_host_tag_value(&self) -> String {
+        self.name.to_string()
+    }
+
+    /// The IAM role name a GitHub workflow assumes for `purpose` (`plan`, `apply`, `deploy`).
+    pub fn github_role_name(&self, purpose: &str) -> String {
+        format!("{}-github-{purpose}", self.name)
     }
 }
 
@@ -148,4 +174,26 @@ pub struct Database {
     pub db_name: String,
     /// Master user name (the password is managed by RDS in Secrets Manager).
     pub master_username: String,
+}
+
+/// The identity GitHub Actions uses (OIDC roles) to plan, apply and deploy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The GitHub repository and Terraform state the CI/CD roles are for; `None` generates no
+    /// GitHub identity at all (nothing is trusted by default).
+    pub github: Option<GithubDelivery>,
+}
+
+/// The GitHub side of the CI/CD identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GithubDelivery {
+    /// `owner/name` of the repository whose workflows may assume the roles.
+    pub repository: String,
+    /// Create the account's GitHub OIDC provider; `false` uses the one that already exists
+    /// (there can be only one per account).
+    pub create_oidc_provider: bool,
+    /// The Terraform state bucket (created by hand before the first apply).
+    pub state_bucket: String,
+    /// The state object key inside the bucket.
+    pub state_key: String,
 }

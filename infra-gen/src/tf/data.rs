@@ -41,6 +41,13 @@ pub struct AwsSsmParameter {
     pub name: TfString,
 }
 
+/// `aws_iam_openid_connect_provider`: an existing provider, found by its issuer URL.
+#[derive(Debug, Serialize)]
+pub struct AwsIamOpenidConnectProvider {
+    /// Issuer URL.
+    pub url: TfString,
+}
+
 /// `aws_iam_policy_document`: a policy built by the provider, so no JSON is hand-escaped.
 #[derive(Debug, Serialize)]
 pub struct AwsIamPolicyDocument {
@@ -95,5 +102,6 @@ data_type! {
     AwsRegion => "aws_region",
     AwsAvailabilityZones => "aws_availability_zones",
     AwsSsmParameter => "aws_ssm_parameter",
+    AwsIamOpenidConnectProvider => "aws_iam_openid_connect_provider",
     AwsIamPolicyDocument => "aws_iam_policy_document",
 }

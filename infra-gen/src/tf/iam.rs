@@ -1,4 +1,5 @@
-//! IAM resources: roles, inline policies, managed-policy attachments, instance profiles.
+//! IAM resources: roles, inline policies, managed-policy attachments, instance profiles, and the
+//! OpenID Connect provider that lets GitHub Actions assume roles without stored keys.
 
 use serde::Serialize;
 
@@ -49,7 +50,19 @@ pub struct AwsIamInstanceProfile {
     pub tags: Tags,
 }
 
+/// `aws_iam_openid_connect_provider`.
+#[derive(Debug, Serialize)]
+pub struct AwsIamOpenidConnectProvider {
+    /// Issuer URL.
+    pub url: TfString,
+    /// Audiences (client ids) tokens must be issued for.
+    pub client_id_list: Vec<TfString>,
+    /// Tags.
+    pub tags: Tags,
+}
+
 resource_type! {
+    AwsIamOpenidConnectProvider => "aws_iam_openid_connect_provider",
     AwsIamRole => "aws_iam_role",
     AwsIamRolePolicy => "aws_iam_role_policy",
     AwsIamRolePolicyAttachment => "aws_iam_role_policy_attachment",

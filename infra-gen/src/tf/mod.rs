@@ -10,10 +10,12 @@
 pub mod compute;
 pub mod data;
 pub mod database;
+pub mod ecr;
 pub mod iam;
 pub mod logs;
 pub mod monitoring;
 pub mod network;
+pub mod ssm;
 pub mod storage;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,9 +41,37 @@ impl TfString {
         Self(format!("${{{expression}}}"))
     }
 
+    /// Terraform's `null`, for an output whose resource is not configured.
+    pub fn null() -> Self {
+        Self::expr("null")
+    }
+
     /// Concatenates parts into one template, e.g. an ARN followed by the literal `/*`.
     pub fn concat<I: IntoIterator<Item = TfString>>(parts: I) -> Self {
         Self(parts.into_iter().map(|p| p.0).collect())
+    }
+
+    /// Literal text with holes: each `⟦name⟧` (see [`hole`]) becomes the expression `holes[name]`
+    /// and everything else is escaped as a literal. This is how a rendered document (cloud-init,
+    /// an SSM document) carries Terraform references without any of its own `${` being read as one.
+    pub fn with_holes(text: &str, holes: &BTreeMap<&str, TfString>) -> Result<Self, TfError> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find(HOLE_OPEN) {
+            parts.push(Self::lit(&rest[..start]));
+            let after = &rest[start + HOLE_OPEN.len_utf8()..];
+            let end = after
+                .find(HOLE_CLOSE)
+                .ok_or_else(|| TfError::Hole(after.chars().take(40).collect()))?;
+            let name = &after[..end];
+            let value = holes
+                .get(name)
+                .ok_or_else(|| TfError::Hole(name.to_owned()))?;
+            parts.push(value.clone());
+            rest = &after[end + HOLE_CLOSE.len_utf8()..];
+        }
+        parts.push(Self::lit(rest));
+        Ok(Self::concat(parts))
     }
 
     /// The template text exactly as it is written into the JSON file.
@@ -60,6 +90,15 @@ impl From<&str> for TfString {
     fn from(text: &str) -> Self {
         Self::lit(text)
     }
+}
+
+const HOLE_OPEN: char = '\u{27E6}';
+const HOLE_CLOSE: char = '\u{27E7}';
+
+/// The marker [`TfString::with_holes`] replaces with an expression. Printable and non-ASCII, so
+/// JSON and YAML serializers pass it through unchanged.
+pub fn hole(name: &str) -> String {
+    format!("{HOLE_OPEN}{name}{HOLE_CLOSE}")
 }
 
 /// Escapes template sequences so a literal survives Terraform's string templating unchanged.
@@ -379,6 +418,9 @@ pub enum TfError {
     /// The same address was declared twice.
     #[error("duplicate terraform address {0}")]
     Duplicate(String),
+    /// A document has a hole with no expression for it (a bug in lowering).
+    #[error("no expression for the hole {0:?}")]
+    Hole(String),
     /// A block could not be converted to JSON.
     #[error("cannot serialize {address}: {message}")]
     Serialize {
@@ -624,8 +666,10 @@ fn to_value<T: Serialize + ?Sized>(address: &str, body: &T) -> Result<Value, TfE
 mod tests {
     use serde_json::json;
 
+    use std::collections::BTreeMap;
+
     use crate::tf::network::{AwsSubnet, AwsVpc, Tags};
-    use crate::tf::{Document, Expr, FileId, Meta, TfError, TfString, escape};
+    use crate::tf::{Document, Expr, FileId, Meta, TfError, TfString, escape, hole};
 
     const F: FileId = FileId("main");
 
@@ -645,6 +689,19 @@ mod tests {
         assert_eq!(lit.as_template(), "echo $${HOME}");
         let mixed = TfString::concat([TfString::expr("aws_s3_bucket.x.arn"), TfString::lit("/*")]);
         assert_eq!(mixed.as_template(), "${aws_s3_bucket.x.arn}/*");
+    }
+
+    #[test]
+    fn holes_become_expressions_and_the_rest_stays_literal() {
+        let holes = BTreeMap::from([("arn", TfString::expr("aws_s3_bucket.x.arn"))]);
+        let text = format!("echo ${{HOME}} {} %{{x}}", hole("arn"));
+        let filled = TfString::with_holes(&text, &holes).unwrap();
+        assert_eq!(
+            filled.as_template(),
+            "echo $${HOME} ${aws_s3_bucket.x.arn} %%{x}"
+        );
+        let missing = TfString::with_holes(&hole("nope"), &holes).unwrap_err();
+        assert_eq!(missing, TfError::Hole("nope".into()));
     }
 
     #[test]
