@@ -41,6 +41,30 @@ impl fmt::Display for PolicyViolations {
 
 const WORLD: [&str; 2] = ["0.0.0.0/0", "::/0"];
 
+/// Actions that have no resource-level permissions in IAM, so a statement granting only these
+/// may (and must) use the resource `*`; each with the reason.
+pub const UNSCOPED_ACTIONS: [(&str, &str); 4] = [
+    (
+        "ecr:GetAuthorizationToken",
+        "the registry login token is account-wide; ECR defines no resource for it",
+    ),
+    (
+        "ec2:DescribeInstances",
+        "EC2 Describe* calls take no resource; the deploy script filters by the host tag",
+    ),
+    (
+        "ssm:GetCommandInvocation",
+        "Run Command results are read by command id; SSM defines no resource for it",
+    ),
+    (
+        "ssm:CancelCommand",
+        "commands are cancelled by command id; SSM defines no resource for it",
+    ),
+];
+
+/// Managed policies that grant IAM administration and must never be attached.
+const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
+
 /// Checks every rule against every resource.
 pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
     let resources = doc.resources();
@@ -82,6 +106,16 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
             }
             "aws_s3_bucket" => bucket(&resources, r, &mut fire),
             "aws_iam_role_policy" => identity_policy(doc, r, &mut fire),
+            "aws_iam_role" => oidc_trust(doc, r, &mut fire),
+            "aws_iam_role_policy_attachment" => {
+                let arn = r.body["policy_arn"].as_str().unwrap_or_default();
+                if ADMIN_POLICIES
+                    .iter()
+                    .any(|p| arn.ends_with(&format!("/{p}")))
+                {
+                    fire("admin-policy", format!("attaches the managed policy {arn}"));
+                }
+            }
             _ => {}
         }
     }
@@ -161,18 +195,99 @@ fn security_group_rule(
     }
 }
 
-/// Identity policies must name exact resources and actions: no `*` resource, no `service:*`.
+/// The `aws_iam_policy_document` a `${data.aws_iam_policy_document.<name>.json}` reference names.
+fn policy_document<'a>(doc: &'a Document, reference: &Value) -> Option<&'a Value> {
+    reference
+        .as_str()
+        .and_then(|p| p.strip_prefix("${data.aws_iam_policy_document."))
+        .and_then(|p| p.strip_suffix(".json}"))
+        .and_then(|name| doc.data_source("aws_iam_policy_document", name))
+}
+
+/// The strings in `statement[key]`, for `actions`, `resources` and `values`.
+fn strings(statement: &Value, key: &str) -> Vec<String> {
+    statement[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A role trusted through a web identity (GitHub's OIDC provider) must pin the token's audience
+/// to `sts.amazonaws.com` and its subject to exact values with `StringEquals`; without the
+/// `sub` condition any repository on GitHub could assume it.
+fn oidc_trust(doc: &Document, r: &ResourceView<'_>, fire: &mut impl FnMut(&'static str, String)) {
+    let Some(policy) = policy_document(doc, &r.body["assume_role_policy"]) else {
+        return;
+    };
+    for statement in policy["statement"].as_array().into_iter().flatten() {
+        let federated = statement["principals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["type"] == "Federated");
+        if !federated {
+            continue;
+        }
+        let conditions: Vec<&Value> = statement["condition"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect();
+        let exact = |suffix: &str| {
+            conditions
+                .iter()
+                .filter(|c| {
+                    c["test"] == "StringEquals"
+                        && c["variable"].as_str().is_some_and(|v| v.ends_with(suffix))
+                })
+                .map(|c| strings(c, "values"))
+                .next()
+        };
+        if exact(":aud").as_deref() != Some(&["sts.amazonaws.com".to_owned()][..]) {
+            fire(
+                "oidc-trust",
+                format!(
+                    "statement {} does not pin the audience to sts.amazonaws.com with StringEquals",
+                    statement["sid"]
+                ),
+            );
+        }
+        let subjects = exact(":sub").unwrap_or_default();
+        if subjects.is_empty() || subjects.iter().any(|s| s.contains(['*', '?'])) {
+            fire(
+                "oidc-trust",
+                format!(
+                    "statement {} does not pin the subject to exact values with StringEquals",
+                    statement["sid"]
+                ),
+            );
+        }
+        if conditions.iter().any(|c| {
+            c["test"] != "StringEquals"
+                && c["variable"].as_str().is_some_and(|v| v.ends_with(":sub"))
+        }) {
+            fire(
+                "oidc-trust",
+                format!(
+                    "statement {} widens the subject with a pattern test",
+                    statement["sid"]
+                ),
+            );
+        }
+    }
+}
+
+/// Identity policies must name exact resources and actions: no `service:*`, and the resource `*`
+/// only for a statement whose every action is in [`UNSCOPED_ACTIONS`].
 fn identity_policy(
     doc: &Document,
     r: &ResourceView<'_>,
     fire: &mut impl FnMut(&'static str, String),
 ) {
-    let source = r.body["policy"]
-        .as_str()
-        .and_then(|p| p.strip_prefix("${data.aws_iam_policy_document."))
-        .and_then(|p| p.strip_suffix(".json}"))
-        .and_then(|name| doc.data_source("aws_iam_policy_document", name));
-    let Some(policy) = source else {
+    let Some(policy) = policy_document(doc, &r.body["policy"]) else {
         fire(
             "wildcard-identity-policy",
             "policy is not a declared aws_iam_policy_document".into(),
@@ -180,20 +295,16 @@ fn identity_policy(
         return;
     };
     for statement in policy["statement"].as_array().into_iter().flatten() {
-        let strings = |key: &str| -> Vec<String> {
-            statement[key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        };
-        let wide_actions: Vec<String> = strings("actions")
-            .into_iter()
-            .filter(|a| a == "*" || a.ends_with(":*"))
+        let actions = strings(statement, "actions");
+        let wide_actions: Vec<&String> = actions
+            .iter()
+            .filter(|a| *a == "*" || a.ends_with(":*"))
             .collect();
-        if strings("resources").iter().any(|res| res == "*") || !wide_actions.is_empty() {
+        let unscoped = actions
+            .iter()
+            .all(|a| UNSCOPED_ACTIONS.iter().any(|(u, _)| u == a));
+        let any_resource = strings(statement, "resources").iter().any(|res| res == "*");
+        if any_resource && !unscoped || !wide_actions.is_empty() {
             fire(
                 "wildcard-identity-policy",
                 format!(
@@ -244,9 +355,9 @@ fn bucket(
 mod tests {
     use serde_json::json;
 
-    use crate::policy::check;
-    use crate::tf::data::{AwsIamPolicyDocument, Statement};
-    use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy};
+    use crate::policy::{UNSCOPED_ACTIONS, check};
+    use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
+    use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
     use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule, AwsVpc, Tags};
     use crate::tf::storage::AwsS3Bucket;
     use crate::tf::{Document, FileId, Meta, Suppression, TfString, Val, Variable};
@@ -361,9 +472,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn identity_policies_with_wildcards_are_refused() {
-        let mut doc = Document::default();
+    /// Adds a role with `assume_role_policy` and an inline policy of one `statement`.
+    fn with_role_policy(
+        mut doc: Document,
+        assume_role_policy: TfString,
+        statement: Statement,
+    ) -> Document {
         let role = doc
             .resource(
                 F,
@@ -371,19 +485,11 @@ mod tests {
                 &AwsIamRole {
                     name: "r".into(),
                     description: "r".into(),
-                    assume_role_policy: "{}".into(),
+                    assume_role_policy,
                     tags: Tags::new(),
                 },
             )
             .unwrap();
-        let statement = Statement {
-            sid: "All",
-            effect: "Allow",
-            actions: vec!["s3:*"],
-            resources: vec![TfString::lit("*")],
-            principals: vec![],
-            condition: vec![],
-        };
         let policy = doc
             .data(
                 F,
@@ -403,7 +509,144 @@ mod tests {
             },
         )
         .unwrap();
+        doc
+    }
+
+    fn statement(actions: Vec<&'static str>, resource: &str) -> Statement {
+        Statement {
+            sid: "S",
+            effect: "Allow",
+            actions,
+            resources: vec![TfString::lit(resource)],
+            principals: vec![],
+            condition: vec![],
+        }
+    }
+
+    #[test]
+    fn identity_policies_with_wildcards_are_refused() {
+        let doc = with_role_policy(
+            Document::default(),
+            "{}".into(),
+            statement(vec!["s3:*"], "*"),
+        );
         assert_eq!(rules(&doc), ["wildcard-identity-policy"]);
+    }
+
+    /// A document with one role trusted through `Federated` with the given conditions, and an
+    /// inline policy with one statement of `actions` on `resource`.
+    fn role_doc(
+        conditions: Vec<Condition>,
+        actions: Vec<&'static str>,
+        resource: &str,
+    ) -> Document {
+        let mut doc = Document::default();
+        let trust = doc
+            .data(
+                F,
+                "trust",
+                &AwsIamPolicyDocument {
+                    statement: vec![Statement {
+                        sid: "Oidc",
+                        effect: "Allow",
+                        actions: vec!["sts:AssumeRoleWithWebIdentity"],
+                        resources: vec![],
+                        principals: vec![Principals {
+                            type_: "Federated",
+                            identifiers: vec![TfString::lit("arn:aws:iam::1:oidc-provider/x")],
+                        }],
+                        condition: conditions,
+                    }],
+                },
+            )
+            .unwrap();
+        with_role_policy(doc, trust.attr("json"), statement(actions, resource))
+    }
+
+    fn condition(test: &'static str, variable: &'static str, value: &str) -> Condition {
+        Condition {
+            test,
+            variable,
+            values: vec![TfString::lit(value)],
+        }
+    }
+
+    const AUD: &str = "token.actions.githubusercontent.com:aud";
+    const SUB: &str = "token.actions.githubusercontent.com:sub";
+
+    #[test]
+    fn oidc_trust_must_pin_audience_and_exact_subjects() {
+        let aud = || condition("StringEquals", AUD, "sts.amazonaws.com");
+        let sub = || condition("StringEquals", SUB, "repo:o/r:ref:refs/heads/main");
+        let ok = vec!["s3:GetObject"];
+        let arn = "arn:aws:s3:::b/k";
+        assert!(check(&role_doc(vec![aud(), sub()], ok.clone(), arn)).is_ok());
+        assert_eq!(
+            rules(&role_doc(vec![sub()], ok.clone(), arn)),
+            ["oidc-trust"]
+        );
+        assert_eq!(
+            rules(&role_doc(vec![aud()], ok.clone(), arn)),
+            ["oidc-trust"]
+        );
+        let pattern = condition("StringLike", SUB, "repo:o/*");
+        assert_eq!(
+            rules(&role_doc(vec![aud(), sub(), pattern], ok.clone(), arn)),
+            ["oidc-trust"]
+        );
+        let wildcard = condition("StringEquals", SUB, "repo:o/r:*");
+        assert_eq!(
+            rules(&role_doc(vec![aud(), wildcard], ok, arn)),
+            ["oidc-trust"]
+        );
+    }
+
+    #[test]
+    fn the_any_resource_is_allowed_only_for_actions_without_resource_permissions() {
+        let pinned = || {
+            vec![
+                condition("StringEquals", AUD, "sts.amazonaws.com"),
+                condition("StringEquals", SUB, "repo:o/r:pull_request"),
+            ]
+        };
+        let login = vec!["ecr:GetAuthorizationToken", "ec2:DescribeInstances"];
+        assert!(check(&role_doc(pinned(), login, "*")).is_ok());
+        let mixed = vec!["ecr:GetAuthorizationToken", "ecr:PutImage"];
+        assert_eq!(
+            rules(&role_doc(pinned(), mixed, "*")),
+            ["wildcard-identity-policy"]
+        );
+        for (action, reason) in UNSCOPED_ACTIONS {
+            assert!(action.contains(':') && !action.ends_with('*'), "{action}");
+            assert!(reason.len() > 20, "{action} needs a reason");
+        }
+    }
+
+    #[test]
+    fn admin_policies_are_never_attached() {
+        let mut doc = role_doc(vec![], vec!["s3:GetObject"], "arn:aws:s3:::b/k");
+        let role = doc
+            .resource(
+                F,
+                "admin",
+                &AwsIamRole {
+                    name: "a".into(),
+                    description: "a".into(),
+                    assume_role_policy: "{}".into(),
+                    tags: Tags::new(),
+                },
+            )
+            .unwrap();
+        doc.resource(
+            F,
+            "admin",
+            &AwsIamRolePolicyAttachment {
+                role: role.id(),
+                policy_arn: "arn:aws:iam::aws:policy/AdministratorAccess".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(rules(&doc), ["oidc-trust", "oidc-trust", "admin-policy"]);
     }
 
     #[test]

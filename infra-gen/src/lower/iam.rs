@@ -1,6 +1,7 @@
 //! IAM: service roles for flow logs and RDS monitoring, and the ETL host's least-privilege role.
 
 use crate::lower::database::Db;
+use crate::lower::delivery::Runtime;
 use crate::lower::monitoring::{Telemetry, host_metrics_statement, host_statements};
 use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, IAM};
@@ -133,7 +134,8 @@ const PUT_METRIC_DATA_REASON: &str = "cloudwatch:PutMetricData has no resource t
 
 /// The ETL host's role: read the data bucket, decrypt with the platform key, read the
 /// database's managed secret, write its own log groups, read the agent configuration, publish
-/// agent metrics, plus the SSM managed policy for Session Manager and Run Command.
+/// agent metrics, pull the ETL image, plus the SSM managed policy for Session Manager and Run
+/// Command.
 pub(crate) fn lower_etl_role(
     doc: &mut Document,
     ctx: &Ctx<'_>,
@@ -141,13 +143,14 @@ pub(crate) fn lower_etl_role(
     key: &Handle<AwsKmsKey>,
     db: &Db,
     telemetry: &Telemetry,
+    runtime: &Runtime,
 ) -> Result<Handle<AwsIamInstanceProfile>, TfError> {
     let role = service_role(
         doc,
         ctx,
         "etl_host",
         "ec2.amazonaws.com",
-        "ETL host: read the data bucket and the DB secret",
+        "ETL host: read the data bucket and the DB secret, pull the ETL image, write its logs",
     )?;
     inline_policy(
         doc,
@@ -177,6 +180,16 @@ pub(crate) fn lower_etl_role(
                     "secretsmanager:DescribeSecret",
                 ],
                 vec![db.secret_arn()],
+            ),
+            allow(
+                "LogInToEcr",
+                vec!["ecr:GetAuthorizationToken"],
+                vec![TfString::lit("*")],
+            ),
+            allow(
+                "PullEtlImage",
+                vec!["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                vec![runtime.repository.arn()],
             ),
         ]
         .into_iter()

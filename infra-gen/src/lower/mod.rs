@@ -3,6 +3,7 @@
 
 mod compute;
 mod database;
+mod delivery;
 mod iam;
 mod monitoring;
 mod network;
@@ -11,6 +12,7 @@ mod providers;
 mod security;
 mod storage;
 
+use crate::lower::compute::HostDeps;
 use crate::model::Platform;
 use crate::tf::data::{AwsCallerIdentity, AwsPartition, AwsRegion};
 use crate::tf::network::Tags;
@@ -38,6 +40,8 @@ pub const COMPUTE: FileId = FileId("compute");
 pub const DATABASE: FileId = FileId("database");
 /// Log groups, the CloudWatch agent configuration, alarms, their topic, the dashboard.
 pub const MONITORING: FileId = FileId("monitoring");
+/// The CI/CD side: ECR, the deploy document, the GitHub OIDC provider and roles.
+pub const DELIVERY: FileId = FileId("delivery");
 /// Outputs (names are a contract with the ETL and the local platform).
 pub const OUTPUTS: FileId = FileId("outputs");
 
@@ -70,6 +74,26 @@ impl Ctx<'_> {
             TfString::lit(":"),
             self.account.attr("account_id"),
             TfString::lit(format!(":{rest}")),
+        ])
+    }
+
+    /// `arn:<partition>:<service>::<account>:<rest>` for a global resource such as an IAM role.
+    pub(crate) fn global_arn(&self, service: &str, rest: &str) -> TfString {
+        TfString::concat([
+            TfString::lit("arn:"),
+            self.partition.attr("partition"),
+            TfString::lit(format!(":{service}::")),
+            self.account.attr("account_id"),
+            TfString::lit(format!(":{rest}")),
+        ])
+    }
+
+    /// `arn:<partition>:s3:::<path>` for a bucket or objects in it.
+    pub(crate) fn s3_arn(&self, path: &str) -> TfString {
+        TfString::concat([
+            TfString::lit("arn:"),
+            self.partition.attr("partition"),
+            TfString::lit(format!(":s3:::{path}")),
         ])
     }
 
@@ -110,10 +134,26 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
     let groups = security::lower(&mut doc, &ctx, &net, &vars)?;
     let db = database::lower(&mut doc, &ctx, &net, &groups, &key)?;
     let telemetry = monitoring::lower_logs(&mut doc, &ctx, &key)?;
-    let profile = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry)?;
-    let host = compute::lower(&mut doc, &ctx, &net, &groups, &key, &profile, &vars)?;
+    let runtime = delivery::lower_runtime(&mut doc, &ctx, &key)?;
+    let profile = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry, &runtime)?;
+    let host = compute::lower(
+        &mut doc,
+        &ctx,
+        &HostDeps {
+            net: &net,
+            groups: &groups,
+            key: &key,
+            profile: &profile,
+            vars: &vars,
+            buckets: &buckets,
+            db: &db,
+            telemetry: &telemetry,
+        },
+    )?;
     monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db)?;
+    let github = delivery::lower_github(&mut doc, &ctx, &buckets, &runtime)?;
     outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db)?;
+    outputs::lower_delivery(&mut doc, &runtime, github.as_ref())?;
     Ok(doc)
 }
 
@@ -224,6 +264,145 @@ mod tests {
         assert_eq!(
             doc["resource"]["aws_s3_bucket"]["access_logs"]["force_destroy"],
             true
+        );
+    }
+
+    const GITHUB: &str = "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n";
+
+    #[test]
+    fn github_roles_trust_only_the_repository_subjects_of_the_contract() {
+        let doc = generated(GITHUB);
+        let trust = |role: &str| {
+            let statement = &doc["data"]["aws_iam_policy_document"][format!("github_{role}_trust")]
+                ["statement"][0];
+            assert_eq!(
+                statement["actions"],
+                json!(["sts:AssumeRoleWithWebIdentity"])
+            );
+            assert_eq!(
+                statement["principals"][0]["identifiers"],
+                json!(["${aws_iam_openid_connect_provider.github.arn}"])
+            );
+            assert_eq!(
+                statement["condition"][0],
+                json!({"test": "StringEquals", "variable": "token.actions.githubusercontent.com:aud", "values": ["sts.amazonaws.com"]})
+            );
+            statement["condition"][1]["values"].clone()
+        };
+        assert_eq!(
+            trust("plan"),
+            json!(["repo:o/r:pull_request", "repo:o/r:ref:refs/heads/main"])
+        );
+        assert_eq!(trust("apply"), json!(["repo:o/r:environment:production"]));
+        assert_eq!(trust("deploy"), json!(["repo:o/r:ref:refs/heads/main"]));
+        let roles = &doc["resource"]["aws_iam_role"];
+        assert_eq!(roles["github_apply"]["name"], "demo-github-apply");
+        assert_eq!(
+            doc["output"]["github_deploy_role_arn"]["value"],
+            "${aws_iam_role.github_deploy.arn}"
+        );
+    }
+
+    #[test]
+    fn state_access_follows_the_configured_bucket_and_key() {
+        let doc = generated(GITHUB);
+        let apply = &doc["data"]["aws_iam_policy_document"]["github_apply"]["statement"];
+        assert_eq!(
+            apply[1]["resources"],
+            json!([
+                "arn:${data.aws_partition.current.partition}:s3:::tfstate/hadrian/terraform.tfstate",
+                "arn:${data.aws_partition.current.partition}:s3:::tfstate/hadrian/terraform.tfstate.tflock"
+            ])
+        );
+        let plan = &doc["data"]["aws_iam_policy_document"]["github_plan"]["statement"];
+        assert_eq!(plan[1]["actions"], json!(["s3:GetObject"]));
+        assert_eq!(plan[2]["effect"], "Deny");
+    }
+
+    #[test]
+    fn the_deploy_role_reaches_only_the_tagged_host_with_the_deploy_document() {
+        let doc = generated(GITHUB);
+        let statements = &doc["data"]["aws_iam_policy_document"]["github_deploy"]["statement"];
+        let send: Vec<&Value> = statements
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["actions"] == json!(["ssm:SendCommand"]))
+            .collect();
+        assert_eq!(send.len(), 2);
+        assert_eq!(
+            send[0]["resources"],
+            json!(["${aws_ssm_document.etl_deploy.arn}"])
+        );
+        assert_eq!(
+            send[1]["condition"],
+            json!([{"test": "StringEquals", "variable": "ssm:resourceTag/hadrian:etl-host", "values": ["demo"]}])
+        );
+        assert_eq!(
+            doc["resource"]["aws_instance"]["etl_host"]["tags"]["hadrian:etl-host"],
+            "demo"
+        );
+        let content = doc["resource"]["aws_ssm_document"]["etl_deploy"]["content"]
+            .as_str()
+            .unwrap();
+        let content: Value = serde_json::from_str(content).unwrap();
+        assert_eq!(
+            content["parameters"]["ImageDigest"]["allowedPattern"],
+            "^sha256:[0-9a-f]{64}$"
+        );
+        assert_eq!(
+            content["mainSteps"][0]["inputs"]["runCommand"],
+            json!([
+                "/opt/hadrian/etl/deploy.sh ${aws_ecr_repository.etl.repository_url} {{ ImageDigest }}"
+            ])
+        );
+    }
+
+    #[test]
+    fn without_a_repository_nothing_is_trusted_and_an_existing_provider_can_be_used() {
+        let doc = generated("");
+        assert!(doc["resource"]["aws_iam_openid_connect_provider"].is_null());
+        assert!(doc["resource"]["aws_iam_role"]["github_plan"].is_null());
+        assert_eq!(doc["output"]["github_plan_role_arn"]["value"], "${null}");
+        assert_eq!(
+            doc["output"]["etl_ecr_repository_url"]["value"],
+            "${aws_ecr_repository.etl.repository_url}"
+        );
+        let doc = generated(&format!("{GITHUB}create_oidc_provider = false\n"));
+        assert!(doc["resource"]["aws_iam_openid_connect_provider"].is_null());
+        assert_eq!(
+            doc["data"]["aws_iam_openid_connect_provider"]["github"]["url"],
+            "https://token.actions.githubusercontent.com"
+        );
+    }
+
+    #[test]
+    fn the_host_pulls_only_from_its_own_repository() {
+        let doc = generated("");
+        let statements = &doc["data"]["aws_iam_policy_document"]["etl_host"]["statement"];
+        let by_sid = |sid: &str| {
+            statements
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["sid"] == sid)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            by_sid("PullEtlImage")["resources"],
+            json!(["${aws_ecr_repository.etl.arn}"])
+        );
+        assert_eq!(by_sid("LogInToEcr")["resources"], json!(["*"]));
+        let repository = &doc["resource"]["aws_ecr_repository"]["etl"];
+        assert_eq!(repository["image_tag_mutability"], "IMMUTABLE");
+        assert_eq!(
+            repository["image_scanning_configuration"]["scan_on_push"],
+            true
+        );
+        assert_eq!(
+            repository["encryption_configuration"]["encryption_type"],
+            "KMS"
         );
     }
 

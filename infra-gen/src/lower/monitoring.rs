@@ -30,9 +30,11 @@ use crate::tf::{Document, Handle, TfError, TfString};
 
 /// The log groups and the agent parameter, which the host role and the alarms refer to.
 pub(crate) struct Telemetry {
-    etl_logs: Handle<AwsCloudwatchLogGroup>,
+    /// The ETL containers' log group; the host's env file names it for the awslogs driver.
+    pub(crate) etl_logs: Handle<AwsCloudwatchLogGroup>,
     host_logs: Vec<Handle<AwsCloudwatchLogGroup>>,
-    agent_parameter: Handle<AwsSsmParameter>,
+    /// The agent configuration; the host's setup script loads it by name.
+    pub(crate) agent_parameter: Handle<AwsSsmParameter>,
 }
 
 /// The agent collects every 60 s; alarms on its metrics use 5-minute periods.

@@ -2,8 +2,10 @@
 
 use crate::lower::compute::Host;
 use crate::lower::database::Db;
+use crate::lower::delivery::{GithubRoles, Runtime};
 use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, OUTPUTS};
+use crate::tf::iam::AwsIamRole;
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Output, TfError, TfString};
 
@@ -68,6 +70,53 @@ pub(crate) fn lower(
             ctx.region.attr("name"),
         ),
     ];
+    declare(doc, outputs)
+}
+
+/// The CI/CD outputs the repository variables are set from. The role ARNs are `null` until
+/// `delivery.github_repository` is configured.
+pub(crate) fn lower_delivery(
+    doc: &mut Document,
+    runtime: &Runtime,
+    github: Option<&GithubRoles>,
+) -> Result<(), TfError> {
+    let role = |pick: fn(&GithubRoles) -> &Handle<AwsIamRole>| {
+        github.map_or_else(TfString::null, |roles| pick(roles).arn())
+    };
+    let outputs: [(&str, &'static str, TfString); 5] = [
+        (
+            "github_plan_role_arn",
+            "Role GitHub Actions assumes to plan (repository variable AWS_PLAN_ROLE_ARN).",
+            role(|r| &r.plan),
+        ),
+        (
+            "github_apply_role_arn",
+            "Role GitHub Actions assumes to apply (repository variable AWS_APPLY_ROLE_ARN).",
+            role(|r| &r.apply),
+        ),
+        (
+            "github_deploy_role_arn",
+            "Role GitHub Actions assumes to deploy the ETL (repository variable AWS_DEPLOY_ROLE_ARN).",
+            role(|r| &r.deploy),
+        ),
+        (
+            "etl_ecr_repository_url",
+            "ECR repository URL of the ETL image.",
+            runtime.repository.attr("repository_url"),
+        ),
+        (
+            "etl_deploy_document_name",
+            "SSM document that deploys an ETL image digest to the host.",
+            runtime.document.attr("name"),
+        ),
+    ];
+    declare(doc, outputs)
+}
+
+fn declare<const N: usize>(
+    doc: &mut Document,
+    outputs: [(&str, &'static str, TfString); N],
+) -> Result<(), TfError> {
     for (name, description, value) in outputs {
         doc.output(OUTPUTS, name, Output { description, value })?;
     }

@@ -414,7 +414,9 @@ impl Validator<'_> {
             !raw.state_key.is_empty()
                 && raw.state_key.len() <= 1024
                 && !raw.state_key.starts_with('/')
-                && !raw.state_key.contains(|c: char| c.is_whitespace() || c == '*'),
+                && !raw
+                    .state_key
+                    .contains(|c: char| c.is_whitespace() || c == '*'),
             "delivery.state_key",
             "must be an S3 object key without a leading /, whitespace or *",
         );

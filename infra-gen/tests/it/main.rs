@@ -1,6 +1,7 @@
 //! The one integration-test binary of `infra-gen`: snapshots of every emitted file, schema
 //! honesty against the committed provider schema, monitoring consistency (alarms against what
-//! is really published), and the real `terraform` on the output.
+//! is really published), the real `terraform` on the output, and the ETL host's cloud-init
+//! document as the host receives it.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,3 +14,4 @@ mod schema;
 mod snapshots;
 mod support;
 mod terraform;
+mod user_data;

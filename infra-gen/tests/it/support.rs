@@ -7,17 +7,23 @@ use infra_gen::Files;
 use infra_gen::model::Platform;
 use infra_gen::model::config;
 
-/// The fixture platforms: the defaults (no file) and a production-like file.
+/// The fixture platforms: the defaults (no file), the defaults with the GitHub CI/CD identity, and
+/// a production-like file.
 pub(crate) fn platforms() -> Vec<(&'static str, Platform)> {
-    let production =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/production.toml");
-    [("default", None), ("production", Some(production))]
-        .into_iter()
-        .map(|(name, path)| {
-            let platform = config::load(path.as_deref()).expect("fixture is valid");
-            (name, platform)
-        })
-        .collect()
+    let fixture = |name: &str| {
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/it/fixtures/{name}.toml")))
+    };
+    [
+        ("default", None),
+        ("github", fixture("github")),
+        ("production", fixture("production")),
+    ]
+    .into_iter()
+    .map(|(name, path)| {
+        let platform = config::load(path.as_deref()).expect("fixture is valid");
+        (name, platform)
+    })
+    .collect()
 }
 
 /// Every fixture platform's generated files.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs `cloud-init` for the user-data schema test without touching the system: the Debian package is
+# downloaded and extracted (not installed, so no services are enabled) into <repo>/.work/cloud-init/, its Python
+# dependencies go into a venv there, and <repo>/.work/cloud-init/cloud-init runs it. infra-gen's test
+# `user_data::cloud_init_accepts_the_document` finds it there (or through INFRA_GEN_CLOUD_INIT / PATH).
+# Needs apt (Debian/Ubuntu) and PyPI; idempotent.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+dir=$root/.work/cloud-init
+mkdir -p "$dir"
+cd "$dir"
+
+if [[ ! -d root/usr/lib/python3/dist-packages/cloudinit ]]; then
+  rm -f cloud-init_*.deb
+  # apt's sandbox user cannot write here; the download itself is the normal signed-repository fetch.
+  apt-get download cloud-init 2>&1 | grep -v 'Download is performed unsandboxed' || true
+  dpkg-deb -x cloud-init_*.deb root
+fi
+if [[ ! -x venv/bin/python ]]; then
+  python3 -m venv venv
+fi
+venv/bin/pip install --quiet configobj jinja2 jsonpatch jsonschema netifaces oauthlib pyyaml requests
+
+cat >cloud-init <<'WRAPPER'
+#!/usr/bin/env bash
+# cloud-init from the extracted Debian package, with its Python dependencies from the venv next to it.
+here=$(dirname "$(readlink -f "$0")")
+PYTHONPATH=$here/root/usr/lib/python3/dist-packages exec "$here/venv/bin/python" -c \
+  'import sys; from cloudinit.cmd.main import main; sys.argv[0] = "cloud-init"; sys.exit(main())' "$@"
+WRAPPER
+chmod 0755 cloud-init
+./cloud-init --version

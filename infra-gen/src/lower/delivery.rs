@@ -1,0 +1,423 @@
+//! Delivery: what the CI/CD pipeline and the host runtime need from AWS. The ECR repository of
+//! the ETL image, the SSM document that switches the host to an image digest, and, when a GitHub
+//! repository is configured, the GitHub OIDC provider and the three roles the workflows assume
+//! (plan read-only, apply, deploy). The ETL containers' log group belongs to monitoring.
+//!
+//! Every role is trusted only for the configured repository, with the audience and the `sub`
+//! claim pinned by `StringEquals` (the `oidc-trust` policy rule enforces both).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::lower::iam::{allow, attach_managed, inline_policy};
+use crate::lower::storage::Buckets;
+use crate::lower::{Ctx, DELIVERY, IAM};
+use crate::model::GithubDelivery;
+use crate::tf::data::{self, AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::ecr::{AwsEcrRepository, EncryptionConfiguration, ImageScanningConfiguration};
+use crate::tf::iam::{AwsIamOpenidConnectProvider, AwsIamRole};
+use crate::tf::ssm::AwsSsmDocument;
+use crate::tf::storage::AwsKmsKey;
+use crate::tf::{Document, Handle, TfError, TfString, hole};
+
+/// Where cloud-init installs the deploy script (a copy of `etl/deploy/deploy.sh`).
+pub(crate) const DEPLOY_SCRIPT_PATH: &str = "/opt/hadrian/etl/deploy.sh";
+
+/// The only image reference the deploy document accepts: a manifest digest, nothing else.
+pub(crate) const IMAGE_DIGEST_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
+
+/// Seconds the deploy document may run; the deploy workflow waits at most 1800 s in total.
+const DEPLOY_TIMEOUT_SECONDS: u32 = 1500;
+
+/// GitHub's OIDC issuer and the audience `aws-actions/configure-aws-credentials` asks for.
+const GITHUB_ISSUER: &str = "token.actions.githubusercontent.com";
+const GITHUB_AUDIENCE: &str = "sts.amazonaws.com";
+
+/// The IAM condition key for a tag on the instance a command is sent to.
+const HOST_TAG_CONDITION: &str = "ssm:resourceTag/hadrian:etl-host";
+
+/// Handles the host and the outputs read.
+pub(crate) struct Runtime {
+    pub(crate) repository: Handle<AwsEcrRepository>,
+    pub(crate) document: Handle<AwsSsmDocument>,
+}
+
+/// The roles the workflows assume.
+pub(crate) struct GithubRoles {
+    pub(crate) plan: Handle<AwsIamRole>,
+    pub(crate) apply: Handle<AwsIamRole>,
+    pub(crate) deploy: Handle<AwsIamRole>,
+}
+
+/// The ECR repository and the deploy document.
+pub(crate) fn lower_runtime(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    key: &Handle<AwsKmsKey>,
+) -> Result<Runtime, TfError> {
+    let platform = ctx.platform;
+    let repository = doc.resource(
+        DELIVERY,
+        "etl",
+        &AwsEcrRepository {
+            name: TfString::lit(platform.etl_repository_name()),
+            image_tag_mutability: "IMMUTABLE",
+            image_scanning_configuration: ImageScanningConfiguration { scan_on_push: true },
+            encryption_configuration: EncryptionConfiguration {
+                encryption_type: "KMS",
+                kms_key: key.arn(),
+            },
+            tags: ctx.tags("etl"),
+        },
+    )?;
+    let content = json!({
+        "schemaVersion": "2.2",
+        "description": "Switch the ETL host to an image digest of the ETL repository: pull it, run `etl migrate`, record it, run the ETL once.",
+        "parameters": {
+            "ImageDigest": {
+                "type": "String",
+                "description": "Manifest digest of an image in the ETL repository (sha256:<64 hex>).",
+                "allowedPattern": IMAGE_DIGEST_PATTERN,
+            },
+        },
+        "mainSteps": [{
+            "action": "aws:runShellScript",
+            "name": "deploy",
+            "precondition": { "StringEquals": ["platformType", "Linux"] },
+            "inputs": {
+                "timeoutSeconds": DEPLOY_TIMEOUT_SECONDS.to_string(),
+                "runCommand": [format!("{DEPLOY_SCRIPT_PATH} {} {{{{ ImageDigest }}}}", hole("repository_url"))],
+            },
+        }],
+    });
+    let text = serde_json::to_string_pretty(&content).map_err(|e| TfError::Serialize {
+        address: "aws_ssm_document.etl_deploy".into(),
+        message: e.to_string(),
+    })?;
+    let holes = BTreeMap::from([("repository_url", repository.attr("repository_url"))]);
+    let document = doc.resource(
+        DELIVERY,
+        "etl_deploy",
+        &AwsSsmDocument {
+            name: TfString::lit(platform.etl_deploy_document_name()),
+            document_type: "Command",
+            document_format: "JSON",
+            target_type: "/AWS::EC2::Instance",
+            content: TfString::with_holes(&text, &holes)?,
+            tags: ctx.tags("etl-deploy"),
+        },
+    )?;
+    Ok(Runtime {
+        repository,
+        document,
+    })
+}
+
+/// A role only GitHub Actions runs of `github.repository` whose `sub` claim is one of `subjects`
+/// may assume.
+fn github_role(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    provider_arn: &TfString,
+    purpose: &str,
+    subjects: &[&str],
+    description: &str,
+) -> Result<Handle<AwsIamRole>, TfError> {
+    let name = format!("github_{purpose}");
+    let trust = doc.data(
+        IAM,
+        &format!("{name}_trust"),
+        &AwsIamPolicyDocument {
+            statement: vec![Statement {
+                sid: "AssumeFromGithubActions",
+                effect: "Allow",
+                actions: vec!["sts:AssumeRoleWithWebIdentity"],
+                resources: Vec::new(),
+                principals: vec![Principals {
+                    type_: "Federated",
+                    identifiers: vec![provider_arn.clone()],
+                }],
+                condition: vec![
+                    Condition {
+                        test: "StringEquals",
+                        variable: "token.actions.githubusercontent.com:aud",
+                        values: vec![TfString::lit(GITHUB_AUDIENCE)],
+                    },
+                    Condition {
+                        test: "StringEquals",
+                        variable: "token.actions.githubusercontent.com:sub",
+                        values: subjects.iter().map(TfString::lit).collect(),
+                    },
+                ],
+            }],
+        },
+    )?;
+    doc.resource(
+        DELIVERY,
+        &name,
+        &AwsIamRole {
+            name: TfString::lit(ctx.platform.github_role_name(purpose)),
+            description: TfString::lit(description),
+            assume_role_policy: trust.attr("json"),
+            tags: ctx.tags(&format!("github-{purpose}")),
+        },
+    )
+}
+
+/// The GitHub OIDC provider and the plan, apply and deploy roles; nothing when no repository is
+/// configured.
+pub(crate) fn lower_github(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    buckets: &Buckets,
+    runtime: &Runtime,
+) -> Result<Option<GithubRoles>, TfError> {
+    let Some(github) = &ctx.platform.delivery.github else {
+        return Ok(None);
+    };
+    let url = TfString::lit(format!("https://{GITHUB_ISSUER}"));
+    let provider_arn = if github.create_oidc_provider {
+        doc.resource(
+            DELIVERY,
+            "github",
+            &AwsIamOpenidConnectProvider {
+                url,
+                client_id_list: vec![TfString::lit(GITHUB_AUDIENCE)],
+                tags: ctx.tags("github-actions"),
+            },
+        )?
+        .arn()
+    } else {
+        doc.data(
+            DELIVERY,
+            "github",
+            &data::AwsIamOpenidConnectProvider { url },
+        )?
+        .arn()
+    };
+    let repo = &github.repository;
+    let pull_request = format!("repo:{repo}:pull_request");
+    let main = format!("repo:{repo}:ref:refs/heads/main");
+    let production = format!("repo:{repo}:environment:production");
+
+    let plan = github_role(
+        doc,
+        ctx,
+        &provider_arn,
+        "plan",
+        &[&pull_request, &main],
+        "GitHub Actions: terraform plan (read-only) for pull requests and main",
+    )?;
+    attach_managed(doc, ctx, "github_plan_read_only", &plan, "ReadOnlyAccess")?;
+    inline_policy(
+        doc,
+        ctx,
+        "github_plan",
+        &plan,
+        vec![
+            list_state_bucket(ctx, github),
+            allow(
+                "ReadState",
+                vec!["s3:GetObject"],
+                vec![state_object(ctx, github, "")],
+            ),
+            deny_data_objects(buckets),
+        ],
+    )?;
+
+    let apply = github_role(
+        doc,
+        ctx,
+        &provider_arn,
+        "apply",
+        &[&production],
+        "GitHub Actions: terraform apply from the protected production environment",
+    )?;
+    // Applying creates and changes resources of every service the platform uses; PowerUserAccess
+    // covers them without IAM, and the statement below adds IAM for this platform's names only.
+    attach_managed(
+        doc,
+        ctx,
+        "github_apply_power_user",
+        &apply,
+        "PowerUserAccess",
+    )?;
+    let prefix = format!("{}-*", ctx.platform.name);
+    inline_policy(
+        doc,
+        ctx,
+        "github_apply",
+        &apply,
+        vec![
+            list_state_bucket(ctx, github),
+            allow(
+                "ReadWriteStateAndLock",
+                vec!["s3:GetObject", "s3:PutObject"],
+                vec![
+                    state_object(ctx, github, ""),
+                    state_object(ctx, github, ".tflock"),
+                ],
+            ),
+            allow(
+                "ReleaseStateLock",
+                vec!["s3:DeleteObject"],
+                vec![state_object(ctx, github, ".tflock")],
+            ),
+            allow(
+                "ManagePlatformIam",
+                PLATFORM_IAM_ACTIONS.to_vec(),
+                vec![
+                    ctx.global_arn("iam", &format!("role/{prefix}")),
+                    ctx.global_arn("iam", &format!("instance-profile/{prefix}")),
+                    ctx.global_arn("iam", &format!("oidc-provider/{GITHUB_ISSUER}")),
+                ],
+            ),
+        ],
+    )?;
+
+    let deploy = github_role(
+        doc,
+        ctx,
+        &provider_arn,
+        "deploy",
+        &[&main],
+        "GitHub Actions: push the ETL image and run the deploy document on the ETL host",
+    )?;
+    inline_policy(
+        doc,
+        ctx,
+        "github_deploy",
+        &deploy,
+        vec![
+            allow(
+                "LogInToEcr",
+                vec!["ecr:GetAuthorizationToken"],
+                vec![TfString::lit("*")],
+            ),
+            allow(
+                "PushEtlImage",
+                vec![
+                    "ecr:DescribeRepositories",
+                    "ecr:DescribeImages",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:PutImage",
+                    "ecr:BatchGetImage",
+                ],
+                vec![runtime.repository.arn()],
+            ),
+            allow(
+                "SendDeployDocument",
+                vec!["ssm:SendCommand"],
+                vec![runtime.document.arn()],
+            ),
+            Statement {
+                condition: vec![Condition {
+                    test: "StringEquals",
+                    variable: HOST_TAG_CONDITION,
+                    values: vec![TfString::lit(ctx.platform.etl_host_tag_value())],
+                }],
+                ..allow(
+                    "SendToEtlHostOnly",
+                    vec!["ssm:SendCommand"],
+                    vec![ctx.arn("ec2", "instance/*")],
+                )
+            },
+            allow(
+                "FollowCommandAndFindHost",
+                vec![
+                    "ssm:GetCommandInvocation",
+                    "ssm:CancelCommand",
+                    "ec2:DescribeInstances",
+                ],
+                vec![TfString::lit("*")],
+            ),
+        ],
+    )?;
+    Ok(Some(GithubRoles {
+        plan,
+        apply,
+        deploy,
+    }))
+}
+
+/// IAM actions the apply role needs on this platform's roles, instance profiles and the GitHub
+/// OIDC provider (all other services come from `PowerUserAccess`).
+const PLATFORM_IAM_ACTIONS: [&str; 33] = [
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:GetRole",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:ListRoleTags",
+    "iam:PutRolePolicy",
+    "iam:GetRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:ListRolePolicies",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfilesForRole",
+    "iam:PassRole",
+    "iam:CreateInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:GetInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:UntagInstanceProfile",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:GetOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:ListOpenIDConnectProviderTags",
+];
+
+/// Listing the state bucket, which Terraform's S3 backend does before reading the state.
+fn list_state_bucket(ctx: &Ctx<'_>, github: &GithubDelivery) -> Statement {
+    allow(
+        "ListStateBucket",
+        vec!["s3:ListBucket"],
+        vec![ctx.s3_arn(&github.state_bucket)],
+    )
+}
+
+/// The state object (or its lock file, `suffix = ".tflock"`) in the state bucket.
+fn state_object(ctx: &Ctx<'_>, github: &GithubDelivery, suffix: &str) -> TfString {
+    ctx.s3_arn(&format!(
+        "{}/{}{suffix}",
+        github.state_bucket, github.state_key
+    ))
+}
+
+/// `ReadOnlyAccess` includes `s3:GetObject` everywhere; a plan never needs the ETL's data.
+fn deny_data_objects(buckets: &Buckets) -> Statement {
+    Statement {
+        effect: "Deny",
+        ..allow(
+            "NeverReadDataObjects",
+            vec!["s3:GetObject", "s3:GetObjectVersion"],
+            vec![TfString::concat([buckets.data.arn(), TfString::lit("/*")])],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lower::delivery::HOST_TAG_CONDITION;
+    use crate::model::ETL_HOST_TAG_KEY as KEY;
+
+    #[test]
+    fn the_host_tag_condition_names_the_host_tag() {
+        assert_eq!(HOST_TAG_CONDITION, format!("ssm:resourceTag/{KEY}"));
+    }
+}

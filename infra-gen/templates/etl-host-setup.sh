@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Brings the ETL host to its runtime; run by cloud-init (runcmd) on first boot, safe to run again
+# by hand (sudo /usr/local/sbin/hadrian-etl-host-setup <region> <agent parameter>). Installed by
+# infra-gen's cloud-init document; the files it relies on (compose project, deploy script, units,
+# /etc/hadrian/etl.env) were written by cloud-init before it runs.
+#
+# 1. Docker Engine and the Compose plugin from Docker's apt repository, whose signing key must
+#    have Docker's published fingerprint; Ubuntu's docker.io packages are removed first (never both).
+# 2. The AWS CLI v2 (deploy.sh logs in to ECR with it), from AWS's official bundle.
+# 3. The CloudWatch agent from the regional download bucket, configured from the SSM parameter
+#    the monitoring part of infra-gen writes.
+# 4. The ETL timer: enabled and started; /etc/hadrian/etl-image.env is created empty if missing,
+#    so a run before the first deploy fails with "ETL_IMAGE is not set" instead of a missing file.
+set -euo pipefail
+
+readonly region=${1:?usage: hadrian-etl-host-setup <region> <cloudwatch agent ssm parameter>}
+readonly agent_parameter=${2:?usage: hadrian-etl-host-setup <region> <cloudwatch agent ssm parameter>}
+readonly docker_key=/etc/apt/keyrings/docker.asc
+readonly docker_fingerprint=9DC858229FC7DD38854AE2D88D81803C0EBFCD88
+export DEBIAN_FRONTEND=noninteractive
+
+say() { printf 'hadrian-etl-host-setup: %s\n' "$*"; }
+die() { say "$*" >&2; exit 1; }
+
+arch=$(dpkg --print-architecture)
+# shellcheck source=/dev/null
+codename=$(. /etc/os-release && printf '%s' "$VERSION_CODENAME")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+say "docker: apt repository for $codename/$arch"
+install -m 0755 -d /etc/apt/keyrings
+curl --proto '=https' -fsSL https://download.docker.com/linux/ubuntu/gpg -o "$work/docker.asc"
+fingerprint=$(gpg --show-keys --with-colons "$work/docker.asc" | awk -F: '$1 == "fpr" { print $10; exit }')
+[[ $fingerprint == "$docker_fingerprint" ]] || die "Docker's apt key has fingerprint '$fingerprint', expected $docker_fingerprint"
+install -m 0644 "$work/docker.asc" "$docker_key"
+printf 'deb [arch=%s signed-by=%s] https://download.docker.com/linux/ubuntu %s stable\n' \
+  "$arch" "$docker_key" "$codename" >/etc/apt/sources.list.d/docker.list
+apt-get remove -y docker.io docker-doc docker-compose docker-compose-v2 podman-docker containerd runc || true
+apt-get update -q
+apt-get install -y -q docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
+systemctl enable --now docker.service
+docker compose version
+
+if ! command -v aws >/dev/null; then
+  say "aws cli: installing v2"
+  case $arch in
+    amd64) bundle=awscli-exe-linux-x86_64.zip ;;
+    arm64) bundle=awscli-exe-linux-aarch64.zip ;;
+    *) die "no AWS CLI bundle for $arch" ;;
+  esac
+  curl --proto '=https' -fsSL "https://awscli.amazonaws.com/$bundle" -o "$work/awscli.zip"
+  unzip -q "$work/awscli.zip" -d "$work"
+  "$work/aws/install" --update
+fi
+aws --version
+
+say "cloudwatch agent: installing from the $region download bucket"
+curl --proto '=https' -fsSL \
+  "https://amazoncloudwatch-agent-$region.s3.$region.amazonaws.com/ubuntu/$arch/latest/amazon-cloudwatch-agent.deb" \
+  -o "$work/amazon-cloudwatch-agent.deb"
+dpkg -i -E "$work/amazon-cloudwatch-agent.deb"
+# The parameter is created in the same apply as this host; give IAM and SSM a moment to agree.
+for attempt in 1 2 3 4 5; do
+  if /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl \
+    -a fetch-config -m ec2 -s -c "ssm:$agent_parameter"; then
+    break
+  fi
+  ((attempt < 5)) || die "the CloudWatch agent could not load its configuration from ssm:$agent_parameter"
+  sleep $((attempt * 10))
+done
+
+say "etl: enabling the timer"
+install -d -m 0755 /etc/hadrian
+[[ -e /etc/hadrian/etl-image.env ]] || install -m 0644 /dev/null /etc/hadrian/etl-image.env
+systemctl daemon-reload
+systemctl enable --now hadrian-etl.timer
+systemctl list-timers hadrian-etl.timer --no-pager
+say "done"

@@ -1,0 +1,353 @@
+//! The ETL host's cloud-init document, as the host will receive it: the emitted `user_data`
+//! rendered the way Terraform renders it (references replaced by realistic values, `$${` back to
+//! `${`), parsed with `PyYAML` (the parser cloud-init itself uses), checked for the keys and files
+//! cloud-init expects, validated with `cloud-init schema` when that tool is available, and the
+//! setup script checked with shellcheck.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{TempDir, fixtures};
+
+/// EC2's limit on user data, before base64.
+const USER_DATA_LIMIT: usize = 16 * 1024;
+
+/// The Terraform references the document may contain, with long but realistic values.
+const REFERENCES: [(&str, &str); 7] = [
+    (
+        "aws_s3_bucket.data.bucket",
+        "acme-production-platform-hadrian-ml-data-bucket",
+    ),
+    (
+        "aws_db_instance.main.master_user_secret[0].secret_arn",
+        "arn:aws-us-gov:secretsmanager:ap-southeast-2:123456789012:secret:rds!db-0123abcd-4567-89ef-0123-456789abcdef-AbCdEf",
+    ),
+    (
+        "aws_db_instance.main.address",
+        "acme-production-platform-postgres.c0123456789a.ap-southeast-2.rds.amazonaws.com",
+    ),
+    ("aws_db_instance.main.port", "5432"),
+    ("data.aws_region.current.name", "ap-southeast-2"),
+    (
+        "aws_ssm_parameter.cloudwatch_agent.name",
+        "AmazonCloudWatch-acme-production-platform-etl-host",
+    ),
+    (
+        "aws_cloudwatch_log_group.etl_containers.name",
+        "/hadrian/acme-production-platform/etl",
+    ),
+];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What Terraform makes of a template string: `$${` and `%%{` unescape, `${ref}` is replaced.
+/// Panics on a reference the test does not know, so an unescaped shell `${VAR}` cannot hide.
+#[track_caller]
+fn terraform_render(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find(['$', '%']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix("$${") {
+            out.push_str("${");
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("%%{") {
+            out.push_str("%{");
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("${") {
+            let end = after.find('}').expect("closed interpolation");
+            let reference = &after[..end];
+            let value = REFERENCES
+                .iter()
+                .find(|(r, _)| *r == reference)
+                .unwrap_or_else(|| panic!("unexpected interpolation ${{{reference}}} in user_data"))
+                .1;
+            out.push_str(value);
+            rest = &after[end + 1..];
+        } else {
+            assert!(
+                !tail.starts_with("%{"),
+                "unescaped template directive in user_data"
+            );
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The host's cloud-init document for each fixture, as text and parsed.
+fn documents() -> Vec<(&'static str, String, Value)> {
+    fixtures()
+        .into_iter()
+        .map(|(fixture, files)| {
+            let compute: Value = serde_json::from_str(&files["compute.tf.json"]).unwrap();
+            let template = compute["resource"]["aws_instance"]["etl_host"]["user_data"]
+                .as_str()
+                .unwrap();
+            let text = terraform_render(template);
+            let parsed = pyyaml(&text);
+            (fixture, text, parsed)
+        })
+        .collect()
+}
+
+/// Parses YAML with `PyYAML` (`safe_load`), as cloud-init does, and returns it as JSON.
+#[track_caller]
+fn pyyaml(text: &str) -> Value {
+    let python = std::env::var("INFRA_GEN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = Command::new(&python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{python} (with PyYAML) is needed: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "PyYAML rejects the document:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A tool from `env` (a path), else the workspace's `.work/` install, else `PATH`.
+fn tool(env: &str, local: &str, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Some(PathBuf::from(path));
+    }
+    let local = workspace().join(local);
+    if local.is_file() {
+        return Some(local);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn file<'a>(doc: &'a Value, path: &str) -> &'a Value {
+    doc["write_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("write_files has no {path}"))
+}
+
+fn content<'a>(doc: &'a Value, path: &str) -> &'a str {
+    file(doc, path)["content"].as_str().unwrap()
+}
+
+#[test]
+fn the_document_is_cloud_config_under_the_user_data_limit() {
+    for (fixture, text, doc) in documents() {
+        assert!(text.starts_with("#cloud-config\n"), "{fixture}");
+        assert!(
+            text.len() < USER_DATA_LIMIT,
+            "{fixture}: {} bytes, limit {USER_DATA_LIMIT}",
+            text.len()
+        );
+        assert_eq!(doc["package_update"], true, "{fixture}");
+        let packages: Vec<&str> = doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert_eq!(packages, ["ca-certificates", "curl", "gnupg", "unzip"]);
+        let paths: Vec<&str> = doc["write_files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/etc/hadrian/etl.env",
+                "/opt/hadrian/etl/compose.yaml",
+                "/opt/hadrian/etl/deploy.sh",
+                "/etc/systemd/system/hadrian-etl.service",
+                "/etc/systemd/system/hadrian-etl.timer",
+                "/usr/local/sbin/hadrian-etl-host-setup",
+            ]
+        );
+        for f in doc["write_files"].as_array().unwrap() {
+            let executable = f["path"] == "/opt/hadrian/etl/deploy.sh"
+                || f["path"] == "/usr/local/sbin/hadrian-etl-host-setup";
+            let mode = if executable { "0755" } else { "0644" };
+            assert_eq!(f["permissions"], mode, "{fixture}: {}", f["path"]);
+            assert_eq!(f["owner"], "root:root");
+        }
+    }
+}
+
+#[test]
+fn the_host_files_are_exactly_the_committed_ones() {
+    let root = workspace();
+    for (fixture, _, doc) in documents() {
+        for (path, source) in [
+            ("/opt/hadrian/etl/compose.yaml", "etl/deploy/compose.yaml"),
+            ("/opt/hadrian/etl/deploy.sh", "etl/deploy/deploy.sh"),
+            (
+                "/etc/systemd/system/hadrian-etl.service",
+                "etl/deploy/hadrian-etl.service",
+            ),
+            (
+                "/usr/local/sbin/hadrian-etl-host-setup",
+                "infra-gen/templates/etl-host-setup.sh",
+            ),
+        ] {
+            let committed = std::fs::read_to_string(root.join(source)).unwrap();
+            assert_eq!(content(&doc, path), committed, "{fixture}: {path}");
+        }
+    }
+}
+
+#[test]
+fn the_env_file_and_timer_carry_the_platform_values() {
+    for (fixture, _, doc) in documents() {
+        let env = content(&doc, "/etc/hadrian/etl.env");
+        let lines: Vec<&str> = env.lines().filter(|l| !l.starts_with('#')).collect();
+        let db = if fixture == "production" {
+            "features"
+        } else {
+            "hadrian"
+        };
+        assert_eq!(
+            lines,
+            [
+                "ETL_BUCKET=acme-production-platform-hadrian-ml-data-bucket".to_owned(),
+                "ETL_DB_SECRET_ARN=arn:aws-us-gov:secretsmanager:ap-southeast-2:123456789012:secret:rds!db-0123abcd-4567-89ef-0123-456789abcdef-AbCdEf".to_owned(),
+                format!("ETL_DATABASE_URL=postgres://acme-production-platform-postgres.c0123456789a.ap-southeast-2.rds.amazonaws.com:5432/{db}"),
+                "AWS_REGION=ap-southeast-2".to_owned(),
+                "ETL_LOG_GROUP=/hadrian/acme-production-platform/etl".to_owned(),
+            ],
+            "{fixture}"
+        );
+        let timer = content(&doc, "/etc/systemd/system/hadrian-etl.timer");
+        let calendar = match fixture {
+            "default" => "OnCalendar=*-*-* 00/1:00:00",
+            "github" => "OnCalendar=*-*-* 00/24:00:00",
+            _ => "OnCalendar=*-*-* *:00/15:00",
+        };
+        for line in [
+            calendar,
+            "Persistent=true",
+            "Unit=hadrian-etl.service",
+            "WantedBy=timers.target",
+        ] {
+            assert!(timer.lines().any(|l| l == line), "{fixture}: {line}");
+        }
+        assert_eq!(
+            doc["runcmd"],
+            serde_json::json!([[
+                "/usr/local/sbin/hadrian-etl-host-setup",
+                "ap-southeast-2",
+                "AmazonCloudWatch-acme-production-platform-etl-host"
+            ]]),
+            "{fixture}"
+        );
+    }
+}
+
+#[test]
+fn the_setup_script_installs_and_starts_everything_the_host_needs() {
+    let (_, _, doc) = documents().remove(0);
+    let script = content(&doc, "/usr/local/sbin/hadrian-etl-host-setup");
+    for needed in [
+        "set -euo pipefail",
+        "https://download.docker.com/linux/ubuntu/gpg",
+        "docker_fingerprint=9DC858229FC7DD38854AE2D88D81803C0EBFCD88",
+        "https://download.docker.com/linux/ubuntu %s stable",
+        "apt-get install -y -q docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin",
+        "systemctl enable --now docker.service",
+        "https://awscli.amazonaws.com/$bundle",
+        "\"$work/aws/install\" --update",
+        "https://amazoncloudwatch-agent-$region.s3.$region.amazonaws.com/ubuntu/$arch/latest/amazon-cloudwatch-agent.deb",
+        "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl \\\n    -a fetch-config -m ec2 -s -c \"ssm:$agent_parameter\"",
+        "systemctl enable --now hadrian-etl.timer",
+    ] {
+        assert!(script.contains(needed), "setup script lacks {needed:?}");
+    }
+    // Ubuntu's docker.io is only ever removed, never installed next to Docker's packages.
+    let commands = script.lines().filter(|l| !l.trim_start().starts_with('#'));
+    for line in commands.filter(|l| l.contains("docker.io")) {
+        assert!(line.trim_start().starts_with("apt-get remove"), "{line}");
+    }
+    if let Some(shellcheck) = tool(
+        "INFRA_GEN_SHELLCHECK",
+        ".work/venv/bin/shellcheck",
+        "shellcheck",
+    ) {
+        let dir = TempDir::new("setup-script");
+        let path = dir.0.join("hadrian-etl-host-setup");
+        std::fs::write(&path, script).unwrap();
+        let out = Command::new(shellcheck).arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "shellcheck:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    } else {
+        eprintln!("shellcheck not found (INFRA_GEN_SHELLCHECK or PATH): setup script not linted");
+    }
+}
+
+#[test]
+fn cloud_init_accepts_the_document() {
+    let Some(cloud_init) = tool(
+        "INFRA_GEN_CLOUD_INIT",
+        ".work/cloud-init/cloud-init",
+        "cloud-init",
+    ) else {
+        eprintln!(
+            "cloud-init not found (INFRA_GEN_CLOUD_INIT, .work/cloud-init/cloud-init or PATH; \
+             install it with infra-gen/scripts/install-cloud-init.sh): schema not validated"
+        );
+        return;
+    };
+    for (fixture, text, _) in documents() {
+        let dir = TempDir::new("cloud-init");
+        let path = dir.0.join("user-data.yaml");
+        std::fs::write(&path, &text).unwrap();
+        let out = Command::new(&cloud_init)
+            .args(["schema", "--config-file"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{fixture}: {report}");
+        assert!(report.contains("Valid cloud-config"), "{fixture}: {report}");
+    }
+}
+
+#[test]
+fn the_rendering_helper_refuses_unescaped_shell_variables() {
+    assert_eq!(terraform_render("a $${HOME} %%{x} $1"), "a ${HOME} %{x} $1");
+    let unescaped = std::panic::catch_unwind(|| terraform_render("echo ${HOME}"));
+    assert!(unescaped.is_err());
+}
