@@ -20,7 +20,9 @@ fi
 if [[ ! -x venv/bin/python ]]; then
   python3 -m venv venv
 fi
-venv/bin/pip install --quiet configobj jinja2 jsonpatch jsonschema netifaces oauthlib pyyaml requests
+# Pinned to the versions the test was last run with.
+venv/bin/pip install --quiet --disable-pip-version-check configobj==5.0.9 jinja2==3.1.6 jsonpatch==1.47 \
+  jsonschema==4.26.0 netifaces==0.11.0 oauthlib==4.0.1 pyyaml==6.0.3 requests==2.34.2
 
 cat >cloud-init <<'WRAPPER'
 #!/usr/bin/env bash

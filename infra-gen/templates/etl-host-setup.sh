@@ -7,10 +7,11 @@
 # 1. Docker Engine and the Compose plugin from Docker's apt repository, whose signing key must
 #    have Docker's published fingerprint; Ubuntu's docker.io packages are removed first (never both).
 # 2. The AWS CLI v2 (deploy.sh logs in to ECR with it), from AWS's official bundle.
-# 3. The CloudWatch agent from the regional download bucket, configured from the SSM parameter
-#    the monitoring part of infra-gen writes.
-# 4. The ETL timer: enabled and started; /etc/hadrian/etl-image.env is created empty if missing,
+# 3. The ETL timer: enabled and started; /etc/hadrian/etl-image.env is created empty if missing,
 #    so a run before the first deploy fails with "ETL_IMAGE is not set" instead of a missing file.
+# 4. The CloudWatch agent from the regional download bucket, configured from the SSM parameter
+#    the monitoring part of infra-gen writes. Last, so a monitoring problem (reported as a failed
+#    cloud-init) never keeps the ETL from running.
 set -euo pipefail
 
 readonly region=${1:?usage: hadrian-etl-host-setup <region> <cloudwatch agent ssm parameter>}
@@ -55,6 +56,13 @@ if ! command -v aws >/dev/null; then
 fi
 aws --version
 
+say "etl: enabling the timer"
+install -d -m 0755 /etc/hadrian
+[[ -e /etc/hadrian/etl-image.env ]] || install -m 0644 /dev/null /etc/hadrian/etl-image.env
+systemctl daemon-reload
+systemctl enable --now hadrian-etl.timer
+systemctl list-timers hadrian-etl.timer --no-pager
+
 say "cloudwatch agent: installing from the $region download bucket"
 curl --proto '=https' -fsSL \
   "https://amazoncloudwatch-agent-$region.s3.$region.amazonaws.com/ubuntu/$arch/latest/amazon-cloudwatch-agent.deb" \
@@ -69,11 +77,4 @@ for attempt in 1 2 3 4 5; do
   ((attempt < 5)) || die "the CloudWatch agent could not load its configuration from ssm:$agent_parameter"
   sleep $((attempt * 10))
 done
-
-say "etl: enabling the timer"
-install -d -m 0755 /etc/hadrian
-[[ -e /etc/hadrian/etl-image.env ]] || install -m 0644 /dev/null /etc/hadrian/etl-image.env
-systemctl daemon-reload
-systemctl enable --now hadrian-etl.timer
-systemctl list-timers hadrian-etl.timer --no-pager
 say "done"
