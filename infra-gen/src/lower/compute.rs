@@ -5,8 +5,10 @@
 //! The cloud-init document is rendered from `templates/user_data.yaml.j2`. The host files of the
 //! ETL (`etl/deploy/`) are embedded with `include_str!`, so the host always gets exactly the
 //! committed files. Values only Terraform knows (the database address, the secret ARN, the
-//! region) enter the document as holes that become `${...}` references; everything else in it
-//! is escaped as a literal, so a shell `${VAR}` reaches the host unchanged.
+//! region) and the names of resources the host needs to exist first (the data bucket, the ETL
+//! log group, the agent's SSM parameter) enter the document as holes that become `${...}`
+//! references; everything else in it is escaped as a literal, so a shell `${VAR}` reaches the
+//! host unchanged.
 //!
 //! `user_data_replace_on_change` is on, deliberately. cloud-init applies a document once per
 //! instance, so changing `user_data` in place would stop and start the host and still leave it
