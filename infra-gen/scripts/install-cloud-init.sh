@@ -14,7 +14,11 @@ cd "$dir"
 if [[ ! -d root/usr/lib/python3/dist-packages/cloudinit ]]; then
   rm -f cloud-init_*.deb
   # apt's sandbox user cannot write here; the download itself is the normal signed-repository fetch.
-  apt-get download cloud-init 2>&1 | grep -v 'Download is performed unsandboxed' || true
+  # A fresh machine may have no package lists yet: refresh them once and try again.
+  if ! apt-get download cloud-init >apt-download.log 2>&1; then
+    apt-get update -qq
+    apt-get download cloud-init >apt-download.log 2>&1 || { cat apt-download.log >&2; exit 1; }
+  fi
   dpkg-deb -x cloud-init_*.deb root
 fi
 if [[ ! -x venv/bin/python ]]; then

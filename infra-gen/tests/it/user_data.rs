@@ -129,6 +129,11 @@ fn pyyaml(text: &str) -> Value {
 }
 
 /// A tool from `env` (a path), else the workspace's `.work/` install, else `PATH`.
+///
+/// A developer without the tool gets a note and the rest of the test; CI (`CI` set, as `.ci/run` and GitHub
+/// Actions do) installs every tool through `.ci/setup`, so there a missing one fails the test instead of
+/// silently skipping the check.
+#[track_caller]
 fn tool(env: &str, local: &str, name: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env) {
         return Some(PathBuf::from(path));
@@ -137,11 +142,17 @@ fn tool(env: &str, local: &str, name: &str) -> Option<PathBuf> {
     if local.is_file() {
         return Some(local);
     }
-    std::env::var_os("PATH").and_then(|paths| {
+    let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))
             .find(|p| p.is_file())
-    })
+    });
+    assert!(
+        found.is_some() || std::env::var_os("CI").is_none(),
+        "{name} is required on CI ({env}, {} or PATH); .ci/setup installs it",
+        local.display()
+    );
+    found
 }
 
 fn file<'a>(doc: &'a Value, path: &str) -> &'a Value {
