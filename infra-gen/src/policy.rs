@@ -41,16 +41,16 @@ impl fmt::Display for PolicyViolations {
 
 const WORLD: [&str; 2] = ["0.0.0.0/0", "::/0"];
 
+/// Why an EC2 `Describe*` call may name no resource.
+const EC2_DESCRIBE: &str =
+    "EC2 Describe* calls do not support resource-level permissions; the resource must be *";
+
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 4] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 27] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
-    ),
-    (
-        "ec2:DescribeInstances",
-        "EC2 Describe* calls take no resource; the deploy script filters by the host tag",
     ),
     (
         "ssm:GetCommandInvocation",
@@ -60,10 +60,49 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 4] = [
         "ssm:CancelCommand",
         "commands are cancelled by command id; SSM defines no resource for it",
     ),
+    (
+        "ssm:DescribeParameters",
+        "listing parameters defines no resource; reads and writes are scoped to names",
+    ),
+    (
+        "kms:CreateKey",
+        "a key has no ARN before it exists; the apply role requires the platform tag on the request",
+    ),
+    (
+        "kms:ListAliases",
+        "listing aliases defines no resource; alias changes are scoped to the platform prefix",
+    ),
+    (
+        "logs:DescribeLogGroups",
+        "listing log groups is not controlled per group; changes are scoped to the platform's groups",
+    ),
+    ("ec2:DescribeAccountAttributes", EC2_DESCRIBE),
+    ("ec2:DescribeAddresses", EC2_DESCRIBE),
+    ("ec2:DescribeAddressesAttribute", EC2_DESCRIBE),
+    ("ec2:DescribeAvailabilityZones", EC2_DESCRIBE),
+    ("ec2:DescribeFlowLogs", EC2_DESCRIBE),
+    ("ec2:DescribeImages", EC2_DESCRIBE),
+    ("ec2:DescribeInstanceAttribute", EC2_DESCRIBE),
+    ("ec2:DescribeInstanceCreditSpecifications", EC2_DESCRIBE),
+    ("ec2:DescribeInstanceTypes", EC2_DESCRIBE),
+    ("ec2:DescribeInstances", EC2_DESCRIBE),
+    ("ec2:DescribeInternetGateways", EC2_DESCRIBE),
+    ("ec2:DescribeNetworkInterfaces", EC2_DESCRIBE),
+    ("ec2:DescribeRouteTables", EC2_DESCRIBE),
+    ("ec2:DescribeSecurityGroupRules", EC2_DESCRIBE),
+    ("ec2:DescribeSecurityGroups", EC2_DESCRIBE),
+    ("ec2:DescribeSubnets", EC2_DESCRIBE),
+    ("ec2:DescribeTags", EC2_DESCRIBE),
+    ("ec2:DescribeVolumes", EC2_DESCRIBE),
+    ("ec2:DescribeVpcAttribute", EC2_DESCRIBE),
+    ("ec2:DescribeVpcs", EC2_DESCRIBE),
 ];
 
 /// Managed policies that grant IAM administration and must never be attached.
 const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
+
+/// AWS managed policies that grant whole services or most of AWS: never least privilege.
+const BROAD_POLICIES: [&str; 2] = ["PowerUserAccess", "FullAccess"];
 
 /// Checks every rule against every resource.
 pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
@@ -105,7 +144,7 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
                 fire("kms-rotation", "enable_key_rotation must be true".into());
             }
             "aws_s3_bucket" => bucket(&resources, r, &mut fire),
-            "aws_iam_role_policy" => identity_policy(doc, r, &mut fire),
+            "aws_iam_role_policy" | "aws_iam_policy" => identity_policy(doc, r, &mut fire),
             "aws_iam_role" => oidc_trust(doc, r, &mut fire),
             "aws_iam_role_policy_attachment" => {
                 let arn = r.body["policy_arn"].as_str().unwrap_or_default();
@@ -114,6 +153,13 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
                     .any(|p| arn.ends_with(&format!("/{p}")))
                 {
                     fire("admin-policy", format!("attaches the managed policy {arn}"));
+                } else if arn.contains(":iam::aws:policy/")
+                    && BROAD_POLICIES.iter().any(|p| arn.ends_with(p))
+                {
+                    fire(
+                        "broad-managed-policy",
+                        format!("attaches the broad AWS managed policy {arn}"),
+                    );
                 }
             }
             _ => {}
@@ -360,7 +406,7 @@ mod tests {
     use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
     use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule, AwsVpc, Tags};
     use crate::tf::storage::AwsS3Bucket;
-    use crate::tf::{Document, FileId, Meta, Suppression, TfString, Val, Variable};
+    use crate::tf::{Document, FileId, Handle, Meta, Suppression, TfString, Val, Variable};
 
     const F: FileId = FileId("t");
 
@@ -472,24 +518,32 @@ mod tests {
         );
     }
 
+    /// Adds a role `name` with `assume_role_policy`.
+    fn add_role(
+        doc: &mut Document,
+        name: &str,
+        assume_role_policy: TfString,
+    ) -> Handle<AwsIamRole> {
+        doc.resource(
+            F,
+            name,
+            &AwsIamRole {
+                name: name.into(),
+                description: name.into(),
+                assume_role_policy,
+                tags: Tags::new(),
+            },
+        )
+        .unwrap()
+    }
+
     /// Adds a role with `assume_role_policy` and an inline policy of one `statement`.
     fn with_role_policy(
         mut doc: Document,
         assume_role_policy: TfString,
         statement: Statement,
     ) -> Document {
-        let role = doc
-            .resource(
-                F,
-                "r",
-                &AwsIamRole {
-                    name: "r".into(),
-                    description: "r".into(),
-                    assume_role_policy,
-                    tags: Tags::new(),
-                },
-            )
-            .unwrap();
+        let role = add_role(&mut doc, "r", assume_role_policy);
         let policy = doc
             .data(
                 F,
@@ -625,18 +679,7 @@ mod tests {
     #[test]
     fn admin_policies_are_never_attached() {
         let mut doc = role_doc(vec![], vec!["s3:GetObject"], "arn:aws:s3:::b/k");
-        let role = doc
-            .resource(
-                F,
-                "admin",
-                &AwsIamRole {
-                    name: "a".into(),
-                    description: "a".into(),
-                    assume_role_policy: "{}".into(),
-                    tags: Tags::new(),
-                },
-            )
-            .unwrap();
+        let role = add_role(&mut doc, "admin", "{}".into());
         doc.resource(
             F,
             "admin",
@@ -647,6 +690,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rules(&doc), ["oidc-trust", "oidc-trust", "admin-policy"]);
+    }
+
+    #[test]
+    fn broad_aws_managed_policies_are_never_attached() {
+        let attach = |arn: &str| {
+            let mut doc = Document::default();
+            let role = add_role(&mut doc, "r", "{}".into());
+            doc.resource(
+                F,
+                "a",
+                &AwsIamRolePolicyAttachment {
+                    role: role.id(),
+                    policy_arn: arn.into(),
+                },
+            )
+            .unwrap();
+            rules(&doc)
+        };
+        assert_eq!(
+            attach("arn:aws:iam::aws:policy/PowerUserAccess"),
+            ["broad-managed-policy"]
+        );
+        assert_eq!(
+            attach("arn:aws:iam::aws:policy/AmazonEC2FullAccess"),
+            ["broad-managed-policy"]
+        );
+        assert!(attach("arn:aws:iam::aws:policy/ReadOnlyAccess").is_empty());
+        assert!(attach("arn:aws:iam::1:policy/demo-FullAccess").is_empty());
     }
 
     #[test]

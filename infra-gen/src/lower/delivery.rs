@@ -1,7 +1,8 @@
 //! Delivery: what the CI/CD pipeline and the host runtime need from AWS. The ECR repository of
 //! the ETL image, the SSM document that switches the host to an image digest, and, when a GitHub
 //! repository is configured, the GitHub OIDC provider and the three roles the workflows assume
-//! (plan read-only, apply, deploy). The ETL containers' log group belongs to monitoring.
+//! (plan read-only, apply with the customer managed policies of `lower::apply`, deploy). The
+//! ETL containers' log group belongs to monitoring.
 //!
 //! Every role is trusted only for the configured repository, with the audience and the `sub`
 //! claim pinned by `StringEquals` (the `oidc-trust` policy rule enforces both).
@@ -10,7 +11,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
 use crate::lower::iam::{allow, attach_managed, inline_policy};
+use crate::lower::network::Net;
+use crate::lower::providers::Vars;
 use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, DELIVERY, IAM};
 use crate::model::GithubDelivery;
@@ -172,6 +176,8 @@ pub(crate) fn lower_github(
     ctx: &Ctx<'_>,
     buckets: &Buckets,
     runtime: &Runtime,
+    net: &Net,
+    vars: &Vars,
 ) -> Result<Option<GithubRoles>, TfError> {
     let Some(github) = &ctx.platform.delivery.github else {
         return Ok(None);
@@ -234,47 +240,31 @@ pub(crate) fn lower_github(
         &[&production],
         "GitHub Actions: terraform apply from the protected production environment",
     )?;
-    // Applying creates and changes resources of every service the platform uses; PowerUserAccess
-    // covers them without IAM, and the statement below adds IAM for this platform's names only.
-    attach_managed(
-        doc,
+    let state = vec![
+        list_state_bucket(ctx, github),
+        allow(
+            "ReadWriteStateAndLock",
+            vec!["s3:GetObject", "s3:PutObject"],
+            vec![
+                state_object(ctx, github, ""),
+                state_object(ctx, github, ".tflock"),
+            ],
+        ),
+        allow(
+            "ReleaseStateLock",
+            vec!["s3:DeleteObject"],
+            vec![state_object(ctx, github, ".tflock")],
+        ),
+    ];
+    let policies = apply_policies(
         ctx,
-        "github_apply_power_user",
-        &apply,
-        "PowerUserAccess",
-    )?;
-    let prefix = format!("{}-*", ctx.platform.name);
-    inline_policy(
-        doc,
-        ctx,
-        "github_apply",
-        &apply,
-        vec![
-            list_state_bucket(ctx, github),
-            allow(
-                "ReadWriteStateAndLock",
-                vec!["s3:GetObject", "s3:PutObject"],
-                vec![
-                    state_object(ctx, github, ""),
-                    state_object(ctx, github, ".tflock"),
-                ],
-            ),
-            allow(
-                "ReleaseStateLock",
-                vec!["s3:DeleteObject"],
-                vec![state_object(ctx, github, ".tflock")],
-            ),
-            allow(
-                "ManagePlatformIam",
-                PLATFORM_IAM_ACTIONS.to_vec(),
-                vec![
-                    ctx.global_arn("iam", &format!("role/{prefix}")),
-                    ctx.global_arn("iam", &format!("instance-profile/{prefix}")),
-                    ctx.global_arn("iam", &format!("oidc-provider/{GITHUB_ISSUER}")),
-                ],
-            ),
-        ],
-    )?;
+        ApplyDeps {
+            vpc: &net.vpc,
+            vars,
+            state,
+        },
+    );
+    attach_apply_policies(doc, ctx, &apply, policies)?;
 
     let deploy = github_role(
         doc,
@@ -343,44 +333,6 @@ pub(crate) fn lower_github(
         deploy,
     }))
 }
-
-/// IAM actions the apply role needs on this platform's roles, instance profiles and the GitHub
-/// OIDC provider (all other services come from `PowerUserAccess`).
-const PLATFORM_IAM_ACTIONS: [&str; 33] = [
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:GetRole",
-    "iam:UpdateRole",
-    "iam:UpdateRoleDescription",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:TagRole",
-    "iam:UntagRole",
-    "iam:ListRoleTags",
-    "iam:PutRolePolicy",
-    "iam:GetRolePolicy",
-    "iam:DeleteRolePolicy",
-    "iam:ListRolePolicies",
-    "iam:AttachRolePolicy",
-    "iam:DetachRolePolicy",
-    "iam:ListAttachedRolePolicies",
-    "iam:ListInstanceProfilesForRole",
-    "iam:PassRole",
-    "iam:CreateInstanceProfile",
-    "iam:DeleteInstanceProfile",
-    "iam:GetInstanceProfile",
-    "iam:AddRoleToInstanceProfile",
-    "iam:RemoveRoleFromInstanceProfile",
-    "iam:TagInstanceProfile",
-    "iam:UntagInstanceProfile",
-    "iam:CreateOpenIDConnectProvider",
-    "iam:DeleteOpenIDConnectProvider",
-    "iam:GetOpenIDConnectProvider",
-    "iam:UpdateOpenIDConnectProviderThumbprint",
-    "iam:AddClientIDToOpenIDConnectProvider",
-    "iam:TagOpenIDConnectProvider",
-    "iam:UntagOpenIDConnectProvider",
-    "iam:ListOpenIDConnectProviderTags",
-];
 
 /// Listing the state bucket, which Terraform's S3 backend does before reading the state.
 fn list_state_bucket(ctx: &Ctx<'_>, github: &GithubDelivery) -> Statement {

@@ -1,6 +1,7 @@
 //! Lowering: the only module that knows both the platform model and Terraform. One file per
 //! model area; each returns the handles later areas need, so cross-area references are typed.
 
+mod apply;
 mod compute;
 mod database;
 mod delivery;
@@ -151,7 +152,7 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
         },
     )?;
     monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db)?;
-    let github = delivery::lower_github(&mut doc, &ctx, &buckets, &runtime)?;
+    let github = delivery::lower_github(&mut doc, &ctx, &buckets, &runtime, &net, &vars)?;
     outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db)?;
     outputs::lower_delivery(&mut doc, &runtime, github.as_ref())?;
     Ok(doc)
@@ -306,7 +307,7 @@ mod tests {
     #[test]
     fn state_access_follows_the_configured_bucket_and_key() {
         let doc = generated(GITHUB);
-        let apply = &doc["data"]["aws_iam_policy_document"]["github_apply"]["statement"];
+        let apply = &doc["data"]["aws_iam_policy_document"]["github_apply_delivery"]["statement"];
         assert_eq!(
             apply[1]["resources"],
             json!([
@@ -317,6 +318,144 @@ mod tests {
         let plan = &doc["data"]["aws_iam_policy_document"]["github_plan"]["statement"];
         assert_eq!(plan[1]["actions"], json!(["s3:GetObject"]));
         assert_eq!(plan[2]["effect"], "Deny");
+    }
+
+    /// The policy JSON IAM stores for an `aws_iam_policy_document`, with every interpolation
+    /// replaced by the longest value it can take, so its length bounds the real one.
+    fn longest_policy_json(document: &Value) -> String {
+        let statements: Vec<Value> = document["statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let mut conditions = serde_json::Map::new();
+                for c in s["condition"].as_array().into_iter().flatten() {
+                    let test = conditions
+                        .entry(c["test"].as_str().unwrap())
+                        .or_insert_with(|| json!({}));
+                    test[c["variable"].as_str().unwrap()] = c["values"].clone();
+                }
+                json!({"Sid": s["sid"], "Effect": s["effect"], "Action": s["actions"],
+                       "Resource": s["resources"], "Condition": conditions})
+            })
+            .collect();
+        let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        let mut out = String::new();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = start + rest[start..].find('}').unwrap();
+            out.push_str(match &rest[start + 2..end] {
+                "data.aws_partition.current.partition" => "aws-us-gov",
+                "data.aws_region.current.name" => "ap-southeast-2",
+                "data.aws_caller_identity.current.account_id" => "123456789012",
+                // An ARN, a variable's value: generously long.
+                _ => "arn:aws-us-gov:ec2:ap-southeast-2:123456789012:vpc/vpc-0123456789abcdef0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            });
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn the_apply_role_has_only_its_own_managed_policies_each_within_the_size_limit() {
+        let doc = generated(GITHUB);
+        let attached: Vec<&Value> = doc["resource"]["aws_iam_role_policy_attachment"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|a| a["role"] == "${aws_iam_role.github_apply.id}")
+            .map(|a| &a["policy_arn"])
+            .collect();
+        let policies = doc["resource"]["aws_iam_policy"].as_object().unwrap();
+        assert_eq!(attached.len(), policies.len());
+        assert!(
+            policies.len() <= 10,
+            "IAM attaches at most 10 managed policies"
+        );
+        for (name, policy) in policies {
+            assert!(attached.contains(&&json!(format!("${{aws_iam_policy.{name}.arn}}"))));
+            assert!(
+                policy["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("demo-github-apply-")
+            );
+            let document = &doc["data"]["aws_iam_policy_document"][name.as_str()];
+            let text = longest_policy_json(document);
+            assert!(text.len() < 6144, "{name}: {} characters", text.len());
+        }
+        assert!(doc["resource"]["aws_iam_role_policy"]["github_apply"].is_null());
+    }
+
+    #[test]
+    fn the_apply_role_is_scoped_to_the_platform() {
+        let doc = generated(GITHUB);
+        let documents = doc["data"]["aws_iam_policy_document"].as_object().unwrap();
+        let statements: Vec<&Value> = documents
+            .iter()
+            .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
+            .flat_map(|(_, d)| d["statement"].as_array().unwrap())
+            .collect();
+        assert!(statements.len() > 20);
+        for s in &statements {
+            let conditioned = s["condition"].as_array().is_some_and(|c| !c.is_empty());
+            for resource in s["resources"].as_array().unwrap() {
+                let r = resource.as_str().unwrap();
+                let scoped = r.contains("demo-")
+                    || r.contains("/demo/")
+                    || r.contains("rds!db-")
+                    || r.contains("token.actions.githubusercontent.com")
+                    || r.contains("tfstate/")
+                    || r.ends_with(":s3:::tfstate")
+                    || r.contains("::image/*")
+                    || r.contains("::parameter${var.ubuntu_ami_ssm_parameter}")
+                    || r.contains(":iam::aws:policy/")
+                    || r.contains(":og:default:postgres-");
+                assert!(
+                    scoped
+                        || conditioned
+                        || r == "*"
+                        || r.ends_with(":volume/*")
+                        || r.ends_with(":network-interface/*"),
+                    "{}: {r}",
+                    s["sid"]
+                );
+            }
+            let actions = s["actions"].as_array().unwrap();
+            if actions.contains(&json!("iam:PassRole")) {
+                assert_eq!(actions.len(), 1);
+                assert_eq!(s["condition"][0]["variable"], "iam:PassedToService");
+            }
+            if actions
+                .iter()
+                .any(|a| a.as_str().unwrap().starts_with("ec2:Create"))
+                && s["sid"] != "AdoptTheDefaultSecurityGroup"
+            {
+                assert!(conditioned, "{}", s["sid"]);
+            }
+        }
+        let tag = |sid: &str| {
+            statements
+                .iter()
+                .find(|s| s["sid"] == sid)
+                .map(|s| s["condition"][0].clone())
+                .unwrap()
+        };
+        assert_eq!(
+            tag("CreateOnlyTaggedEc2"),
+            json!({"test": "StringEquals", "variable": "aws:RequestTag/Platform", "values": ["demo"]})
+        );
+        assert_eq!(
+            tag("ChangeOnlyPlatformEc2")["variable"],
+            "aws:ResourceTag/Platform"
+        );
+        assert_eq!(
+            tag("CreateOnlyTaggedKeys")["variable"],
+            "aws:RequestTag/Platform"
+        );
+        assert!(doc["provider"]["aws"]["default_tags"]["tags"]["Platform"] == "demo");
     }
 
     #[test]

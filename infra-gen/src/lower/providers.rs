@@ -19,6 +19,10 @@ pub(crate) struct Vars {
     pub(crate) ami_parameter: VarRef,
 }
 
+/// The default tag naming the platform on every resource; the apply role's EC2 and KMS
+/// permissions are conditioned on it.
+pub(crate) const PLATFORM_TAG: &str = "Platform";
+
 #[derive(Serialize)]
 struct AwsProvider {
     region: TfString,
@@ -88,7 +92,7 @@ pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfE
     );
     let tags = BTreeMap::from([
         ("Project", TfString::lit("hadrian-ml")),
-        ("Platform", TfString::lit(platform.name.to_string())),
+        (PLATFORM_TAG, TfString::lit(platform.name.to_string())),
         ("Environment", TfString::lit(&platform.environment)),
         ("Owner", TfString::lit(&platform.owner)),
         ("ManagedBy", TfString::lit("infra-gen")),

@@ -30,6 +30,20 @@ pub struct AwsIamRolePolicy {
     pub policy: TfString,
 }
 
+/// `aws_iam_policy`: a customer managed policy, for policies too large for a role's inline
+/// quota (10,240 characters per role; a managed policy may hold 6,144).
+#[derive(Debug, Serialize)]
+pub struct AwsIamPolicy {
+    /// Policy name.
+    pub name: TfString,
+    /// What the policy grants.
+    pub description: TfString,
+    /// Policy JSON.
+    pub policy: TfString,
+    /// Tags.
+    pub tags: Tags,
+}
+
 /// `aws_iam_role_policy_attachment`.
 #[derive(Debug, Serialize)]
 pub struct AwsIamRolePolicyAttachment {
@@ -64,6 +78,7 @@ pub struct AwsIamOpenidConnectProvider {
 resource_type! {
     AwsIamOpenidConnectProvider => "aws_iam_openid_connect_provider",
     AwsIamRole => "aws_iam_role",
+    AwsIamPolicy => "aws_iam_policy",
     AwsIamRolePolicy => "aws_iam_role_policy",
     AwsIamRolePolicyAttachment => "aws_iam_role_policy_attachment",
     AwsIamInstanceProfile => "aws_iam_instance_profile",

@@ -1,0 +1,753 @@
+//! The GitHub apply role's permissions, built from the model instead of an AWS managed policy:
+//! exactly the calls Terraform makes to create, read, update and delete the resource types this
+//! platform declares, scoped to the platform's names.
+//!
+//! Scoping follows what each service supports. Services with resource-level permissions (S3,
+//! RDS, IAM, CloudWatch Logs, SNS, CloudWatch, SSM, ECR, Secrets Manager) get ARNs built from the
+//! platform's name prefix. EC2 and KMS key creation only support tag-based control, so new
+//! resources must carry the provider's default `Platform` tag (`aws:RequestTag`) and existing
+//! ones may be changed only when they already carry it (`aws:ResourceTag`). The statements are
+//! split into one customer managed policy per area so each stays under IAM's 6,144-character
+//! limit for managed policies.
+
+use crate::lower::iam::allow;
+use crate::lower::providers::Vars;
+use crate::lower::{Ctx, DELIVERY, IAM};
+use crate::tf::data::{AwsIamPolicyDocument, Condition, Statement};
+use crate::tf::iam::{AwsIamPolicy, AwsIamRole, AwsIamRolePolicyAttachment};
+use crate::tf::network::AwsVpc;
+use crate::tf::{Document, Handle, TfError, TfString};
+
+const REQUEST_TAG: &str = "aws:RequestTag/Platform";
+const RESOURCE_TAG: &str = "aws:ResourceTag/Platform";
+
+/// EC2 resource types the platform creates, as they appear in EC2 ARNs.
+const EC2_TYPES: [&str; 10] = [
+    "vpc",
+    "subnet",
+    "route-table",
+    "internet-gateway",
+    "security-group",
+    "elastic-ip",
+    "instance",
+    "volume",
+    "network-interface",
+    "vpc-flow-log",
+];
+
+/// EC2 calls that create a resource; `ec2:CreateTags` is allowed during these only.
+const EC2_CREATE: [&str; 8] = [
+    "ec2:CreateVpc",
+    "ec2:CreateSubnet",
+    "ec2:CreateRouteTable",
+    "ec2:CreateInternetGateway",
+    "ec2:CreateSecurityGroup",
+    "ec2:AllocateAddress",
+    "ec2:RunInstances",
+    "ec2:CreateFlowLogs",
+];
+
+/// One customer managed policy of the apply role.
+pub(crate) struct ApplyPolicy {
+    /// Resource name suffix and policy name suffix, e.g. `network`.
+    pub(crate) area: &'static str,
+    /// What it grants.
+    pub(crate) description: &'static str,
+    /// The statements.
+    pub(crate) statements: Vec<Statement>,
+}
+
+/// What the apply policies refer to besides names.
+pub(crate) struct ApplyDeps<'a> {
+    pub(crate) vpc: &'a Handle<AwsVpc>,
+    pub(crate) vars: &'a Vars,
+    /// Statements for the Terraform state (bucket listing, state object, lock file).
+    pub(crate) state: Vec<Statement>,
+}
+
+/// `condition` on the platform tag.
+fn platform_tag(ctx: &Ctx<'_>, variable: &'static str) -> Condition {
+    Condition {
+        test: "StringEquals",
+        variable,
+        values: vec![TfString::lit(ctx.platform.name.to_string())],
+    }
+}
+
+/// `statement` limited by `conditions`.
+fn when(statement: Statement, conditions: Vec<Condition>) -> Statement {
+    Statement {
+        condition: conditions,
+        ..statement
+    }
+}
+
+/// EC2 ARNs of `types` in this account and region.
+fn ec2_arns(ctx: &Ctx<'_>, types: &[&str]) -> Vec<TfString> {
+    types
+        .iter()
+        .map(|t| ctx.arn("ec2", &format!("{t}/*")))
+        .collect()
+}
+
+fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
+    let image = TfString::concat([
+        TfString::lit("arn:"),
+        ctx.partition.attr("partition"),
+        TfString::lit(":ec2:"),
+        ctx.region.attr("name"),
+        TfString::lit("::image/*"),
+    ]);
+    vec![
+        allow(
+            "DescribeEc2",
+            vec![
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeAddressesAttribute",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeFlowLogs",
+                "ec2:DescribeImages",
+                "ec2:DescribeInstanceAttribute",
+                "ec2:DescribeInstanceCreditSpecifications",
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeInstances",
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeSecurityGroupRules",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeTags",
+                "ec2:DescribeVolumes",
+                "ec2:DescribeVpcAttribute",
+                "ec2:DescribeVpcs",
+            ],
+            vec![TfString::lit("*")],
+        ),
+        when(
+            allow(
+                "CreateOnlyTaggedEc2",
+                EC2_CREATE.to_vec(),
+                ec2_arns(ctx, &EC2_TYPES),
+            ),
+            vec![platform_tag(ctx, REQUEST_TAG)],
+        ),
+        when(
+            allow(
+                "TagOnlyWhileCreating",
+                vec!["ec2:CreateTags"],
+                ec2_arns(ctx, &EC2_TYPES),
+            ),
+            vec![Condition {
+                test: "StringEquals",
+                variable: "ec2:CreateAction",
+                values: EC2_CREATE
+                    .iter()
+                    .map(|a| TfString::lit(a.trim_start_matches("ec2:")))
+                    .collect(),
+            }],
+        ),
+        allow(
+            "RunFromAnyImageIntoNewVolumesAndInterfaces",
+            vec!["ec2:RunInstances"],
+            vec![
+                image,
+                ctx.arn("ec2", "volume/*"),
+                ctx.arn("ec2", "network-interface/*"),
+            ],
+        ),
+        when(
+            allow(
+                "ChangeOnlyPlatformEc2",
+                vec![
+                    "ec2:AssociateAddress",
+                    "ec2:AssociateRouteTable",
+                    "ec2:AttachInternetGateway",
+                    "ec2:AuthorizeSecurityGroupEgress",
+                    "ec2:AuthorizeSecurityGroupIngress",
+                    "ec2:CreateFlowLogs",
+                    "ec2:CreateRoute",
+                    "ec2:CreateRouteTable",
+                    "ec2:CreateSecurityGroup",
+                    "ec2:CreateSubnet",
+                    "ec2:CreateTags",
+                    "ec2:DeleteFlowLogs",
+                    "ec2:DeleteInternetGateway",
+                    "ec2:DeleteRoute",
+                    "ec2:DeleteRouteTable",
+                    "ec2:DeleteSecurityGroup",
+                    "ec2:DeleteSubnet",
+                    "ec2:DeleteTags",
+                    "ec2:DeleteVpc",
+                    "ec2:DetachInternetGateway",
+                    "ec2:DisassociateAddress",
+                    "ec2:DisassociateRouteTable",
+                    "ec2:ModifyInstanceAttribute",
+                    "ec2:ModifyInstanceMetadataOptions",
+                    "ec2:ModifySecurityGroupRules",
+                    "ec2:ModifySubnetAttribute",
+                    "ec2:ModifyVpcAttribute",
+                    "ec2:MonitorInstances",
+                    "ec2:ReleaseAddress",
+                    "ec2:ReplaceRoute",
+                    "ec2:RevokeSecurityGroupEgress",
+                    "ec2:RevokeSecurityGroupIngress",
+                    "ec2:RunInstances",
+                    "ec2:StartInstances",
+                    "ec2:StopInstances",
+                    "ec2:TerminateInstances",
+                    "ec2:UnmonitorInstances",
+                    "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+                    "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+                ],
+                ec2_arns(ctx, &EC2_TYPES),
+            ),
+            vec![platform_tag(ctx, RESOURCE_TAG)],
+        ),
+        // The VPC's default security group is created by EC2 untagged; Terraform adopts it,
+        // tags it and strips its rules. It is reachable only through this VPC.
+        when(
+            allow(
+                "AdoptTheDefaultSecurityGroup",
+                vec![
+                    "ec2:CreateTags",
+                    "ec2:RevokeSecurityGroupEgress",
+                    "ec2:RevokeSecurityGroupIngress",
+                ],
+                vec![ctx.arn("ec2", "security-group/*")],
+            ),
+            vec![Condition {
+                test: "ArnEquals",
+                variable: "ec2:Vpc",
+                values: vec![deps.vpc.arn()],
+            }],
+        ),
+        allow(
+            "ReadTheAmiParameter",
+            vec!["ssm:GetParameter", "ssm:GetParameters"],
+            vec![TfString::concat([
+                TfString::lit("arn:"),
+                ctx.partition.attr("partition"),
+                TfString::lit(":ssm:"),
+                ctx.region.attr("name"),
+                TfString::lit("::parameter"),
+                deps.vars.ami_parameter.string(),
+            ])],
+        ),
+    ]
+}
+
+fn storage(ctx: &Ctx<'_>) -> Vec<Statement> {
+    let name = &ctx.platform.name;
+    let buckets = ctx.s3_arn(&format!("{name}-hadrian-ml-*"));
+    let mut statements = vec![
+        allow(
+            "ManagePlatformBuckets",
+            vec![
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:DeleteBucketPolicy",
+                "s3:GetAccelerateConfiguration",
+                "s3:GetBucketAcl",
+                "s3:GetBucketCORS",
+                "s3:GetBucketLocation",
+                "s3:GetBucketLogging",
+                "s3:GetBucketObjectLockConfiguration",
+                "s3:GetBucketOwnershipControls",
+                "s3:GetBucketPolicy",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetBucketRequestPayment",
+                "s3:GetBucketTagging",
+                "s3:GetBucketVersioning",
+                "s3:GetBucketWebsite",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetLifecycleConfiguration",
+                "s3:GetReplicationConfiguration",
+                "s3:ListBucket",
+                "s3:PutBucketLogging",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutBucketPolicy",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketTagging",
+                "s3:PutBucketVersioning",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutLifecycleConfiguration",
+            ],
+            vec![buckets.clone()],
+        ),
+        when(
+            allow(
+                "CreateOnlyTaggedKeys",
+                vec!["kms:CreateKey"],
+                vec![TfString::lit("*")],
+            ),
+            vec![platform_tag(ctx, REQUEST_TAG)],
+        ),
+        allow(
+            "ListKeyAliases",
+            vec!["kms:ListAliases"],
+            vec![TfString::lit("*")],
+        ),
+        when(
+            allow(
+                "AdministerPlatformKeys",
+                vec![
+                    "kms:CreateAlias",
+                    "kms:DeleteAlias",
+                    "kms:DescribeKey",
+                    "kms:DisableKeyRotation",
+                    "kms:EnableKeyRotation",
+                    "kms:GetKeyPolicy",
+                    "kms:GetKeyRotationStatus",
+                    "kms:ListResourceTags",
+                    "kms:PutKeyPolicy",
+                    "kms:ScheduleKeyDeletion",
+                    "kms:TagResource",
+                    "kms:UntagResource",
+                    "kms:UpdateAlias",
+                    "kms:UpdateKeyDescription",
+                ],
+                vec![ctx.arn("kms", "key/*")],
+            ),
+            vec![platform_tag(ctx, RESOURCE_TAG)],
+        ),
+        allow(
+            "NamePlatformKeys",
+            vec!["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+            vec![ctx.arn("kms", &format!("alias/{name}-*"))],
+        ),
+        // RDS, ECR and EBS take grants on the platform key for the resources they encrypt.
+        when(
+            allow(
+                "LetServicesUsePlatformKeys",
+                vec![
+                    "kms:CreateGrant",
+                    "kms:Decrypt",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                ],
+                vec![ctx.arn("kms", "key/*")],
+            ),
+            vec![
+                platform_tag(ctx, RESOURCE_TAG),
+                Condition {
+                    test: "Bool",
+                    variable: "kms:GrantIsForAWSResource",
+                    values: vec![TfString::lit("true")],
+                },
+            ],
+        ),
+    ];
+    if ctx.platform.storage.force_destroy {
+        statements.push(allow(
+            "EmptyBucketsOnDestroy",
+            vec![
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:ListBucketVersions",
+            ],
+            vec![
+                buckets.clone(),
+                TfString::concat([buckets, TfString::lit("/*")]),
+            ],
+        ));
+    }
+    statements
+}
+
+fn database(ctx: &Ctx<'_>) -> Vec<Statement> {
+    let name = &ctx.platform.name;
+    let rds = |rest: &str| ctx.arn("rds", &format!("{rest}:{name}-*"));
+    vec![
+        allow(
+            "ManagePlatformDatabase",
+            vec![
+                "rds:AddTagsToResource",
+                "rds:CreateDBInstance",
+                "rds:CreateDBParameterGroup",
+                "rds:CreateDBSnapshot",
+                "rds:CreateDBSubnetGroup",
+                "rds:DeleteDBInstance",
+                "rds:DeleteDBParameterGroup",
+                "rds:DeleteDBSubnetGroup",
+                "rds:DescribeDBInstances",
+                "rds:DescribeDBParameterGroups",
+                "rds:DescribeDBParameters",
+                "rds:DescribeDBSubnetGroups",
+                "rds:ListTagsForResource",
+                "rds:ModifyDBInstance",
+                "rds:ModifyDBParameterGroup",
+                "rds:ModifyDBSubnetGroup",
+                "rds:RebootDBInstance",
+                "rds:RemoveTagsFromResource",
+            ],
+            vec![
+                rds("db"),
+                rds("pg"),
+                rds("subgrp"),
+                rds("snapshot"),
+                ctx.arn("rds", "og:default:postgres-*"),
+            ],
+        ),
+        // `manage_master_user_password`: RDS creates the secret in the caller's name.
+        allow(
+            "LetRdsManageTheMasterSecret",
+            vec![
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:RotateSecret",
+                "secretsmanager:TagResource",
+            ],
+            vec![ctx.arn("secretsmanager", "secret:rds!db-*")],
+        ),
+        when(
+            allow(
+                "CreateTheRdsServiceLinkedRole",
+                vec!["iam:CreateServiceLinkedRole"],
+                vec![ctx.global_arn(
+                    "iam",
+                    "role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS",
+                )],
+            ),
+            vec![Condition {
+                test: "StringEquals",
+                variable: "iam:AWSServiceName",
+                values: vec![TfString::lit("rds.amazonaws.com")],
+            }],
+        ),
+    ]
+}
+
+/// AWS managed policies the platform attaches to its own roles.
+pub(crate) const ATTACHED_MANAGED_POLICIES: [&str; 3] = [
+    "AmazonSSMManagedInstanceCore",
+    "ReadOnlyAccess",
+    "service-role/AmazonRDSEnhancedMonitoringRole",
+];
+
+/// Roles the platform passes to a service, with that service.
+const PASSED_ROLES: [(&str, &str); 3] = [
+    ("etl-host", "ec2.amazonaws.com"),
+    ("vpc-flow-logs", "vpc-flow-logs.amazonaws.com"),
+    ("rds-monitoring", "monitoring.rds.amazonaws.com"),
+];
+
+fn identity(ctx: &Ctx<'_>) -> Vec<Statement> {
+    let name = &ctx.platform.name;
+    let iam = |rest: &str| ctx.global_arn("iam", rest);
+    let mut attachable: Vec<TfString> = ATTACHED_MANAGED_POLICIES
+        .iter()
+        .map(|p| ctx.managed_policy(p))
+        .collect();
+    attachable.push(iam(&format!("policy/{name}-*")));
+    let mut statements = vec![
+        allow(
+            "ManagePlatformIam",
+            vec![
+                "iam:AddClientIDToOpenIDConnectProvider",
+                "iam:AddRoleToInstanceProfile",
+                "iam:CreateInstanceProfile",
+                "iam:CreateOpenIDConnectProvider",
+                "iam:CreatePolicy",
+                "iam:CreatePolicyVersion",
+                "iam:CreateRole",
+                "iam:DeleteInstanceProfile",
+                "iam:DeleteOpenIDConnectProvider",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:GetInstanceProfile",
+                "iam:GetOpenIDConnectProvider",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+                "iam:ListOpenIDConnectProviderTags",
+                "iam:ListPolicyTags",
+                "iam:ListPolicyVersions",
+                "iam:ListRolePolicies",
+                "iam:ListRoleTags",
+                "iam:PutRolePolicy",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:TagInstanceProfile",
+                "iam:TagOpenIDConnectProvider",
+                "iam:TagPolicy",
+                "iam:TagRole",
+                "iam:UntagInstanceProfile",
+                "iam:UntagOpenIDConnectProvider",
+                "iam:UntagPolicy",
+                "iam:UntagRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:UpdateOpenIDConnectProviderThumbprint",
+                "iam:UpdateRole",
+                "iam:UpdateRoleDescription",
+            ],
+            vec![
+                iam(&format!("role/{name}-*")),
+                iam(&format!("instance-profile/{name}-*")),
+                iam(&format!("policy/{name}-*")),
+                iam("oidc-provider/token.actions.githubusercontent.com"),
+            ],
+        ),
+        when(
+            allow(
+                "AttachOnlyThePlatformsPolicies",
+                vec!["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                vec![iam(&format!("role/{name}-*"))],
+            ),
+            vec![Condition {
+                test: "ArnEquals",
+                variable: "iam:PolicyARN",
+                values: attachable,
+            }],
+        ),
+    ];
+    for (role, service) in PASSED_ROLES {
+        statements.push(when(
+            allow(
+                "PassPlatformRoleToItsService",
+                vec!["iam:PassRole"],
+                vec![iam(&format!("role/{name}-{role}"))],
+            ),
+            vec![Condition {
+                test: "StringEquals",
+                variable: "iam:PassedToService",
+                values: vec![TfString::lit(service)],
+            }],
+        ));
+    }
+    statements
+}
+
+fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
+    let name = &ctx.platform.name;
+    let log_groups = ctx
+        .platform
+        .log_group_patterns()
+        .iter()
+        .flat_map(|p| {
+            let group = ctx.arn("logs", &format!("log-group:{p}"));
+            let streams = ctx.arn("logs", &format!("log-group:{p}:*"));
+            if p.ends_with('*') {
+                vec![group]
+            } else {
+                vec![group, streams]
+            }
+        })
+        .collect();
+    vec![
+        allow(
+            "ListLogGroups",
+            vec!["logs:DescribeLogGroups"],
+            vec![TfString::lit("*")],
+        ),
+        allow(
+            "ManagePlatformLogGroups",
+            vec![
+                "logs:AssociateKmsKey",
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:DeleteMetricFilter",
+                "logs:DeleteRetentionPolicy",
+                "logs:DescribeMetricFilters",
+                "logs:DisassociateKmsKey",
+                "logs:ListTagsForResource",
+                "logs:ListTagsLogGroup",
+                "logs:PutMetricFilter",
+                "logs:PutRetentionPolicy",
+                "logs:TagLogGroup",
+                "logs:TagResource",
+                "logs:UntagLogGroup",
+                "logs:UntagResource",
+            ],
+            log_groups,
+        ),
+        allow(
+            "ManagePlatformTopics",
+            vec![
+                "sns:CreateTopic",
+                "sns:DeleteTopic",
+                "sns:GetSubscriptionAttributes",
+                "sns:GetTopicAttributes",
+                "sns:ListTagsForResource",
+                "sns:SetSubscriptionAttributes",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+                "sns:TagResource",
+                "sns:Unsubscribe",
+                "sns:UntagResource",
+            ],
+            vec![ctx.arn("sns", &format!("{name}-*"))],
+        ),
+        allow(
+            "ManagePlatformAlarms",
+            vec![
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:ListTagsForResource",
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+            ],
+            vec![ctx.arn("cloudwatch", &format!("alarm:{name}-*"))],
+        ),
+        allow(
+            "ManagePlatformDashboards",
+            vec![
+                "cloudwatch:DeleteDashboards",
+                "cloudwatch:GetDashboard",
+                "cloudwatch:PutDashboard",
+            ],
+            vec![ctx.global_arn("cloudwatch", &format!("dashboard/{name}-*"))],
+        ),
+        allow(
+            "ListParameters",
+            vec!["ssm:DescribeParameters"],
+            vec![TfString::lit("*")],
+        ),
+        allow(
+            "ManageTheAgentParameter",
+            vec![
+                "ssm:AddTagsToResource",
+                "ssm:DeleteParameter",
+                "ssm:GetParameter",
+                "ssm:GetParameters",
+                "ssm:ListTagsForResource",
+                "ssm:PutParameter",
+                "ssm:RemoveTagsFromResource",
+            ],
+            vec![ctx.arn("ssm", &format!("parameter/AmazonCloudWatch-{name}-*"))],
+        ),
+    ]
+}
+
+fn delivery(ctx: &Ctx<'_>, state: Vec<Statement>) -> Vec<Statement> {
+    let name = &ctx.platform.name;
+    let mut statements = state;
+    statements.extend([
+        allow(
+            "ManagePlatformRepositories",
+            vec![
+                "ecr:CreateRepository",
+                "ecr:DeleteRepository",
+                "ecr:DescribeRepositories",
+                "ecr:GetLifecyclePolicy",
+                "ecr:GetRepositoryPolicy",
+                "ecr:ListTagsForResource",
+                "ecr:PutImageScanningConfiguration",
+                "ecr:PutImageTagMutability",
+                "ecr:TagResource",
+                "ecr:UntagResource",
+            ],
+            vec![ctx.arn("ecr", &format!("repository/{name}-*"))],
+        ),
+        allow(
+            "ManagePlatformDocuments",
+            vec![
+                "ssm:AddTagsToResource",
+                "ssm:CreateDocument",
+                "ssm:DeleteDocument",
+                "ssm:DescribeDocument",
+                "ssm:DescribeDocumentPermission",
+                "ssm:GetDocument",
+                "ssm:ListTagsForResource",
+                "ssm:RemoveTagsFromResource",
+                "ssm:UpdateDocument",
+                "ssm:UpdateDocumentDefaultVersion",
+            ],
+            vec![ctx.arn("ssm", &format!("document/{name}-*"))],
+        ),
+    ]);
+    statements
+}
+
+/// The apply role's policies, one per area.
+pub(crate) fn apply_policies(ctx: &Ctx<'_>, deps: ApplyDeps<'_>) -> Vec<ApplyPolicy> {
+    vec![
+        ApplyPolicy {
+            area: "network",
+            description: "terraform apply: the platform's VPC, subnets, routes, security groups, EIP, ETL host, flow log",
+            statements: network(ctx, &deps),
+        },
+        ApplyPolicy {
+            area: "storage",
+            description: "terraform apply: the platform's buckets and KMS keys",
+            statements: storage(ctx),
+        },
+        ApplyPolicy {
+            area: "database",
+            description: "terraform apply: the platform's RDS instance, its groups and managed secret",
+            statements: database(ctx),
+        },
+        ApplyPolicy {
+            area: "identity",
+            description: "terraform apply: the platform's roles, policies, instance profile, GitHub OIDC provider",
+            statements: identity(ctx),
+        },
+        ApplyPolicy {
+            area: "observability",
+            description: "terraform apply: the platform's log groups, alarm topic, alarms, dashboard, agent parameter",
+            statements: observability(ctx),
+        },
+        ApplyPolicy {
+            area: "delivery",
+            description: "terraform apply: state and lock, the ETL repository, the deploy document",
+            statements: delivery(ctx, deps.state),
+        },
+    ]
+}
+
+/// Creates each policy and attaches it to `role`.
+pub(crate) fn attach_apply_policies(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    role: &Handle<AwsIamRole>,
+    policies: Vec<ApplyPolicy>,
+) -> Result<(), TfError> {
+    for policy in policies {
+        let name = format!("github_apply_{}", policy.area);
+        let document = doc.data(
+            IAM,
+            &name,
+            &AwsIamPolicyDocument {
+                statement: policy.statements,
+            },
+        )?;
+        let managed = doc.resource(
+            DELIVERY,
+            &name,
+            &AwsIamPolicy {
+                name: ctx.named(&format!("github-apply-{}", policy.area)),
+                description: TfString::lit(policy.description),
+                policy: document.attr("json"),
+                tags: ctx.tags(&format!("github-apply-{}", policy.area)),
+            },
+        )?;
+        doc.resource(
+            DELIVERY,
+            &name,
+            &AwsIamRolePolicyAttachment {
+                role: role.id(),
+                policy_arn: managed.arn(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lower::apply::{REQUEST_TAG, RESOURCE_TAG};
+    use crate::lower::providers::PLATFORM_TAG;
+
+    #[test]
+    fn tag_conditions_name_the_providers_platform_tag() {
+        assert_eq!(REQUEST_TAG, format!("aws:RequestTag/{PLATFORM_TAG}"));
+        assert_eq!(RESOURCE_TAG, format!("aws:ResourceTag/{PLATFORM_TAG}"));
+    }
+}
