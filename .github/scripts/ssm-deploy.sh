@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Switches the ETL host to an image digest with the custom SSM document `<name>-etl-deploy`, waits for the command
-# with a deadline, prints its output and fails when it fails.
+# with a deadline, prints its output and fails when it fails. On success it records the digest in the SSM parameter
+# /hadrian/<name>/etl/image-digest, which a replaced host deploys on first boot (deploy.sh --restore).
 #   ssm-deploy.sh <sha256:digest>
 # Environment: PLATFORM_NAME, AWS_REGION (and AWS credentials for the deploy role), DEPLOY_TIMEOUT_SECONDS.
 set -euo pipefail
@@ -15,6 +16,7 @@ timeout=${DEPLOY_TIMEOUT_SECONDS:-1800}
 
 repository="$PLATFORM_NAME-etl"
 document="$PLATFORM_NAME-etl-deploy"
+image_parameter="/hadrian/$PLATFORM_NAME/etl/image-digest"
 
 # A rollback names an image that must already be in ECR; a fresh build is there by construction.
 aws ecr describe-images --repository-name "$repository" --image-ids "imageDigest=$digest" \
@@ -68,6 +70,8 @@ fi
 if [[ $status != Success ]]; then
   die "SSM command $command_id ended with status $status (exit code $(jq -r '.ResponseCode' <<<"$invocation"))"
 fi
+aws ssm put-parameter --name "$image_parameter" --type String --value "$digest" --overwrite >/dev/null
+echo "deploy: recorded $digest in $image_parameter"
 {
   echo "### ETL deployed"
   echo

@@ -34,6 +34,7 @@ case "$1 $2" in
       cat "$STUB_DIR/invocation.json"
     fi ;;
   "ssm cancel-command") ;;
+  "ssm put-parameter") ;;
   *) echo "unexpected: $*" >&2; exit 99 ;;
 esac
 """
@@ -98,6 +99,11 @@ class SsmDeploy(unittest.TestCase):
         describe = [c for c in self.calls() if c.startswith("aws ec2 describe-instances")]
         self.assertIn("Name=tag:hadrian:etl-host,Values=demo", describe[0])
         self.assertIn("demo-etl@" + DIGEST, (self.tmp / "summary.md").read_text(encoding="utf-8"))
+        # The digest is recorded last, after the command succeeded, for a replaced host's first boot.
+        self.assertEqual(
+            self.calls()[-1],
+            f"aws ssm put-parameter --name /hadrian/demo/etl/image-digest --type String --value {DIGEST} --overwrite",
+        )
 
     def test_failed_command_fails_the_job_and_shows_stderr(self):
         self.set_status("InProgress", "Failed")
@@ -106,6 +112,7 @@ class SsmDeploy(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("deploy: migration failed", result.stdout)
         self.assertIn("ended with status Failed (exit code 7)", result.stderr)
+        self.assertFalse(any(c.startswith("aws ssm put-parameter") for c in self.calls()))
 
     def test_deadline_cancels_the_command(self):
         self.set_status("InProgress")
@@ -113,6 +120,7 @@ class SsmDeploy(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("still InProgress after 0s; cancelled", result.stderr)
         self.assertTrue(any(c.startswith("aws ssm cancel-command") for c in self.calls()))
+        self.assertFalse(any(c.startswith("aws ssm put-parameter") for c in self.calls()))
 
     def test_refuses_bad_digest_missing_image_and_ambiguous_target(self):
         result = self.run_script("sha256:abc")

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Switches the ETL host to a new image. Run as root by the custom SSM document `<name>-etl-deploy`:
 #   /opt/hadrian/etl/deploy.sh <ecr repository url> <sha256:digest>
+# and by the host setup on first boot, to restore the image the deploy workflow last recorded:
+#   /opt/hadrian/etl/deploy.sh --restore <ecr repository url> <ssm parameter name>
+# (a missing parameter means nothing was deployed yet: exit 0 without doing anything).
 # The document fills in the repository URL (from Terraform) and the digest (its only parameter, already checked
 # against ^sha256:[0-9a-f]{64}$); this script checks both again because it must be safe to run by hand too.
 #
@@ -18,13 +21,34 @@ readonly unit=${HADRIAN_ETL_UNIT:-hadrian-etl.service}
 die() { printf 'deploy: %s\n' "$*" >&2; exit 2; }
 say() { printf 'deploy: %s\n' "$*"; }
 
-[[ $# -eq 2 ]] || die "usage: deploy.sh <ecr repository url> <sha256:digest>"
+readonly usage="usage: deploy.sh <ecr repository url> <sha256:digest> | deploy.sh --restore <ecr repository url> <ssm parameter name>"
+restore=
+if [[ ${1-} == --restore ]]; then
+  restore=1
+  shift
+fi
+[[ $# -eq 2 ]] || die "$usage"
 repository=$1
-digest=$2
 [[ $repository =~ ^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*$ ]] \
   || die "repository '$repository' is not an ECR repository URL"
 registry=${repository%%/*}
 region=${BASH_REMATCH[2]}
+if [[ -n $restore ]]; then
+  parameter=$2
+  [[ $parameter =~ ^/[A-Za-z0-9_./-]+$ ]] || die "parameter '$parameter' is not an SSM parameter path"
+  if ! digest=$(aws ssm get-parameter --region "$region" --name "$parameter" \
+    --query Parameter.Value --output text 2>&1); then
+    if [[ $digest == *ParameterNotFound* ]]; then
+      say "no image recorded in $parameter yet; the first deploy brings one"
+      exit 0
+    fi
+    printf 'deploy: cannot read %s: %s\n' "$parameter" "$digest" >&2
+    exit 1
+  fi
+  say "restoring $digest recorded in $parameter"
+else
+  digest=$2
+fi
 [[ $digest =~ ^sha256:[0-9a-f]{64}$ ]] || die "digest '$digest' does not match ^sha256:[0-9a-f]{64}$"
 [[ -r $config_env ]] || die "missing $config_env (written by cloud-init)"
 image="$repository@$digest"

@@ -23,6 +23,7 @@ DEPLOY = HERE / "deploy.sh"
 UNIT = HERE / "hadrian-etl.service"
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-etl"
 DIGEST = "sha256:" + "ab" * 32
+PARAMETER = "/hadrian/demo/etl/image-digest"
 REQUIRED_ENV = [
     "ETL_BUCKET",
     "ETL_DATASET",
@@ -147,7 +148,17 @@ class DeployScript(unittest.TestCase):
         self.bindir.mkdir()
         self.calls = self.tmp / "calls.log"
         log = f'echo "$(basename "$0") $*" >> {self.calls}\n'
-        _stub(self.bindir, "aws", log + "echo token\n")
+        # `aws ssm get-parameter` answers RECORDED (the recorded digest) or fails like the CLI does.
+        _stub(
+            self.bindir,
+            "aws",
+            log + 'if [[ $1 == ssm ]]; then\n'
+            '  [[ -n ${RECORDED:-} ]] && { echo "$RECORDED"; exit 0; }\n'
+            '  echo "An error occurred (${PARAMETER_ERROR:-ParameterNotFound}) when calling the GetParameter operation" >&2\n'
+            '  exit 254\n'
+            'fi\n'
+            "echo token\n",
+        )
         _stub(self.bindir, "systemctl", log)
         # `docker compose ... run --rm migrate` fails when FAIL_MIGRATE is set; everything else succeeds.
         _stub(
@@ -213,6 +224,38 @@ class DeployScript(unittest.TestCase):
                 self.assertEqual(result.returncode, 2)
                 self.assertIn(message, result.stderr)
         self.assertEqual(self.calls_made(), [])
+        self.assertEqual(self.image_env.read_text(encoding="utf-8"), "ETL_IMAGE=old\n")
+
+    def test_restore_deploys_the_recorded_digest(self):
+        result = self.run_deploy("--restore", REPOSITORY, PARAMETER, RECORDED=DIGEST)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        calls = self.calls_made()
+        self.assertEqual(
+            calls[0],
+            f"aws ssm get-parameter --region eu-west-1 --name {PARAMETER} --query Parameter.Value --output text",
+        )
+        self.assertIn(f"docker pull --quiet {REPOSITORY}@{DIGEST}", calls)
+        self.assertEqual(calls[-1], "systemctl start hadrian-etl.service")
+        self.assertEqual(self.image_env.read_text(encoding="utf-8"), f"ETL_IMAGE={REPOSITORY}@{DIGEST}\n")
+
+    def test_restore_without_a_recorded_digest_does_nothing(self):
+        result = self.run_deploy("--restore", REPOSITORY, PARAMETER)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("no image recorded", result.stdout)
+        self.assertEqual([c.split()[0] for c in self.calls_made()], ["aws"])
+        self.assertEqual(self.image_env.read_text(encoding="utf-8"), "ETL_IMAGE=old\n")
+
+    def test_restore_fails_on_other_errors_and_on_a_bad_recorded_value(self):
+        result = self.run_deploy("--restore", REPOSITORY, PARAMETER, PARAMETER_ERROR="AccessDeniedException")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"cannot read {PARAMETER}", result.stderr)
+        result = self.run_deploy("--restore", REPOSITORY, PARAMETER, RECORDED="latest")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("does not match", result.stderr)
+        result = self.run_deploy("--restore", REPOSITORY, "etl/image-digest;reboot")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("is not an SSM parameter path", result.stderr)
+        self.assertNotIn("docker", " ".join(self.calls_made()))
         self.assertEqual(self.image_env.read_text(encoding="utf-8"), "ETL_IMAGE=old\n")
 
     def test_digest_pattern_matches_the_ssm_document_contract(self):

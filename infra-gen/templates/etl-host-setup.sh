@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings the ETL host to its runtime; run by cloud-init (runcmd) on first boot, safe to run again
-# by hand (sudo /usr/local/sbin/hadrian-etl-host-setup <region> <agent parameter>). Installed by
+# by hand (sudo /usr/local/sbin/hadrian-etl-host-setup <region> <agent parameter> <ecr repository
+# url> <image parameter>). Installed by
 # infra-gen's cloud-init document; the files it relies on (compose project, deploy script, units,
 # /etc/hadrian/etl.env) were written by cloud-init before it runs.
 #
@@ -9,13 +10,20 @@
 # 2. The AWS CLI v2 (deploy.sh logs in to ECR with it), from AWS's official bundle.
 # 3. The ETL timer: enabled and started; /etc/hadrian/etl-image.env is created empty if missing,
 #    so a run before the first deploy fails with "ETL_IMAGE is not set" instead of a missing file.
-# 4. The CloudWatch agent from the regional download bucket, configured from the SSM parameter
+# 4. The image last deployed: when the deploy workflow has recorded a digest in the image
+#    parameter, deploy.sh --restore pulls it, migrates and starts one run, so a replaced host runs
+#    the ETL without waiting for the next deploy. A failure here is reported at the very end, after
+#    the agent step, so it never leaves the host unmonitored.
+# 5. The CloudWatch agent from the regional download bucket, configured from the SSM parameter
 #    the monitoring part of infra-gen writes. Last, so a monitoring problem (reported as a failed
 #    cloud-init) never keeps the ETL from running.
 set -euo pipefail
 
-readonly region=${1:?usage: hadrian-etl-host-setup <region> <cloudwatch agent ssm parameter>}
-readonly agent_parameter=${2:?usage: hadrian-etl-host-setup <region> <cloudwatch agent ssm parameter>}
+readonly usage="usage: hadrian-etl-host-setup <region> <cloudwatch agent ssm parameter> <ecr repository url> <image ssm parameter>"
+readonly region=${1:?$usage}
+readonly agent_parameter=${2:?$usage}
+readonly repository_url=${3:?$usage}
+readonly image_parameter=${4:?$usage}
 readonly docker_key=/etc/apt/keyrings/docker.asc
 readonly docker_fingerprint=9DC858229FC7DD38854AE2D88D81803C0EBFCD88
 export DEBIAN_FRONTEND=noninteractive
@@ -63,6 +71,10 @@ systemctl daemon-reload
 systemctl enable --now hadrian-etl.timer
 systemctl list-timers hadrian-etl.timer --no-pager
 
+say "etl: restoring the image recorded in $image_parameter"
+restore_failed=0
+/opt/hadrian/etl/deploy.sh --restore "$repository_url" "$image_parameter" || restore_failed=1
+
 say "cloudwatch agent: installing from the $region download bucket"
 curl --proto '=https' -fsSL \
   "https://amazoncloudwatch-agent-$region.s3.$region.amazonaws.com/ubuntu/$arch/latest/amazon-cloudwatch-agent.deb" \
@@ -77,4 +89,6 @@ for attempt in 1 2 3 4 5; do
   ((attempt < 5)) || die "the CloudWatch agent could not load its configuration from ssm:$agent_parameter"
   sleep $((attempt * 10))
 done
+((restore_failed == 0)) \
+  || die "could not restore the deployed image from $image_parameter; run the deploy workflow"
 say "done"

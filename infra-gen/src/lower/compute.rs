@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, context};
 
 use crate::lower::database::Db;
+use crate::lower::delivery::Runtime;
 use crate::lower::monitoring::Telemetry;
 use crate::lower::network::Net;
 use crate::lower::providers::Vars;
@@ -53,6 +54,7 @@ pub(crate) struct HostDeps<'a> {
     pub(crate) buckets: &'a Buckets,
     pub(crate) db: &'a Db,
     pub(crate) telemetry: &'a Telemetry,
+    pub(crate) runtime: &'a Runtime,
 }
 
 const USER_DATA: &str = include_str!("../../templates/user_data.yaml.j2");
@@ -86,6 +88,8 @@ fn user_data(ctx: &Ctx<'_>, deps: &HostDeps<'_>) -> Result<TfString, TfError> {
         region => hole("region"),
         log_group => hole("log_group"),
         agent_parameter => hole("agent_parameter"),
+        repository_url => hole("repository_url"),
+        image_parameter => platform.etl_image_parameter_name(),
         interval_minutes => platform.etl.schedule_minutes,
         on_calendar => on_calendar(platform.etl.schedule_minutes),
         compose => COMPOSE,
@@ -112,6 +116,10 @@ fn user_data(ctx: &Ctx<'_>, deps: &HostDeps<'_>) -> Result<TfString, TfError> {
         ("db_address", deps.db.instance.attr("address")),
         ("db_port", deps.db.instance.attr("port")),
         ("region", ctx.region.attr("name")),
+        (
+            "repository_url",
+            deps.runtime.repository.attr("repository_url"),
+        ),
     ]);
     TfString::with_holes(&text, &holes)
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
-use crate::lower::iam::{allow, attach_managed, inline_policy};
+use crate::lower::iam::{allow, attach_managed, image_parameter_arn, inline_policy};
 use crate::lower::network::Net;
 use crate::lower::providers::Vars;
 use crate::lower::storage::Buckets;
@@ -298,6 +298,11 @@ pub(crate) fn lower_github(
                     "ecr:BatchGetImage",
                 ],
                 vec![runtime.repository.arn()],
+            ),
+            allow(
+                "RecordDeployedImageDigest",
+                vec!["ssm:PutParameter"],
+                vec![image_parameter_arn(ctx)],
             ),
             allow(
                 "SendDeployDocument",

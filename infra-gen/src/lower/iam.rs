@@ -128,6 +128,14 @@ pub(crate) fn attach_managed(
     Ok(())
 }
 
+/// The ARN of the SSM parameter holding the deployed image digest.
+pub(crate) fn image_parameter_arn(ctx: &Ctx<'_>) -> TfString {
+    ctx.arn(
+        "ssm",
+        &format!("parameter{}", ctx.platform.etl_image_parameter_name()),
+    )
+}
+
 /// Why the host's metrics policy may name no resource.
 const PUT_METRIC_DATA_REASON: &str = "cloudwatch:PutMetricData has no resource type, so \"*\" is the only resource; \
      the statement is limited to the agent's namespace with the cloudwatch:namespace condition";
@@ -190,6 +198,13 @@ pub(crate) fn lower_etl_role(
                 "PullEtlImage",
                 vec!["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 vec![runtime.repository.arn()],
+            ),
+            // Read only: the deploy workflow records the digest, so neither the host nor the
+            // ETL container can choose what a replacement host will run.
+            allow(
+                "ReadDeployedImageDigest",
+                vec!["ssm:GetParameter"],
+                vec![image_parameter_arn(ctx)],
             ),
         ]
         .into_iter()

@@ -149,6 +149,7 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
             buckets: &buckets,
             db: &db,
             telemetry: &telemetry,
+            runtime: &runtime,
         },
     )?;
     monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db)?;
@@ -515,6 +516,8 @@ mod tests {
         );
     }
 
+    const IMAGE_PARAMETER_ARN: &str = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter/hadrian/demo/etl/image-digest";
+
     #[test]
     fn the_host_pulls_only_from_its_own_repository() {
         let doc = generated("");
@@ -533,6 +536,20 @@ mod tests {
             json!(["${aws_ecr_repository.etl.arn}"])
         );
         assert_eq!(by_sid("LogInToEcr")["resources"], json!(["*"]));
+        let digest = by_sid("ReadDeployedImageDigest");
+        assert_eq!(digest["actions"], json!(["ssm:GetParameter"]));
+        assert_eq!(digest["resources"], json!([IMAGE_PARAMETER_ARN]));
+        assert!(!statements.to_string().contains("ssm:PutParameter"));
+        let deploy = generated(GITHUB);
+        let record = deploy["data"]["aws_iam_policy_document"]["github_deploy"]["statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sid"] == "RecordDeployedImageDigest")
+            .unwrap()
+            .clone();
+        assert_eq!(record["actions"], json!(["ssm:PutParameter"]));
+        assert_eq!(record["resources"], json!([IMAGE_PARAMETER_ARN]));
         let repository = &doc["resource"]["aws_ecr_repository"]["etl"];
         assert_eq!(repository["image_tag_mutability"], "IMMUTABLE");
         assert_eq!(

@@ -107,6 +107,13 @@ impl Platform {
         format!("{}-etl-deploy", self.name)
     }
 
+    /// The SSM parameter (String) holding the image digest last deployed successfully. The deploy
+    /// workflow writes it after the deploy document succeeded; a new host's first boot deploys it.
+    /// Not managed by Terraform, so an apply never resets it.
+    pub fn etl_image_parameter_name(&self) -> String {
+        format!("/hadrian/{}/etl/image-digest", self.name)
+    }
+
     /// The value of the [`ETL_HOST_TAG_KEY`] tag on the ETL host.
     pub fn etl_host_tag_value(&self) -> String {
         self.name.to_string()

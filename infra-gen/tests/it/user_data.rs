@@ -16,7 +16,11 @@ use crate::support::{TempDir, fixtures};
 const USER_DATA_LIMIT: usize = 16 * 1024;
 
 /// The Terraform references the document may contain, with long but realistic values.
-const REFERENCES: [(&str, &str); 7] = [
+const REFERENCES: [(&str, &str); 8] = [
+    (
+        "aws_ecr_repository.etl.repository_url",
+        "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/acme-production-platform-etl",
+    ),
     (
         "aws_s3_bucket.data.bucket",
         "acme-production-platform-hadrian-ml-data-bucket",
@@ -269,12 +273,19 @@ fn the_env_file_and_timer_carry_the_platform_values() {
         ] {
             assert!(timer.lines().any(|l| l == line), "{fixture}: {line}");
         }
+        let name = match fixture {
+            "default" => "demo",
+            "github" => "acme-ci",
+            _ => "acme-prod",
+        };
         assert_eq!(
             doc["runcmd"],
             serde_json::json!([[
                 "/usr/local/sbin/hadrian-etl-host-setup",
                 "ap-southeast-2",
-                "AmazonCloudWatch-acme-production-platform-etl-host"
+                "AmazonCloudWatch-acme-production-platform-etl-host",
+                "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/acme-production-platform-etl",
+                format!("/hadrian/{name}/etl/image-digest"),
             ]]),
             "{fixture}"
         );
@@ -297,9 +308,17 @@ fn the_setup_script_installs_and_starts_everything_the_host_needs() {
         "https://amazoncloudwatch-agent-$region.s3.$region.amazonaws.com/ubuntu/$arch/latest/amazon-cloudwatch-agent.deb",
         "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl \\\n    -a fetch-config -m ec2 -s -c \"ssm:$agent_parameter\"",
         "systemctl enable --now hadrian-etl.timer",
+        "/opt/hadrian/etl/deploy.sh --restore \"$repository_url\" \"$image_parameter\" || restore_failed=1",
+        "((restore_failed == 0))",
     ] {
         assert!(script.contains(needed), "setup script lacks {needed:?}");
     }
+    // The image is restored after the timer is enabled and before the agent step, whose failure
+    // must not hide a restore failure and vice versa.
+    let at = |needle: &str| script.find(needle).unwrap();
+    assert!(at("enable --now hadrian-etl.timer") < at("/opt/hadrian/etl/deploy.sh --restore"));
+    assert!(at("/opt/hadrian/etl/deploy.sh --restore") < at("amazon-cloudwatch-agent-ctl"));
+    assert!(at("amazon-cloudwatch-agent-ctl") < at("((restore_failed == 0))"));
     // Ubuntu's docker.io is only ever removed, never installed next to Docker's packages.
     let commands = script.lines().filter(|l| !l.trim_start().starts_with('#'));
     for line in commands.filter(|l| l.contains("docker.io")) {
