@@ -17,9 +17,14 @@ readonly project_dir=${HADRIAN_ETL_DIR:-/opt/hadrian/etl}
 readonly config_env=${HADRIAN_ETL_ENV:-/etc/hadrian/etl.env}
 readonly image_env=${HADRIAN_ETL_IMAGE_ENV:-/etc/hadrian/etl-image.env}
 readonly unit=${HADRIAN_ETL_UNIT:-hadrian-etl.service}
+readonly log_file=${HADRIAN_ETL_DEPLOY_LOG:-/var/log/hadrian/deploy.log}
 
-die() { printf 'deploy: %s\n' "$*" >&2; exit 2; }
-say() { printf 'deploy: %s\n' "$*"; }
+# All output also goes to the log file (shipped by the CloudWatch agent); stdout and stderr stay apart.
+install -d -m 0755 "${log_file%/*}"
+exec > >(tee -a "$log_file") 2> >(tee -a "$log_file" >&2)
+
+die() { printf 'deploy: %s %s\n' "$(date -u +%FT%TZ)" "$*" >&2; exit 2; }
+say() { printf 'deploy: %s %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
 readonly usage="usage: deploy.sh <ecr repository url> <sha256:digest> | deploy.sh --restore <ecr repository url> <ssm parameter name>"
 restore=
@@ -42,7 +47,7 @@ if [[ -n $restore ]]; then
       say "no image recorded in $parameter yet; the first deploy brings one"
       exit 0
     fi
-    printf 'deploy: cannot read %s: %s\n' "$parameter" "$digest" >&2
+    printf 'deploy: %s cannot read %s: %s\n' "$(date -u +%FT%TZ)" "$parameter" "$digest" >&2
     exit 1
   fi
   say "restoring $digest recorded in $parameter"

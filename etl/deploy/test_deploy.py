@@ -123,6 +123,12 @@ class ServiceUnit(unittest.TestCase):
         )
         self.assertIn("Type=oneshot", lines)
 
+    def test_output_is_appended_to_a_file_the_agent_collects(self):
+        lines = UNIT.read_text(encoding="utf-8").splitlines()
+        self.assertIn("LogsDirectory=hadrian", lines)
+        self.assertIn("StandardOutput=append:/var/log/hadrian/etl-run.log", lines)
+        self.assertIn("StandardError=append:/var/log/hadrian/etl-run.log", lines)
+
     def test_paths_match_the_deploy_script_defaults(self):
         script = DEPLOY.read_text(encoding="utf-8")
         for default in [
@@ -130,6 +136,7 @@ class ServiceUnit(unittest.TestCase):
             "HADRIAN_ETL_ENV:-/etc/hadrian/etl.env}",
             "HADRIAN_ETL_IMAGE_ENV:-/etc/hadrian/etl-image.env}",
             "HADRIAN_ETL_UNIT:-hadrian-etl.service}",
+            "HADRIAN_ETL_DEPLOY_LOG:-/var/log/hadrian/deploy.log}",
         ]:
             self.assertIn(default, script)
 
@@ -171,6 +178,8 @@ class DeployScript(unittest.TestCase):
         self.config_env.write_text("ETL_BUCKET=b\n", encoding="utf-8")
         self.image_env = self.tmp / "etl-image.env"
         self.image_env.write_text("ETL_IMAGE=old\n", encoding="utf-8")
+        # A directory deploy.sh must create, as /var/log/hadrian on a fresh host.
+        self.log_file = self.tmp / "log" / "hadrian" / "deploy.log"
 
     def run_deploy(self, *args, **extra_env):
         env = dict(os.environ)
@@ -179,6 +188,7 @@ class DeployScript(unittest.TestCase):
             HADRIAN_ETL_DIR=str(HERE),
             HADRIAN_ETL_ENV=str(self.config_env),
             HADRIAN_ETL_IMAGE_ENV=str(self.image_env),
+            HADRIAN_ETL_DEPLOY_LOG=str(self.log_file),
             **extra_env,
         )
         return subprocess.run(
@@ -202,6 +212,17 @@ class DeployScript(unittest.TestCase):
         self.assertIn(f"--env-file {self.config_env}", migrate[0])
         self.assertEqual(calls[-1], "systemctl start hadrian-etl.service")
         self.assertEqual(list(self.tmp.glob("etl-image.env.*")), [])
+
+    def test_everything_printed_is_appended_to_the_log_file(self):
+        self.assertEqual(self.run_deploy(REPOSITORY, DIGEST).returncode, 0)
+        failed = self.run_deploy(REPOSITORY, "latest")
+        log = self.log_file.read_text(encoding="utf-8")
+        self.assertIn(f"pulling {REPOSITORY}@{DIGEST}", log)
+        self.assertIn(f"deployed {REPOSITORY}@{DIGEST}", log)
+        self.assertRegex(log, r"deploy: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
+        # Errors too, and still on stderr for the SSM command output.
+        self.assertIn("digest 'latest' does not match", failed.stderr)
+        self.assertIn("digest 'latest' does not match", log)
 
     def test_failed_migration_keeps_the_old_image(self):
         result = self.run_deploy(REPOSITORY, DIGEST, FAIL_MIGRATE="1")

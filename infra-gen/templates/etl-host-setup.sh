@@ -10,10 +10,8 @@
 # 2. The AWS CLI v2 (deploy.sh logs in to ECR with it), from AWS's official bundle.
 # 3. The ETL timer: enabled and started; /etc/hadrian/etl-image.env is created empty if missing,
 #    so a run before the first deploy fails with "ETL_IMAGE is not set" instead of a missing file.
-# 4. The image last deployed: when the deploy workflow has recorded a digest in the image
-#    parameter, deploy.sh --restore pulls it, migrates and starts one run, so a replaced host runs
-#    the ETL without waiting for the next deploy. A failure here is reported at the very end, after
-#    the agent step, so it never leaves the host unmonitored.
+# 4. The image the deploy workflow recorded, if any (deploy.sh --restore), so a replaced host
+#    runs the ETL at once; a failure is reported last, after the agent step.
 # 5. The CloudWatch agent from the regional download bucket, configured from the SSM parameter
 #    the monitoring part of infra-gen writes. Last, so a monitoring problem (reported as a failed
 #    cloud-init) never keeps the ETL from running.

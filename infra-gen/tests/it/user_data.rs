@@ -381,3 +381,84 @@ fn the_rendering_helper_refuses_unescaped_shell_variables() {
     let unescaped = std::panic::catch_unwind(|| terraform_render("echo ${HOME}"));
     assert!(unescaped.is_err());
 }
+
+/// Whether `path` matches the agent's `pattern`, where `*` stands for any text without `/`.
+fn agent_glob_matches(pattern: &str, path: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == path,
+        Some((prefix, rest)) => path.strip_prefix(prefix).is_some_and(|tail| {
+            (0..=tail.len())
+                .take_while(|&i| !tail[..i].contains('/'))
+                .any(|i| agent_glob_matches(rest, &tail[i..]))
+        }),
+    }
+}
+
+#[test]
+fn every_log_file_the_host_writes_is_collected_by_the_agent() {
+    assert!(agent_glob_matches(
+        "/var/log/hadrian/*.log",
+        "/var/log/hadrian/x.log"
+    ));
+    assert!(!agent_glob_matches(
+        "/var/log/hadrian/*.log",
+        "/var/log/hadrian/a/x.log"
+    ));
+    assert!(!agent_glob_matches(
+        "/var/log/hadrian/*.log",
+        "/var/log/hadrian/x.txt"
+    ));
+    for (fixture, files) in fixtures() {
+        let monitoring: Value = serde_json::from_str(&files["monitoring.tf.json"]).unwrap();
+        let agent: Value = serde_json::from_str(
+            monitoring["resource"]["aws_ssm_parameter"]["cloudwatch_agent"]["value"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let patterns: Vec<&str> = agent["logs"]["logs_collected"]["files"]["collect_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["file_path"].as_str().unwrap())
+            .collect();
+        let compute: Value = serde_json::from_str(&files["compute.tf.json"]).unwrap();
+        let text = terraform_render(
+            compute["resource"]["aws_instance"]["etl_host"]["user_data"]
+                .as_str()
+                .unwrap(),
+        );
+        // Every concrete file under /var/log/hadrian that a unit or script on the host names.
+        let mut written: Vec<&str> = text
+            .match_indices("/var/log/hadrian/")
+            .map(|(i, _)| {
+                let end = text[i..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || "/._-".contains(c)))
+                    .map_or(text.len(), |n| i + n);
+                &text[i..end]
+            })
+            .filter(|path| path.len() > "/var/log/hadrian/".len())
+            .collect();
+        written.sort_unstable();
+        written.dedup();
+        assert_eq!(
+            written,
+            [
+                "/var/log/hadrian/deploy.log",
+                "/var/log/hadrian/etl-run.log"
+            ],
+            "{fixture}"
+        );
+        for path in written {
+            assert!(
+                patterns.iter().any(|p| agent_glob_matches(p, path)),
+                "{fixture}: {path} is written on the host but the agent collects only {patterns:?}"
+            );
+        }
+        let service = content(&pyyaml(&text), "/etc/systemd/system/hadrian-etl.service").to_owned();
+        assert!(
+            service.lines().any(|l| l == "LogsDirectory=hadrian"),
+            "{fixture}"
+        );
+    }
+}
