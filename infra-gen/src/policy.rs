@@ -98,6 +98,22 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 27] = [
     ("ec2:DescribeVpcs", EC2_DESCRIBE),
 ];
 
+/// Actions that act on a resource which does not exist yet when they are authorized as part of
+/// its creation (a KMS key's tags and policy are checked during `CreateKey`, before the key has an
+/// ARN). A statement may grant them on `*` only together with an `aws:RequestTag/...` condition.
+/// That condition does not stop a standalone call that adds the same tag to an existing key, so
+/// tag-based key administration is only as strong as the key policies that delegate to IAM.
+pub const CREATE_TIME_ACTIONS: [(&str, &str); 2] = [
+    (
+        "kms:TagResource",
+        "CreateKey with Tags also authorizes kms:TagResource, before the key has an ARN",
+    ),
+    (
+        "kms:PutKeyPolicy",
+        "CreateKey with a Policy also authorizes kms:PutKeyPolicy, before the key has an ARN",
+    ),
+];
+
 /// Managed policies that grant IAM administration and must never be attached.
 const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
 
@@ -327,7 +343,8 @@ fn oidc_trust(doc: &Document, r: &ResourceView<'_>, fire: &mut impl FnMut(&'stat
 }
 
 /// Identity policies must name exact resources and actions: no `service:*`, and the resource `*`
-/// only for a statement whose every action is in [`UNSCOPED_ACTIONS`].
+/// only for a statement whose every action is in [`UNSCOPED_ACTIONS`] (or in
+/// [`CREATE_TIME_ACTIONS`] under an `aws:RequestTag` condition).
 fn identity_policy(
     doc: &Document,
     r: &ResourceView<'_>,
@@ -346,9 +363,19 @@ fn identity_policy(
             .iter()
             .filter(|a| *a == "*" || a.ends_with(":*"))
             .collect();
-        let unscoped = actions
-            .iter()
-            .all(|a| UNSCOPED_ACTIONS.iter().any(|(u, _)| u == a));
+        let request_tagged = statement["condition"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c["variable"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("aws:RequestTag/"))
+            });
+        let unscoped = actions.iter().all(|a| {
+            UNSCOPED_ACTIONS.iter().any(|(u, _)| u == a)
+                || request_tagged && CREATE_TIME_ACTIONS.iter().any(|(u, _)| u == a)
+        });
         let any_resource = strings(statement, "resources").iter().any(|res| res == "*");
         if any_resource && !unscoped || !wide_actions.is_empty() {
             fire(
@@ -401,7 +428,7 @@ fn bucket(
 mod tests {
     use serde_json::json;
 
-    use crate::policy::{UNSCOPED_ACTIONS, check};
+    use crate::policy::{CREATE_TIME_ACTIONS, UNSCOPED_ACTIONS, check};
     use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
     use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
     use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule, AwsVpc, Tags};
@@ -670,7 +697,15 @@ mod tests {
             rules(&role_doc(pinned(), mixed, "*")),
             ["wildcard-identity-policy"]
         );
-        for (action, reason) in UNSCOPED_ACTIONS {
+        let create = || statement(vec!["kms:CreateKey", "kms:TagResource"], "*");
+        let untagged = with_role_policy(Document::default(), "{}".into(), create());
+        assert_eq!(rules(&untagged), ["wildcard-identity-policy"]);
+        let tagged = Statement {
+            condition: vec![condition("StringEquals", "aws:RequestTag/Platform", "p")],
+            ..create()
+        };
+        assert!(check(&with_role_policy(Document::default(), "{}".into(), tagged)).is_ok());
+        for (action, reason) in UNSCOPED_ACTIONS.iter().chain(&CREATE_TIME_ACTIONS) {
             assert!(action.contains(':') && !action.ends_with('*'), "{action}");
             assert!(reason.len() > 20, "{action} needs a reason");
         }

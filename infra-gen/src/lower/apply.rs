@@ -276,10 +276,12 @@ fn storage(ctx: &Ctx<'_>) -> Vec<Statement> {
             ],
             vec![buckets.clone()],
         ),
+        // CreateKey also authorizes tagging the new key and setting its policy, before the key
+        // has an ARN; the request tag keeps both to keys created with the platform tag.
         when(
             allow(
                 "CreateOnlyTaggedKeys",
-                vec!["kms:CreateKey"],
+                vec!["kms:CreateKey", "kms:PutKeyPolicy", "kms:TagResource"],
                 vec![TfString::lit("*")],
             ),
             vec![platform_tag(ctx, REQUEST_TAG)],
