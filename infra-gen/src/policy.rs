@@ -47,7 +47,7 @@ const EC2_DESCRIBE: &str =
 
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 27] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
@@ -71,6 +71,10 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 27] = [
     (
         "kms:ListAliases",
         "listing aliases defines no resource; alias changes are scoped to the platform prefix",
+    ),
+    (
+        "iam:ListOpenIDConnectProviders",
+        "listing the account's OIDC providers defines no resource; changes name the GitHub provider",
     ),
     (
         "logs:DescribeLogGroups",

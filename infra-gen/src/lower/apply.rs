@@ -322,9 +322,24 @@ fn storage(ctx: &Ctx<'_>) -> Vec<Statement> {
         // RDS, ECR and EBS take grants on the platform key for the resources they encrypt.
         when(
             allow(
+                "LetServicesTakeGrantsOnPlatformKeys",
+                vec!["kms:CreateGrant"],
+                vec![ctx.arn("kms", "key/*")],
+            ),
+            vec![
+                platform_tag(ctx, RESOURCE_TAG),
+                Condition {
+                    test: "Bool",
+                    variable: "kms:GrantIsForAWSResource",
+                    values: vec![TfString::lit("true")],
+                },
+            ],
+        ),
+        // EC2 (the encrypted root volume) and RDS use the key in the caller's name while creating.
+        when(
+            allow(
                 "LetServicesUsePlatformKeys",
                 vec![
-                    "kms:CreateGrant",
                     "kms:Decrypt",
                     "kms:GenerateDataKeyWithoutPlaintext",
                     "kms:ReEncryptFrom",
@@ -335,9 +350,18 @@ fn storage(ctx: &Ctx<'_>) -> Vec<Statement> {
             vec![
                 platform_tag(ctx, RESOURCE_TAG),
                 Condition {
-                    test: "Bool",
-                    variable: "kms:GrantIsForAWSResource",
-                    values: vec![TfString::lit("true")],
+                    test: "StringEquals",
+                    variable: "kms:ViaService",
+                    values: ["ec2", "rds", "ecr", "secretsmanager"]
+                        .iter()
+                        .map(|service| {
+                            TfString::concat([
+                                TfString::lit(format!("{service}.")),
+                                ctx.region.attr("name"),
+                                TfString::lit(".amazonaws.com"),
+                            ])
+                        })
+                        .collect(),
                 },
             ],
         ),
@@ -445,6 +469,12 @@ fn identity(ctx: &Ctx<'_>) -> Vec<Statement> {
         .collect();
     attachable.push(iam(&format!("policy/{name}-*")));
     let mut statements = vec![
+        // The lookup of an existing GitHub provider (`create_oidc_provider = false`) lists them.
+        allow(
+            "ListOidcProviders",
+            vec!["iam:ListOpenIDConnectProviders"],
+            vec![TfString::lit("*")],
+        ),
         allow(
             "ManagePlatformIam",
             vec![
