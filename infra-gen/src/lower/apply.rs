@@ -91,13 +91,7 @@ fn ec2_arns(ctx: &Ctx<'_>, types: &[&str]) -> Vec<TfString> {
 }
 
 fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
-    let image = TfString::concat([
-        TfString::lit("arn:"),
-        ctx.partition.attr("partition"),
-        TfString::lit(":ec2:"),
-        ctx.region.attr("name"),
-        TfString::lit("::image/*"),
-    ]);
+    let image = ctx.arn_of("ec2", true, None, TfString::lit("image/*"));
     vec![
         allow(
             "DescribeEc2",
@@ -226,14 +220,12 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
         allow(
             "ReadTheAmiParameter",
             vec!["ssm:GetParameter", "ssm:GetParameters"],
-            vec![TfString::concat([
-                TfString::lit("arn:"),
-                ctx.partition.attr("partition"),
-                TfString::lit(":ssm:"),
-                ctx.region.attr("name"),
-                TfString::lit("::parameter"),
-                deps.vars.ami_parameter.string(),
-            ])],
+            vec![ctx.arn_of(
+                "ssm",
+                true,
+                None,
+                TfString::concat([TfString::lit("parameter"), deps.vars.ami_parameter.string()]),
+            )],
         ),
     ]
 }

@@ -65,57 +65,69 @@ impl Ctx<'_> {
         Tags::from([("Name".to_owned(), self.named(suffix))])
     }
 
-    /// `arn:<partition>:<service>:<region>:<account>:<rest>` for a resource in this account.
-    pub(crate) fn arn(&self, service: &str, rest: &str) -> TfString {
-        TfString::concat([
+    /// `arn:<partition>:<service>:<region>:<account>:<resource>`, the one ARN layout every builder
+    /// below fills in; an omitted region or account leaves its field empty, as global and
+    /// account-less ARNs (S3, AWS managed policies, public AMIs and parameters) have it.
+    pub(crate) fn arn_of(
+        &self,
+        service: &str,
+        region: bool,
+        account: Option<TfString>,
+        resource: TfString,
+    ) -> TfString {
+        let mut parts = vec![
             TfString::lit("arn:"),
             self.partition.attr("partition"),
             TfString::lit(format!(":{service}:")),
-            self.region.attr("name"),
-            TfString::lit(":"),
-            self.account.attr("account_id"),
-            TfString::lit(format!(":{rest}")),
-        ])
+        ];
+        if region {
+            parts.push(self.region.attr("name"));
+        }
+        parts.push(TfString::lit(":"));
+        parts.extend(account);
+        parts.push(TfString::lit(":"));
+        parts.push(resource);
+        TfString::concat(parts)
+    }
+
+    /// `arn:<partition>:<service>:<region>:<account>:<rest>` for a resource in this account.
+    pub(crate) fn arn(&self, service: &str, rest: &str) -> TfString {
+        self.arn_of(
+            service,
+            true,
+            Some(self.account.attr("account_id")),
+            TfString::lit(rest),
+        )
     }
 
     /// `arn:<partition>:<service>::<account>:<rest>` for a global resource such as an IAM role.
     pub(crate) fn global_arn(&self, service: &str, rest: &str) -> TfString {
-        TfString::concat([
-            TfString::lit("arn:"),
-            self.partition.attr("partition"),
-            TfString::lit(format!(":{service}::")),
-            self.account.attr("account_id"),
-            TfString::lit(format!(":{rest}")),
-        ])
+        self.arn_of(
+            service,
+            false,
+            Some(self.account.attr("account_id")),
+            TfString::lit(rest),
+        )
     }
 
     /// `arn:<partition>:s3:::<path>` for a bucket or objects in it.
     pub(crate) fn s3_arn(&self, path: &str) -> TfString {
-        TfString::concat([
-            TfString::lit("arn:"),
-            self.partition.attr("partition"),
-            TfString::lit(format!(":s3:::{path}")),
-        ])
+        self.arn_of("s3", false, None, TfString::lit(path))
     }
 
     /// The ARN of an AWS managed IAM policy.
     pub(crate) fn managed_policy(&self, path: &str) -> TfString {
-        TfString::concat([
-            TfString::lit("arn:"),
-            self.partition.attr("partition"),
-            TfString::lit(format!(":iam::aws:policy/{path}")),
-        ])
+        self.arn_of(
+            "iam",
+            false,
+            Some(TfString::lit("aws")),
+            TfString::lit(format!("policy/{path}")),
+        )
     }
 
     /// The account root principal, for key policies.
     pub(crate) fn account_root(&self) -> TfString {
-        TfString::concat([
-            TfString::lit("arn:"),
-            self.partition.attr("partition"),
-            TfString::lit(":iam::"),
-            self.account.attr("account_id"),
-            TfString::lit(":root"),
-        ])
+        self.global_arn("iam", "root")
     }
 }
 
