@@ -73,7 +73,7 @@ enum Outcome {
 pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let dataset = &config.dataset;
-    let transform = Arc::new(Transform::new(dataset)?);
+    let transform = Arc::new(Transform::new(dataset));
     let sdk = crate::aws::sdk_config(&config.aws).await;
     let s3 = crate::aws::s3_client(&sdk, &config.aws);
     let mut client = crate::db::connect(db).await?;

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use regex::Regex;
 use serde::Deserialize;
 
 use crate::error::SpecError;
@@ -121,17 +122,26 @@ pub struct Dataset {
     pub delimiter: u8,
     pub header: bool,
     pub columns: Vec<Column>,
-    /// The spec as written, for the transform to compile its rules from.
-    pub spec: DatasetSpec,
     pub path: PathBuf,
 }
 
-/// A validated column.
+/// A validated column, with its rules compiled once here so the transform never recompiles them.
 #[derive(Debug, Clone)]
 pub struct Column {
     pub name: Ident,
     pub column_type: ColumnType,
     pub nullable: bool,
+    /// Exact raw values that become NULL.
+    pub null_if: Vec<String>,
+    /// Regex replacements, in spec order.
+    pub rules: Vec<Rule>,
+}
+
+/// A compiled regex replacement.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub regex: Regex,
+    pub replace: String,
 }
 
 impl Dataset {
@@ -206,25 +216,34 @@ impl Dataset {
                     continue;
                 }
             };
+            let mut rules = Vec::with_capacity(column.rules.len());
             for rule in &column.rules {
-                if let Err(e) = regex::Regex::new(&rule.pattern) {
-                    let first = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned();
-                    problems.push(format!(
-                        "column {:?}: bad pattern {:?}: {first}",
-                        column.name, rule.pattern
-                    ));
+                match Regex::new(&rule.pattern) {
+                    Ok(regex) => rules.push(Rule {
+                        regex,
+                        replace: rule.replace.clone(),
+                    }),
+                    Err(e) => {
+                        let first = e
+                            .to_string()
+                            .lines()
+                            .last()
+                            .unwrap_or_default()
+                            .trim()
+                            .to_owned();
+                        problems.push(format!(
+                            "column {:?}: bad pattern {:?}: {first}",
+                            column.name, rule.pattern
+                        ));
+                    }
                 }
             }
             columns.push(Column {
                 name,
                 column_type,
                 nullable: column.nullable,
+                null_if: column.null_if.clone(),
+                rules,
             });
         }
         if !problems.is_empty() {
@@ -234,13 +253,12 @@ impl Dataset {
             });
         }
         Ok(Self {
-            name: spec.name.clone(),
+            name: spec.name,
             schema,
             table,
             delimiter,
             header: spec.csv.header,
             columns,
-            spec,
             path: path.to_owned(),
         })
     }

@@ -8,58 +8,23 @@ pub mod types;
 
 use std::borrow::Cow;
 
-use regex::Regex;
-
-use crate::error::{ObjectError, SpecError};
+use crate::error::ObjectError;
 use crate::record::{Record, RowWriter};
-use crate::spec::Dataset;
-use crate::transform::types::ColumnType;
+use crate::spec::{Column, Dataset};
 
 /// Longest value quoted back in a reject reason.
 const MAX_QUOTED_VALUE: usize = 60;
 
-struct Rule {
-    regex: Regex,
-    replace: String,
-}
-
-struct CompiledColumn {
-    name: String,
-    column_type: ColumnType,
-    nullable: bool,
-    null_if: Vec<String>,
-    rules: Vec<Rule>,
-}
-
-/// A dataset's compiled rules.
+/// A dataset's columns with their compiled rules.
 pub struct Transform {
-    columns: Vec<CompiledColumn>,
+    columns: Vec<Column>,
 }
 
 impl Transform {
-    pub fn new(dataset: &Dataset) -> Result<Self, SpecError> {
-        let mut columns = Vec::with_capacity(dataset.columns.len());
-        for (column, spec) in dataset.columns.iter().zip(&dataset.spec.columns) {
-            let mut rules = Vec::with_capacity(spec.rules.len());
-            for rule in &spec.rules {
-                let regex = Regex::new(&rule.pattern).map_err(|e| SpecError::Invalid {
-                    path: dataset.path.clone(),
-                    problems: format!("column {:?}: bad pattern: {e}", spec.name),
-                })?;
-                rules.push(Rule {
-                    regex,
-                    replace: rule.replace.clone(),
-                });
-            }
-            columns.push(CompiledColumn {
-                name: column.name.as_str().to_owned(),
-                column_type: column.column_type,
-                nullable: column.nullable,
-                null_if: spec.null_if.clone(),
-                rules,
-            });
+    pub fn new(dataset: &Dataset) -> Self {
+        Self {
+            columns: dataset.columns.clone(),
         }
-        Ok(Self { columns })
     }
 
     /// Checks a header record against the spec's column names (exact, in order).
@@ -69,7 +34,7 @@ impl Transform {
                 .columns
                 .iter()
                 .enumerate()
-                .all(|(i, c)| record.field(i).0 == c.name.as_bytes());
+                .all(|(i, c)| record.field(i).0 == c.name.as_str().as_bytes());
         if matches {
             return Ok(());
         }
@@ -94,11 +59,11 @@ impl Transform {
         }
         out.begin_row();
         for (i, column) in self.columns.iter().enumerate() {
-            match column.value(record.field(i)) {
+            match value(column, record.field(i)) {
                 Ok(value) => out.value(value.as_deref()),
                 Err(reason) => {
                     out.cancel_row();
-                    return Err(format!("column {}: {reason}", column.name));
+                    return Err(format!("column {}: {reason}", column.name.as_str()));
                 }
             }
         }
@@ -107,34 +72,36 @@ impl Transform {
     }
 }
 
-impl CompiledColumn {
-    fn value<'a>(&self, (bytes, quoted): (&'a [u8], bool)) -> Result<Option<Cow<'a, str>>, String> {
-        let raw = if bytes.is_empty() && !quoted {
-            None
+/// One field through its column's NULL rules, replacements and type check.
+fn value<'a>(
+    column: &Column,
+    (bytes, quoted): (&'a [u8], bool),
+) -> Result<Option<Cow<'a, str>>, String> {
+    let raw = if bytes.is_empty() && !quoted {
+        None
+    } else {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+        (!column.null_if.iter().any(|n| n == text)).then_some(text)
+    };
+    let Some(text) = raw else {
+        return if column.nullable {
+            Ok(None)
         } else {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
-            (!self.null_if.iter().any(|n| n == text)).then_some(text)
+            Err("NULL in a NOT NULL column".to_owned())
         };
-        let Some(text) = raw else {
-            return if self.nullable {
-                Ok(None)
-            } else {
-                Err("NULL in a NOT NULL column".to_owned())
-            };
-        };
-        let mut value = Cow::Borrowed(text);
-        for rule in &self.rules {
-            if let Cow::Owned(replaced) = rule.regex.replace_all(&value, rule.replace.as_str()) {
-                value = Cow::Owned(replaced);
-            }
+    };
+    let mut value = Cow::Borrowed(text);
+    for rule in &column.rules {
+        if let Cow::Owned(replaced) = rule.regex.replace_all(&value, rule.replace.as_str()) {
+            value = Cow::Owned(replaced);
         }
-        self.column_type.check(&value).map_err(|problem| {
-            let shown: String = value.chars().take(MAX_QUOTED_VALUE).collect();
-            format!("value {shown:?} {problem}")
-        })?;
-        Ok(Some(value))
     }
+    column.column_type.check(&value).map_err(|problem| {
+        let shown: String = value.chars().take(MAX_QUOTED_VALUE).collect();
+        format!("value {shown:?} {problem}")
+    })?;
+    Ok(Some(value))
 }
 
 #[cfg(test)]
@@ -173,7 +140,7 @@ mod tests {
     fn check(columns_toml: &str, csv: &[u8], expected: &[Result<Vec<Option<&str>>, &str>]) {
         let spec = format!("name = \"t\"\ntable = \"t\"\n[csv]\nheader = false\n{columns_toml}");
         let dataset = Dataset::parse(Path::new("t.toml"), &spec).unwrap();
-        let transform = Transform::new(&dataset).unwrap();
+        let transform = Transform::new(&dataset);
         let mut out = Rows::default();
         let mut got = Vec::new();
         let mut parser = CsvParser::new(b',');
