@@ -151,12 +151,17 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl Upload<'_> {
-    fn error(&self, message: String) -> S3Error {
-        if message.starts_with("NoSuchBucket") {
+    /// An SDK service error, classified by its AWS error code.
+    fn sdk_error<E: ProvideErrorMetadata + std::error::Error>(&self, error: &E) -> S3Error {
+        if error.code() == Some("NoSuchBucket") {
             return S3Error::NoSuchBucket {
                 bucket: self.config.bucket.clone(),
             };
         }
+        self.error(error_message(error))
+    }
+
+    fn error(&self, message: String) -> S3Error {
         S3Error::Upload {
             path: self.path.to_owned(),
             bucket: self.config.bucket.clone(),
@@ -184,7 +189,7 @@ impl Upload<'_> {
                 if e.is_not_found() || e.code() == Some("NoSuchBucket") {
                     Ok(false)
                 } else {
-                    Err(self.error(error_message(&e)))
+                    Err(self.sdk_error(&e))
                 }
             }
         }
@@ -207,7 +212,7 @@ impl Upload<'_> {
             .metadata(SHA256_METADATA, hex(&self.sha256))
             .send()
             .await
-            .map_err(|e| self.error(error_message(&e.into_service_error())))?;
+            .map_err(|e| self.sdk_error(&e.into_service_error()))?;
         self.progress.inc(self.size);
         Ok(())
     }
@@ -223,7 +228,7 @@ impl Upload<'_> {
             .metadata(SHA256_METADATA, hex(&self.sha256))
             .send()
             .await
-            .map_err(|e| self.error(error_message(&e.into_service_error())))?;
+            .map_err(|e| self.sdk_error(&e.into_service_error()))?;
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
         let parts = self.size.div_ceil(self.config.part_bytes);
         let uploaded: Result<Vec<CompletedPart>, S3Error> = futures_util::stream::iter(1..=parts)
@@ -265,7 +270,7 @@ impl Upload<'_> {
             // A 200 response whose body the SDK cannot parse (moto 5.2 answers with the wrong XML root) leaves
             // the outcome unknown; the object is then accepted only if S3 holds exactly this file.
             Err(e) if unparsed_success(&e) && self.already_there().await? => Ok(()),
-            Err(e) => Err(self.error(error_message(&e.into_service_error()))),
+            Err(e) => Err(self.sdk_error(&e.into_service_error())),
         }
     }
 
@@ -296,7 +301,7 @@ impl Upload<'_> {
             .body(ByteStream::from(buf))
             .send()
             .await
-            .map_err(|e| self.error(error_message(&e.into_service_error())))?;
+            .map_err(|e| self.sdk_error(&e.into_service_error()))?;
         self.progress.inc(len);
         Ok(CompletedPart::builder()
             .part_number(part_number)
