@@ -445,11 +445,12 @@ pub(crate) const ATTACHED_MANAGED_POLICIES: [&str; 3] = [
     "service-role/AmazonRDSEnhancedMonitoringRole",
 ];
 
-/// Roles the platform passes to a service, with that service.
-const PASSED_ROLES: [(&str, &str); 3] = [
-    ("etl-host", "ec2.amazonaws.com"),
-    ("vpc-flow-logs", "vpc-flow-logs.amazonaws.com"),
-    ("rds-monitoring", "monitoring.rds.amazonaws.com"),
+/// Roles the platform passes to a service, with that service and the statement id (unique: the
+/// provider refuses a policy document with two equal Sids).
+const PASSED_ROLES: [(&str, &str, &str); 3] = [
+    ("etl-host", "ec2.amazonaws.com", "PassHostRoleToEc2"),
+    ("vpc-flow-logs", "vpc-flow-logs.amazonaws.com", "PassFlowLogsRoleToVpcFlowLogs"),
+    ("rds-monitoring", "monitoring.rds.amazonaws.com", "PassMonitoringRoleToRds"),
 ];
 
 fn identity(ctx: &Ctx<'_>) -> Vec<Statement> {
@@ -531,10 +532,10 @@ fn identity(ctx: &Ctx<'_>) -> Vec<Statement> {
             }],
         ),
     ];
-    for (role, service) in PASSED_ROLES {
+    for (role, service, sid) in PASSED_ROLES {
         statements.push(when(
             allow(
-                "PassPlatformRoleToItsService",
+                sid,
                 vec!["iam:PassRole"],
                 vec![iam(&format!("role/{name}-{role}"))],
             ),

@@ -1,8 +1,10 @@
 //! Data sources: facts read from the provider at plan time.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
-use crate::tf::{TfString, data_type};
+use crate::tf::{TfData, TfString, data_type};
 
 /// `aws_caller_identity`: the account the plan runs in.
 #[derive(Debug, Serialize)]
@@ -103,5 +105,60 @@ data_type! {
     AwsAvailabilityZones => "aws_availability_zones",
     AwsSsmParameter => "aws_ssm_parameter",
     AwsIamOpenidConnectProvider => "aws_iam_openid_connect_provider",
-    AwsIamPolicyDocument => "aws_iam_policy_document",
+}
+
+impl TfData for AwsIamPolicyDocument {
+    const TYPE: &'static str = "aws_iam_policy_document";
+
+    /// The provider refuses two statements with the same non-empty Sid, but only when it
+    /// evaluates the data source during a plan; `validate` and the snapshots never see it.
+    fn problem(&self) -> Option<String> {
+        let mut seen = BTreeSet::new();
+        self.statement
+            .iter()
+            .map(|s| s.sid)
+            .filter(|sid| !sid.is_empty())
+            .find(|sid| !seen.insert(*sid))
+            .map(|sid| format!("duplicate statement id {sid:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tf::data::{AwsIamPolicyDocument, Statement};
+    use crate::tf::{Document, FileId, TfError, TfString};
+
+    fn statement(sid: &'static str) -> Statement {
+        Statement {
+            sid,
+            effect: "Allow",
+            actions: vec!["s3:GetObject"],
+            resources: vec![TfString::lit("*")],
+            principals: vec![],
+            condition: vec![],
+        }
+    }
+
+    #[test]
+    fn a_policy_document_with_two_equal_sids_is_refused() {
+        let mut doc = Document::default();
+        let twice = AwsIamPolicyDocument {
+            statement: vec![statement("Read"), statement("Write"), statement("Read")],
+        };
+        let err = doc.data(FileId("iam"), "p", &twice).unwrap_err();
+        assert!(matches!(&err, TfError::Invalid { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "data.aws_iam_policy_document.p: duplicate statement id \"Read\""
+        );
+    }
+
+    #[test]
+    fn empty_sids_may_repeat() {
+        let mut doc = Document::default();
+        let unnamed = AwsIamPolicyDocument {
+            statement: vec![statement(""), statement("")],
+        };
+        assert!(doc.data(FileId("iam"), "p", &unnamed).is_ok());
+    }
 }

@@ -150,6 +150,11 @@ pub trait TfResource: Serialize {
 pub trait TfData: Serialize {
     /// The Terraform type name, e.g. `aws_iam_policy_document`.
     const TYPE: &'static str;
+
+    /// A problem the provider would only report at plan time, caught at generation instead.
+    fn problem(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Declares the Terraform type name of a resource struct.
@@ -418,6 +423,14 @@ pub enum TfError {
     /// The same address was declared twice.
     #[error("duplicate terraform address {0}")]
     Duplicate(String),
+    /// A block the provider would refuse at plan time (a bug in lowering).
+    #[error("{address}: {message}")]
+    Invalid {
+        /// The block's address.
+        address: String,
+        /// What the provider would refuse.
+        message: String,
+    },
     /// A document has a hole with no expression for it (a bug in lowering).
     #[error("no expression for the hole {0:?}")]
     Hole(String),
@@ -495,6 +508,9 @@ impl Document {
         body: &T,
     ) -> Result<Handle<T>, TfError> {
         let address = format!("data.{}.{name}", T::TYPE);
+        if let Some(message) = body.problem() {
+            return Err(TfError::Invalid { address, message });
+        }
         let value = to_value(&address, body)?;
         self.claim(address.clone())?;
         self.file(file)
