@@ -93,6 +93,15 @@ pub(crate) struct ProcessArgs {
     /// Size of the COPY data chunks sent to PostgreSQL (KiB).
     #[arg(long, env = "ETL_COPY_CHUNK_KIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(4..=16384))]
     pub(crate) copy_chunk_kib: u32,
+    /// Loads in flight at once, each with its own PostgreSQL connection (the run holds jobs + 1 connections).
+    #[arg(long, env = "ETL_JOBS", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) jobs: u16,
+    /// Objects smaller than this (bytes) share one transaction, up to this many bytes per transaction.
+    #[arg(long, env = "ETL_GROUP_BYTES", default_value_t = 4 << 20)]
+    pub(crate) group_bytes: u64,
+    /// At most this many small objects share one transaction (1: one transaction per object).
+    #[arg(long, env = "ETL_GROUP_OBJECTS", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) group_objects: u16,
     #[command(flatten)]
     pub(crate) aws: AwsArgs,
 }
@@ -236,6 +245,9 @@ impl ProcessArgs {
             progress: self
                 .progress
                 .unwrap_or_else(|| std::io::stderr().is_terminal()),
+            jobs: usize::from(self.jobs),
+            group_bytes: self.group_bytes,
+            group_objects: usize::from(self.group_objects),
         })
     }
 }

@@ -7,10 +7,12 @@
 //! Nothing of an object is visible until the commit, and a crash anywhere rolls all of it back, so each object
 //! version is loaded once.
 
-use sha2::{Digest, Sha256};
-use tokio_postgres::Transaction;
+use std::collections::BTreeSet;
 
-use crate::error::ObjectError;
+use sha2::{Digest, Sha256};
+use tokio_postgres::{Client, Transaction};
+
+use crate::error::{DbError, ObjectError};
 use crate::source::ObjectVersion;
 
 /// A rejected row, kept until the object's COPY is done.
@@ -55,6 +57,29 @@ pub async fn try_claim(
         .await
         .map_err(|e| ObjectError::db("claim the object", &e))?;
     Ok(row.get(0))
+}
+
+/// The keys among `objects` (one listing page of one bucket) whose current load has the listed ETag: one query
+/// per page, so a run with nothing new costs about one listing. Only a pre-filter: each load still checks the
+/// ledger under its claim.
+pub async fn loaded_keys(
+    client: &Client,
+    dataset: &str,
+    bucket: &str,
+    objects: &[ObjectVersion],
+) -> Result<BTreeSet<String>, DbError> {
+    let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+    let etags: Vec<&str> = objects.iter().map(|o| o.etag.as_str()).collect();
+    let rows = client
+        .query(
+            "SELECT l.key FROM unnest($3::text[], $4::text[]) AS l(key, etag) \
+             JOIN etl_objects o ON o.dataset = $1 AND o.bucket = $2 AND o.key = l.key AND o.etag = l.etag \
+             AND o.superseded_at IS NULL",
+            &[&dataset, &bucket, &keys, &etags],
+        )
+        .await
+        .map_err(|e| DbError::query("compare the listing with the ledger", &e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// The key's current ledger row.

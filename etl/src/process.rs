@@ -5,7 +5,15 @@
 //! transforms and encodes COPY chunks into a second bounded channel; the async side sends those chunks into the
 //! COPY. The channels bound memory and give backpressure both ways. This is the only module that knows both the
 //! source and the sink.
+//!
+//! Across objects, [`run_loads`] is the engine both modes feed with [`LoadJob`]s: `jobs` workers, each with its
+//! own PostgreSQL connection opened once, load at the same time, so the S3 reads of some objects overlap the COPYs
+//! of others. Objects smaller than the group budget are gathered into one transaction (one savepoint per object,
+//! so a bad object rolls back alone and its neighbours still commit), which saves a commit per small object.
+//! Listing mode streams the listing page by page into the engine and drops what the ledger already holds with one
+//! query per page.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,9 +21,12 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use indicatif::ProgressBar;
-use tokio::sync::mpsc::{Receiver, Sender, channel};
-use tokio_postgres::Client;
-use tracing::{error, info, warn};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::mpsc::{Receiver, Sender, channel, unbounded_channel};
+use tokio::sync::{Mutex, oneshot};
+use tokio_postgres::{Client, GenericClient};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
 
 use crate::aws::AwsOptions;
 use crate::db::DbConfig;
@@ -25,7 +36,7 @@ use crate::metrics::{self, ObjectMetrics};
 use crate::record::Record;
 use crate::sink::{CopyEncoder, copy_statement};
 use crate::source::csv::CsvParser;
-use crate::source::{self, ObjectVersion};
+use crate::source::{self, Listing, ObjectVersion};
 use crate::spec::Dataset;
 use crate::transform::Transform;
 
@@ -44,8 +55,14 @@ pub struct ProcessConfig {
     pub max_rejects: u64,
     pub reprocess: bool,
     pub chunk_bytes: usize,
-    /// Draw a progress bar per object on stderr.
+    /// Draw a progress bar per object on stderr (only with one job: concurrent bars would overwrite each other).
     pub progress: bool,
+    /// Loads in flight, each with its own PostgreSQL connection.
+    pub jobs: usize,
+    /// Objects smaller than this share a transaction, up to this many bytes in all.
+    pub group_bytes: u64,
+    /// At most this many objects share a transaction (1: no grouping).
+    pub group_objects: usize,
 }
 
 /// Totals of one run.
@@ -58,6 +75,52 @@ pub struct RunSummary {
     pub rows_rejected: u64,
 }
 
+/// One object version to load, and where its outcome goes. The engine may group small jobs into one
+/// transaction; each job still gets its own reply after the commit (or failure) that decided it.
+pub(crate) struct LoadJob {
+    pub(crate) object: ObjectVersion,
+    pub(crate) reply: oneshot::Sender<JobOutcome>,
+}
+
+/// What became of one job. `Loaded` and `Skipped` are final (the caller may ack / delete a message);
+/// `Failed` means nothing of it was committed (the caller must NOT ack; the message will be retried).
+// Listing mode reads only the counts; the queue consumer (the other side of this seam) reads the rest.
+#[allow(dead_code)]
+#[derive(Debug)]
+pub(crate) enum JobOutcome {
+    Loaded {
+        rows: u64,
+        rejected: u64,
+        bytes: u64,
+        version_id: String,
+        seconds: f64,
+    },
+    Skipped(&'static str),
+    Failed(ObjectError),
+}
+
+/// What the engine shares between its workers: the clients, the dataset and its transform, and the tuning.
+#[derive(Clone)]
+pub(crate) struct LoadContext {
+    pub(crate) config: Arc<ProcessConfig>,
+    pub(crate) db: DbConfig,
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) transform: Arc<Transform>,
+}
+
+impl LoadContext {
+    pub(crate) async fn new(config: &ProcessConfig, db: &DbConfig) -> Self {
+        let sdk = crate::aws::sdk_config(&config.aws).await;
+        Self {
+            s3: crate::aws::s3_client(&sdk, &config.aws),
+            transform: Arc::new(Transform::new(&config.dataset)),
+            config: Arc::new(config.clone()),
+            db: db.clone(),
+        }
+    }
+}
+
+/// What one object's load inside its transaction (or savepoint) came to, before the commit.
 enum Outcome {
     Loaded {
         rows: u64,
@@ -73,69 +136,78 @@ enum Outcome {
 pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let dataset = &config.dataset;
-    let transform = Arc::new(Transform::new(dataset));
-    let sdk = crate::aws::sdk_config(&config.aws).await;
-    let s3 = crate::aws::s3_client(&sdk, &config.aws);
+    let ctx = LoadContext::new(config, db).await;
     let mut client = crate::db::connect(db).await?;
     crate::migrate::migrate(&mut client, dataset).await?;
-    let objects = source::list(&s3, &config.bucket, &config.prefix).await?;
-    info!(bucket = %config.bucket, prefix = %config.prefix, objects = objects.len(), "Listed objects.");
 
-    let mut summary = RunSummary::default();
-    let mut first_failure: Option<(String, bool)> = None;
-    for object in &objects {
-        let object_started = Instant::now();
-        let result = load_object(&mut client, &s3, config, &transform, object).await;
-        let seconds = object_started.elapsed().as_secs_f64();
-        match result {
-            Ok(Outcome::Loaded {
-                rows,
-                rejected,
-                bytes,
-                replaced,
-                version_id,
-            }) => {
-                summary.objects_loaded += 1;
-                summary.rows_loaded += rows;
-                summary.rows_rejected += rejected;
-                info!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, version_id = %version_id,
-                      rows, rejected, bytes, replaced, seconds, "Loaded object.");
-                let m = ObjectMetrics {
-                    rows_loaded: rows,
-                    rows_rejected: rejected,
-                    loaded: true,
-                    seconds,
-                };
-                metrics::emit(&metrics::object_record(&dataset.name, &object.key, &m));
-            }
-            Ok(Outcome::Skipped(reason)) => {
-                summary.objects_skipped += 1;
-                info!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, reason, "Skipped object.");
-            }
-            Err(e) => {
-                summary.objects_failed += 1;
-                let message = format!("s3://{}/{}: {e}", object.bucket, object.key);
-                error!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, error = %e, seconds, "Object failed, nothing of it was loaded.");
-                metrics::emit(&metrics::object_record(
-                    &dataset.name,
-                    &object.key,
-                    &ObjectMetrics {
-                        seconds,
-                        ..ObjectMetrics::default()
-                    },
-                ));
-                let runtime = !e.is_bad_input();
-                match &mut first_failure {
-                    None => first_failure = Some((message, runtime)),
-                    Some((_, any_runtime)) => *any_runtime |= runtime,
+    let (job_tx, job_rx) = channel(config.jobs * config.group_objects.max(2));
+    let (pending_tx, mut pending_rx) = unbounded_channel();
+    let produce = async {
+        let mut listing = Listing::new(&ctx.s3, &config.bucket, &config.prefix);
+        let (mut listed, mut already) = (0_u64, 0_u64);
+        while let Some(page) = listing.next_page().await? {
+            listed += page.len() as u64;
+            let loaded = if config.reprocess {
+                BTreeSet::new()
+            } else {
+                ledger::loaded_keys(&client, &dataset.name, &config.bucket, &page).await?
+            };
+            for object in page {
+                if loaded.contains(&object.key) {
+                    already += 1;
+                    debug!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, reason = "already loaded", "Skipped object.");
+                    continue;
                 }
-                if client.is_closed() {
-                    warn!("PostgreSQL connection lost, reconnecting.");
-                    client = crate::db::connect(db).await?;
+                let (reply, outcome) = oneshot::channel();
+                let name = format!("s3://{}/{}", object.bucket, object.key);
+                if job_tx.send(LoadJob { object, reply }).await.is_err() {
+                    break;
+                }
+                let _ = pending_tx.send((name, outcome));
+            }
+        }
+        drop((job_tx, pending_tx));
+        if already > 0 {
+            info!(dataset = %dataset.name, bucket = %config.bucket, objects = already, reason = "already loaded", "Skipped objects.");
+        }
+        info!(bucket = %config.bucket, prefix = %config.prefix, objects = listed, "Listed objects.");
+        Ok::<_, Error>((listed, already))
+    };
+    let collect = async {
+        let mut summary = RunSummary::default();
+        let mut first_failure: Option<(String, bool)> = None;
+        while let Some((name, outcome)) = pending_rx.recv().await {
+            let outcome = outcome.await.unwrap_or_else(|_| {
+                JobOutcome::Failed(ObjectError::Download("the load was abandoned".to_owned()))
+            });
+            match outcome {
+                JobOutcome::Loaded { rows, rejected, .. } => {
+                    summary.objects_loaded += 1;
+                    summary.rows_loaded += rows;
+                    summary.rows_rejected += rejected;
+                }
+                JobOutcome::Skipped(_) => summary.objects_skipped += 1,
+                JobOutcome::Failed(e) => {
+                    summary.objects_failed += 1;
+                    let runtime = !e.is_bad_input();
+                    match &mut first_failure {
+                        None => first_failure = Some((format!("{name}: {e}"), runtime)),
+                        Some((_, any_runtime)) => *any_runtime |= runtime,
+                    }
                 }
             }
         }
-    }
+        (summary, first_failure)
+    };
+    let (loads, listed, (mut summary, first_failure)) = tokio::join!(
+        run_loads(&ctx, job_rx, CancellationToken::new()),
+        produce,
+        collect
+    );
+    loads?;
+    let (listed, already) = listed?;
+    summary.objects_skipped += already;
+
     let seconds = started.elapsed().as_secs_f64();
     metrics::emit(&metrics::run_record(
         &dataset.name,
@@ -149,21 +221,227 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
         None => Ok(summary),
         Some((first, runtime)) => Err(Error::ObjectsFailed {
             failed: summary.objects_failed,
-            total: objects.len() as u64,
+            total: listed,
             first,
             runtime,
         }),
     }
 }
 
-/// Loads one object in one transaction; dropping the transaction on any error rolls everything back.
-async fn load_object(
-    client: &mut Client,
-    s3: &aws_sdk_s3::Client,
-    config: &ProcessConfig,
-    transform: &Arc<Transform>,
+/// Runs loads until `jobs` is closed and every job has replied, or `shutdown` fires: then it takes no new
+/// job, lets in-flight transactions commit or roll back, replies to every job it took, and returns.
+///
+/// A dispatcher gathers small jobs into groups while more are waiting and hands each group (or big object) to
+/// the first free worker; `jobs` workers each hold one connection for the whole run.
+pub(crate) async fn run_loads(
+    ctx: &LoadContext,
+    mut jobs: Receiver<LoadJob>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let workers = ctx.config.jobs.max(1);
+    let clients =
+        futures_util::future::try_join_all((0..workers).map(|_| crate::db::connect(&ctx.db)))
+            .await?;
+    let (work_tx, work_rx) = channel::<Vec<LoadJob>>(1);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let handles: Vec<_> = clients
+        .into_iter()
+        .map(|client| tokio::spawn(worker(ctx.clone(), client, Arc::clone(&work_rx))))
+        .collect();
+
+    let config = &ctx.config;
+    let mut group: Vec<LoadJob> = Vec::new();
+    let mut group_bytes = 0;
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let job = if group.is_empty() {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                job = jobs.recv() => match job {
+                    Some(job) => job,
+                    None => break,
+                },
+            }
+        } else {
+            match jobs.try_recv() {
+                Ok(job) => job,
+                // Nothing more waiting: send the group as it is rather than hold its objects back.
+                Err(TryRecvError::Empty) => {
+                    group_bytes = 0;
+                    dispatch(&work_tx, std::mem::take(&mut group)).await;
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => break,
+            }
+        };
+        let size = job.object.size;
+        if config.group_objects <= 1 || size >= config.group_bytes {
+            dispatch(&work_tx, vec![job]).await;
+            continue;
+        }
+        if group_bytes + size > config.group_bytes {
+            group_bytes = 0;
+            dispatch(&work_tx, std::mem::take(&mut group)).await;
+        }
+        group_bytes += size;
+        group.push(job);
+        if group.len() >= config.group_objects {
+            group_bytes = 0;
+            dispatch(&work_tx, std::mem::take(&mut group)).await;
+        }
+    }
+    if !group.is_empty() {
+        dispatch(&work_tx, group).await;
+    }
+    drop(work_tx);
+    for handle in handles {
+        if let Err(e) = handle.await {
+            error!(error = %e, "A load worker panicked.");
+        }
+    }
+    Ok(())
+}
+
+/// Hands a group to the next free worker; workers only stop once the channel closes, so this cannot fail.
+async fn dispatch(work: &Sender<Vec<LoadJob>>, group: Vec<LoadJob>) {
+    if let Err(e) = work.send(group).await {
+        for job in e.0 {
+            let _ = job.reply.send(JobOutcome::Failed(ObjectError::Download(
+                "no load worker is left".to_owned(),
+            )));
+        }
+    }
+}
+
+/// One worker: takes groups one at a time and loads each on its own connection.
+async fn worker(ctx: LoadContext, mut client: Client, work: Arc<Mutex<Receiver<Vec<LoadJob>>>>) {
+    loop {
+        let Some(group) = work.lock().await.recv().await else {
+            return;
+        };
+        if client.is_closed() {
+            warn!("PostgreSQL connection lost, reconnecting.");
+            match crate::db::connect(&ctx.db).await {
+                Ok(fresh) => client = fresh,
+                Err(e) => {
+                    for job in group {
+                        let failure = ObjectError::Db {
+                            what: "connect",
+                            message: e.to_string(),
+                        };
+                        finish(&ctx, job, Err(failure), 0.0);
+                    }
+                    continue;
+                }
+            }
+        }
+        load_group(&ctx, &mut client, group).await;
+    }
+}
+
+/// Loads a group in one transaction, each object in its own savepoint, and replies to every job after the
+/// commit. A group of one is an ordinary single-object transaction.
+async fn load_group(ctx: &LoadContext, client: &mut Client, mut group: Vec<LoadJob>) {
+    if group.len() == 1 {
+        let job = group.remove(0);
+        let started = Instant::now();
+        let result = load_object(client, ctx, &job.object).await;
+        finish(ctx, job, result, started.elapsed().as_secs_f64());
+        return;
+    }
+    let mut tx = match client.transaction().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = crate::error::pg_message(&e);
+            for job in group {
+                let failure = ObjectError::Db {
+                    what: "begin a transaction",
+                    message: message.clone(),
+                };
+                finish(ctx, job, Err(failure), 0.0);
+            }
+            return;
+        }
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        let started = Instant::now();
+        let result = load_object(&mut tx, ctx, &job.object).await;
+        results.push((job, result, started));
+    }
+    let committed = tx.commit().await.map_err(|e| crate::error::pg_message(&e));
+    for (job, result, started) in results {
+        let result = match (&committed, result) {
+            (Err(message), Ok(Outcome::Loaded { .. })) => Err(ObjectError::Db {
+                what: "commit",
+                message: message.clone(),
+            }),
+            (_, result) => result,
+        };
+        finish(ctx, job, result, started.elapsed().as_secs_f64());
+    }
+}
+
+/// Logs one object's outcome, emits its metrics record, and replies to its job.
+fn finish(ctx: &LoadContext, job: LoadJob, result: Result<Outcome, ObjectError>, seconds: f64) {
+    let dataset = &ctx.config.dataset.name;
+    let object = &job.object;
+    let outcome = match result {
+        Ok(Outcome::Loaded {
+            rows,
+            rejected,
+            bytes,
+            replaced,
+            version_id,
+        }) => {
+            info!(dataset = %dataset, bucket = %object.bucket, key = %object.key, version_id = %version_id,
+                  rows, rejected, bytes, replaced, seconds, "Loaded object.");
+            let m = ObjectMetrics {
+                rows_loaded: rows,
+                rows_rejected: rejected,
+                loaded: true,
+                seconds,
+            };
+            metrics::emit(&metrics::object_record(dataset, &object.key, &m));
+            JobOutcome::Loaded {
+                rows,
+                rejected,
+                bytes,
+                version_id,
+                seconds,
+            }
+        }
+        Ok(Outcome::Skipped(reason)) => {
+            info!(dataset = %dataset, bucket = %object.bucket, key = %object.key, reason, "Skipped object.");
+            JobOutcome::Skipped(reason)
+        }
+        Err(e) => {
+            error!(dataset = %dataset, bucket = %object.bucket, key = %object.key, error = %e, seconds, "Object failed, nothing of it was loaded.");
+            metrics::emit(&metrics::object_record(
+                dataset,
+                &object.key,
+                &ObjectMetrics {
+                    seconds,
+                    ..ObjectMetrics::default()
+                },
+            ));
+            JobOutcome::Failed(e)
+        }
+    };
+    let _ = job.reply.send(outcome);
+}
+
+/// Loads one object in one transaction (on a `Client`) or one savepoint (inside a group's `Transaction`);
+/// dropping the transaction on any error rolls everything of this object back.
+async fn load_object<C: GenericClient>(
+    client: &mut C,
+    ctx: &LoadContext,
     object: &ObjectVersion,
 ) -> Result<Outcome, ObjectError> {
+    let (config, s3, transform) = (&ctx.config, &ctx.s3, &ctx.transform);
     let dataset = &config.dataset;
     let tx = client
         .transaction()
@@ -184,7 +462,7 @@ async fn load_object(
 
     let (byte_tx, byte_rx) = channel(DOWNLOAD_QUEUE);
     let (chunk_tx, mut chunk_rx) = channel(COPY_QUEUE);
-    let bar = crate::progress::bytes_bar(config.progress, object.size);
+    let bar = crate::progress::bytes_bar(config.progress && config.jobs == 1, object.size);
     bar.set_message(object.key.clone());
     let download = tokio::spawn(download(opened.body, byte_tx, bar.clone()));
     let stage = ParseStage {

@@ -28,51 +28,78 @@ pub struct OpenObject {
     pub version_id: String,
 }
 
-/// Lists every object under `prefix`, sorted by key (directory markers skipped).
-pub async fn list(
-    client: &Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Vec<ObjectVersion>, S3Error> {
-    let mut objects = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            let e = e.into_service_error();
-            if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucket") {
-                S3Error::NoSuchBucket {
-                    bucket: bucket.to_owned(),
-                }
-            } else {
-                S3Error::List {
-                    bucket: bucket.to_owned(),
-                    prefix: prefix.to_owned(),
-                    message: error_message(&e),
-                }
-            }
-        })?;
-        for object in page.contents() {
-            let Some(key) = object.key().filter(|k| !k.ends_with('/')) else {
-                continue;
-            };
-            objects.push(ObjectVersion {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                etag: object.e_tag().unwrap_or_default().to_owned(),
-                size: object
-                    .size()
-                    .and_then(|s| u64::try_from(s).ok())
-                    .unwrap_or(0),
-            });
+/// The objects under a prefix, one `ListObjectsV2` page (up to 1,000 keys) at a time, so loading can start while
+/// listing continues. S3 returns keys in UTF-8 binary order, so pages arrive sorted by key.
+pub struct Listing {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    /// The continuation token of the next page.
+    token: Option<String>,
+    done: bool,
+}
+
+impl Listing {
+    pub fn new(client: &Client, bucket: &str, prefix: &str) -> Self {
+        Self {
+            client: client.clone(),
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+            token: None,
+            done: false,
         }
     }
-    objects.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(objects)
+
+    /// The next page's objects (directory markers skipped), or `None` after the last page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<ObjectVersion>>, S3Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .set_continuation_token(self.token.take())
+            .send()
+            .await
+            .map_err(|e| {
+                let e = e.into_service_error();
+                if aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchBucket") {
+                    S3Error::NoSuchBucket {
+                        bucket: self.bucket.clone(),
+                    }
+                } else {
+                    S3Error::List {
+                        bucket: self.bucket.clone(),
+                        prefix: self.prefix.clone(),
+                        message: error_message(&e),
+                    }
+                }
+            })?;
+        self.token = page
+            .next_continuation_token()
+            .filter(|_| page.is_truncated() == Some(true))
+            .map(str::to_owned);
+        self.done = self.token.is_none();
+        let objects = page
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                let key = object.key().filter(|k| !k.ends_with('/'))?;
+                Some(ObjectVersion {
+                    bucket: self.bucket.clone(),
+                    key: key.to_owned(),
+                    etag: object.e_tag().unwrap_or_default().to_owned(),
+                    size: object
+                        .size()
+                        .and_then(|s| u64::try_from(s).ok())
+                        .unwrap_or(0),
+                })
+            })
+            .collect();
+        Ok(Some(objects))
+    }
 }
 
 /// Opens the listed object, refusing a different content (a concurrent overwrite) with `If-Match`.

@@ -40,9 +40,16 @@ async fn two_concurrent_loaders_load_each_object_once() {
     b.assert_code(0);
     assert_loaded_once(&env, total, id_sum).await;
     let loaded = a.logs("Loaded object.").len() + b.logs("Loaded object.").len();
-    let skipped = a.logs("Skipped object.").len() + b.logs("Skipped object.").len();
+    let finished = |run: &crate::support::Run, field: &str| {
+        run.logs("Process finished.")[0][field].as_u64().unwrap()
+    };
+    let skipped = finished(&a, "skipped") + finished(&b, "skipped");
     assert_eq!(
-        (loaded, skipped),
+        finished(&a, "loaded") + finished(&b, "loaded"),
+        loaded as u64
+    );
+    assert_eq!(
+        (loaded as u64, skipped),
         (8, 8),
         "each object loaded by exactly one loader and skipped by the other"
     );

@@ -107,7 +107,11 @@ async fn sample_loads_exactly_the_expected_rows_and_reruns_change_nothing() {
     );
     let rerun = env.run(&PROCESS_SAMPLE).await;
     rerun.assert_code(0);
-    assert_eq!(rerun.logs("Skipped object.")[0]["reason"], "already loaded");
+    let skipped = &rerun.logs("Skipped objects.")[0];
+    assert_eq!(
+        (skipped["objects"].as_u64(), skipped["reason"].as_str()),
+        (Some(1), Some("already loaded"))
+    );
     assert!(events_as_copy_text(&env).await == expected);
     assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 1);
     assert_eq!(env.count("SELECT count(*) FROM etl_rejects").await, 3);
