@@ -5,7 +5,12 @@ use std::time::{Duration, Instant};
 use crate::support::{PEOPLE_SPEC, TestEnv, people};
 
 /// Uploads `objects` objects of `rows` people each; returns the total row count and sum of ids.
-async fn upload_people(env: &TestEnv, prefix: &str, objects: i64, rows: i64) -> (i64, i64) {
+pub(crate) async fn upload_people(
+    env: &TestEnv,
+    prefix: &str,
+    objects: i64,
+    rows: i64,
+) -> (i64, i64) {
     for i in 0..objects {
         let (csv, _) = people(i * rows + 1, rows);
         env.put(&format!("{prefix}/part-{i:03}.csv"), csv).await;
@@ -14,7 +19,7 @@ async fn upload_people(env: &TestEnv, prefix: &str, objects: i64, rows: i64) -> 
     (n, n * (n + 1) / 2)
 }
 
-async fn assert_loaded_once(env: &TestEnv, total: i64, id_sum: i64) {
+pub(crate) async fn assert_loaded_once(env: &TestEnv, total: i64, id_sum: i64) {
     let counts = env
         .rows("SELECT count(*)::text, count(DISTINCT id)::text, sum(id)::text FROM people")
         .await;
@@ -75,7 +80,7 @@ async fn wait_for_copy(env: &TestEnv) -> i32 {
     }
 }
 
-async fn wait_for_no_etl_backend(env: &TestEnv) {
+pub(crate) async fn wait_for_no_etl_backend(env: &TestEnv) {
     let sql = format!(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl' AND datname = 't_{}'",
         env.name

@@ -7,4 +7,5 @@ mod bad_input;
 mod config;
 mod faults;
 mod sample;
+mod scale;
 mod support;
