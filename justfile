@@ -118,6 +118,11 @@ demo-process:
 bench rows="1000000":
     etl/bench/bench.sh {{ rows }}
 
+# Benchmark many small objects behind a 20 ms first-byte S3 proxy: etl vs the S3 floor, reruns, peak RSS.
+[group('etl')]
+bench-objects objects="1000" rows="100":
+    etl/bench/objects.sh {{ objects }} {{ rows }}
+
 # Regenerate the sample data and its independently computed expected output.
 [group('etl')]
 etl-data:

@@ -5,7 +5,9 @@
 //! ETag, i.e. same content: already loaded, skip); supersede an older version (delete its rows and rejects);
 //! insert the new ledger row with the version id S3 served; COPY; insert rejects; record the counts; commit.
 //! Nothing of an object is visible until the commit, and a crash anywhere rolls all of it back, so each object
-//! version is loaded once.
+//! version is loaded once. When small objects share a transaction, each runs these steps in its own savepoint of
+//! it: a failed object rolls back to its savepoint, the others commit together. The claim never waits, so loaders
+//! claiming keys in any order cannot deadlock.
 
 use std::collections::BTreeSet;
 
