@@ -16,38 +16,13 @@ WORK="$ROOT/.work/bench"
 BIN="$ROOT/target/release/etl"
 COLUMNS="event_id, occurred_at, user_id, country, device, event_type, amount, session_seconds, is_fraud, comment"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
+# shellcheck source=etl/bench/lib.sh
+. "$ROOT/etl/bench/lib.sh"
 
 echo "building etl (release)..." >&2
 cargo build --release -p etl --quiet --manifest-path "$ROOT/Cargo.toml"
 
-rm -rf "$WORK/pg"
-mkdir -p "$WORK/pg"
-PGBIN="$(pg_config --bindir)"
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  chown -R postgres:postgres "$WORK/pg"
-  AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --)
-fi
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
-  rm -rf "$WORK/pg"
-}
-trap cleanup EXIT
-
-PG_PORT="$(free_port)"
-"${AS_PG[@]}" "$PGBIN/initdb" -U postgres -A trust -E UTF8 --no-sync --locale=C -D "$WORK/pg/data" >/dev/null
-"${AS_PG[@]}" "$PGBIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -h 127.0.0.1 -k "$WORK/pg/data" \
-  -c max_wal_size=8GB -c shared_buffers=256MB -c synchronous_commit=off >"$WORK/pg.log" 2>&1 &
-PIDS+=($!)
-MOTO_PORT="$(free_port)"
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-PIDS+=($!)
-until "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres; do sleep 0.1; done
-until python3 -c "import socket; socket.create_connection(('127.0.0.1', $MOTO_PORT))" 2>/dev/null; do sleep 0.1; done
+start_servers "$WORK" -c max_wal_size=8GB -c shared_buffers=256MB -c synchronous_commit=off
 
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"

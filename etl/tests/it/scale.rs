@@ -38,6 +38,15 @@ async fn dump(env: &TestEnv) -> Vec<Vec<Vec<Option<String>>>> {
     out
 }
 
+/// `etl process` over `prefix` with `spec`, then `extra` flags.
+fn process_args<'a>(prefix: &'a str, spec: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    [
+        &["process", "--prefix", prefix, "--dataset", spec][..],
+        extra,
+    ]
+    .concat()
+}
+
 fn finished(run: &crate::support::Run, field: &str) -> u64 {
     run.logs("Process finished.")[0][field].as_u64().unwrap()
 }
@@ -47,9 +56,7 @@ async fn grouped_concurrent_loads_give_the_same_tables_as_one_at_a_time() {
     let env = TestEnv::new("grouped_same").await;
     let spec = env.spec(PEOPLE_SPEC);
     upload_small(&env, "g", 90).await;
-    let base = ["process", "--prefix", "g", "--dataset", spec.as_str()];
-
-    let one = [&base[..], &["--jobs", "1", "--group-objects", "1"]].concat();
+    let one = process_args("g", &spec, &["--jobs", "1", "--group-objects", "1"]);
     env.run(&one).await.assert_code(0);
     let expected = dump(&env).await;
     assert_eq!(expected[0].len(), 90 * 5);
@@ -60,7 +67,7 @@ async fn grouped_concurrent_loads_give_the_same_tables_as_one_at_a_time() {
         .batch_execute("TRUNCATE people, etl_rejects, etl_objects")
         .await
         .unwrap();
-    let many = [&base[..], &["--jobs", "4", "--group-objects", "7"]].concat();
+    let many = process_args("g", &spec, &["--jobs", "4", "--group-objects", "7"]);
     let run = env.run(&many).await;
     run.assert_code(0);
     assert_eq!(dump(&env).await, expected);
@@ -85,19 +92,8 @@ async fn a_bad_object_in_a_group_fails_alone_and_its_neighbours_load() {
         "id,nom,score,joined\n1,x,1,2024-01-01\n",
     )
     .await;
-    let run = env
-        .run(&[
-            "process",
-            "--prefix",
-            "b",
-            "--dataset",
-            spec.as_str(),
-            "--jobs",
-            "1",
-            "--group-objects",
-            "100",
-        ])
-        .await;
+    let args = process_args("b", &spec, &["--jobs", "1", "--group-objects", "100"]);
+    let run = env.run(&args).await;
     run.assert_code(2);
     assert_eq!(
         run.error(),
@@ -159,12 +155,7 @@ async fn a_killed_group_commits_nothing_and_a_rerun_loads_everything() {
     let env = TestEnv::new("grouped_killed").await;
     let spec = env.spec(PEOPLE_SPEC);
     let (total, id_sum) = upload_people(&env, "k", 120, 2000).await;
-    let args = [
-        "process",
-        "--prefix",
-        "k",
-        "--dataset",
-        spec.as_str(),
+    let one_group = [
         "--jobs",
         "1",
         "--group-objects",
@@ -172,6 +163,7 @@ async fn a_killed_group_commits_nothing_and_a_rerun_loads_everything() {
         "--group-bytes",
         "1000000000",
     ];
+    let args = process_args("k", &spec, &one_group);
     let mut child = env.command(&args).spawn().unwrap();
     // Several objects of the group are loaded (each claim is taken before its load), none committed.
     wait_for_claims(&env, 4).await;
@@ -179,9 +171,7 @@ async fn a_killed_group_commits_nothing_and_a_rerun_loads_everything() {
     wait_for_no_etl_backend(&env).await;
     env.assert_people_empty().await;
 
-    let run = env
-        .run(&["process", "--prefix", "k", "--dataset", spec.as_str()])
-        .await;
+    let run = env.run(&process_args("k", &spec, &[])).await;
     run.assert_code(0);
     assert_loaded_once(&env, total, id_sum).await;
     assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 120);
@@ -192,17 +182,7 @@ async fn two_concurrent_grouped_runs_load_each_version_once() {
     let env = TestEnv::new("grouped_concurrent").await;
     let spec = env.spec(PEOPLE_SPEC);
     let (total, id_sum) = upload_people(&env, "c", 150, 20).await;
-    let args = [
-        "process",
-        "--prefix",
-        "c",
-        "--dataset",
-        spec.as_str(),
-        "--jobs",
-        "4",
-        "--group-objects",
-        "5",
-    ];
+    let args = process_args("c", &spec, &["--jobs", "4", "--group-objects", "5"]);
     let (a, b) = tokio::join!(env.run(&args), env.run(&args));
     a.assert_code(0);
     b.assert_code(0);
@@ -228,7 +208,7 @@ async fn a_rerun_with_nothing_new_loads_nothing_across_listing_pages() {
         }
     }))
     .await;
-    let args = ["process", "--prefix", "s", "--dataset", spec.as_str()];
+    let args = process_args("s", &spec, &[]);
     let first = env.run(&args).await;
     first.assert_code(0);
     assert_eq!(finished(&first, "loaded"), 1005);
