@@ -23,42 +23,17 @@ HERE="$ROOT/etl/bench"
 WORK="$ROOT/.work/bench-objects"
 BIN="$ROOT/target/release/etl"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-wait_port() { until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1))" 2>/dev/null; do sleep 0.1; done; }
+# shellcheck source=etl/bench/lib.sh
+. "$HERE/lib.sh"
 
 echo "building etl (release)..." >&2
 cargo build --release -p etl --quiet --manifest-path "$ROOT/Cargo.toml"
 
-rm -rf "$WORK/pg"
-mkdir -p "$WORK/pg"
-PGBIN="$(pg_config --bindir)"
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  chown -R postgres:postgres "$WORK/pg"
-  AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --)
-fi
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
-  rm -rf "$WORK/pg"
-}
-trap cleanup EXIT
-
-PG_PORT="$(free_port)"
-"${AS_PG[@]}" "$PGBIN/initdb" -U postgres -A trust -E UTF8 --locale=C -D "$WORK/pg/data" >/dev/null
-"${AS_PG[@]}" "$PGBIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -h 127.0.0.1 -k "$WORK/pg/data" \
-  -c fsync=on -c synchronous_commit=on -c max_connections=100 >"$WORK/pg.log" 2>&1 &
-PIDS+=($!)
-MOTO_PORT="$(free_port)"
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-PIDS+=($!)
+# The durable defaults, stated: a commit waits for its WAL to reach the disk.
+start_servers "$WORK" -c fsync=on -c synchronous_commit=on -c max_connections=100
 PROXY_PORT="$(free_port)"
 python3 "$HERE/latency_proxy.py" "$PROXY_PORT" "$MOTO_PORT" 20 >"$WORK/proxy.log" 2>&1 &
 PIDS+=($!)
-until "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres; do sleep 0.1; done
-wait_port "$MOTO_PORT"
 wait_port "$PROXY_PORT"
 
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
