@@ -238,14 +238,14 @@ pub(crate) async fn run_loads(
     mut jobs: Receiver<LoadJob>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let workers = ctx.config.jobs.max(1);
-    let clients =
-        futures_util::future::try_join_all((0..workers).map(|_| crate::db::connect(&ctx.db)))
-            .await?;
+    // The first connection is opened now, so an unreachable database fails the run before it takes a job; the
+    // others when their worker first has work, so a run with nothing to load opens only one.
+    let first = crate::db::connect(&ctx.db).await?;
     let (work_tx, work_rx) = channel::<Vec<LoadJob>>(1);
     let work_rx = Arc::new(Mutex::new(work_rx));
-    let handles: Vec<_> = clients
-        .into_iter()
+    let handles: Vec<_> = std::iter::once(Some(first))
+        .chain(std::iter::repeat_with(|| None))
+        .take(ctx.config.jobs.max(1))
         .map(|client| tokio::spawn(worker(ctx.clone(), client, Arc::clone(&work_rx))))
         .collect();
 
@@ -316,29 +316,38 @@ async fn dispatch(work: &Sender<Vec<LoadJob>>, group: Vec<LoadJob>) {
     }
 }
 
-/// One worker: takes groups one at a time and loads each on its own connection.
-async fn worker(ctx: LoadContext, mut client: Client, work: Arc<Mutex<Receiver<Vec<LoadJob>>>>) {
+/// One worker: takes groups one at a time and loads each on its own connection, opened (or reopened after a
+/// failure) when it has work.
+async fn worker(
+    ctx: LoadContext,
+    mut client: Option<Client>,
+    work: Arc<Mutex<Receiver<Vec<LoadJob>>>>,
+) {
     loop {
         let Some(group) = work.lock().await.recv().await else {
             return;
         };
-        if client.is_closed() {
-            warn!("PostgreSQL connection lost, reconnecting.");
-            match crate::db::connect(&ctx.db).await {
-                Ok(fresh) => client = fresh,
-                Err(e) => {
-                    for job in group {
-                        let failure = ObjectError::Db {
-                            what: "connect",
-                            message: e.to_string(),
-                        };
-                        finish(&ctx, job, Err(failure), 0.0);
-                    }
-                    continue;
+        let open = match client.take() {
+            Some(open) if !open.is_closed() => Ok(open),
+            lost => {
+                if lost.is_some() {
+                    warn!("PostgreSQL connection lost, reconnecting.");
+                }
+                crate::db::connect(&ctx.db).await
+            }
+        };
+        match open {
+            Ok(open) => load_group(&ctx, client.insert(open), group).await,
+            Err(e) => {
+                for job in group {
+                    let failure = ObjectError::Db {
+                        what: "connect",
+                        message: e.to_string(),
+                    };
+                    finish(&ctx, job, Err(failure), 0.0);
                 }
             }
         }
-        load_group(&ctx, &mut client, group).await;
     }
 }
 
