@@ -6,7 +6,7 @@
 //! COPY. The channels bound memory and give backpressure both ways. This is the only module that knows both the
 //! source and the sink.
 //!
-//! Across objects, [`run_loads`] is the engine both modes feed with [`LoadJob`]s: `jobs` workers, each with its
+//! Across objects, `run_loads` is the engine both modes feed with `LoadJob`s: `jobs` workers, each with its
 //! own PostgreSQL connection opened once, load at the same time, so the S3 reads of some objects overlap the COPYs
 //! of others. Objects smaller than the group budget are gathered into one transaction (one savepoint per object,
 //! so a bad object rolls back alone and its neighbours still commit), which saves a commit per small object.
