@@ -31,9 +31,14 @@ def put(bucket, prefix, csv_path, objects):
     s3.create_bucket(Bucket=bucket)
     with open(csv_path, "rb") as f:
         header = f.readline()
-        lines = f.readlines()
-    per = -(-len(lines) // objects)
-    bodies = [header + b"".join(lines[i * per:(i + 1) * per]) for i in range(objects)]
+        records, record = [], b""
+        for line in f:
+            record += line
+            if record.count(b'"') % 2 == 0:  # a quoted field may hold line breaks: a record ends on even quotes
+                records.append(record)
+                record = b""
+    per = -(-len(records) // objects)
+    bodies = [header + b"".join(records[i * per:(i + 1) * per]) for i in range(objects)]
     with ThreadPoolExecutor(PARALLEL) as pool:
         list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"{prefix}/part-{i:05}.csv", Body=bodies[i]),
                       range(objects)))

@@ -40,8 +40,11 @@ use crate::source::{self, Listing, ObjectVersion};
 use crate::spec::Dataset;
 use crate::transform::Transform;
 
-/// S3 body chunks buffered between the download and the parser.
+/// S3 body pieces buffered between the download and the parser.
 const DOWNLOAD_QUEUE: usize = 16;
+/// The largest piece: the HTTP client hands out chunks of up to a few hundred KiB, so the queue is bounded in
+/// pieces of this size instead (16 x 64 KiB per load in flight).
+const DOWNLOAD_PIECE: usize = 64 << 10;
 /// COPY chunks buffered between the parser and PostgreSQL.
 const COPY_QUEUE: usize = 4;
 
@@ -538,15 +541,18 @@ async fn download(
     bar: ProgressBar,
 ) -> Result<u64, ObjectError> {
     let mut bytes = 0;
-    while let Some(chunk) = body
+    while let Some(mut chunk) = body
         .try_next()
         .await
         .map_err(|e| ObjectError::Download(e.to_string()))?
     {
         bytes += chunk.len() as u64;
         bar.inc(chunk.len() as u64);
-        if out.send(chunk).await.is_err() {
-            break;
+        while !chunk.is_empty() {
+            let piece = chunk.split_to(chunk.len().min(DOWNLOAD_PIECE));
+            if out.send(piece).await.is_err() {
+                return Ok(bytes);
+            }
         }
     }
     Ok(bytes)
