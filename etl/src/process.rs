@@ -48,6 +48,9 @@ const DOWNLOAD_PIECE: usize = 64 << 10;
 /// COPY chunks buffered between the parser and PostgreSQL.
 const COPY_QUEUE: usize = 4;
 
+/// The skip reason when another loader holds the key's claim (its load may still fail, so the queue retries).
+pub(crate) const SKIP_BUSY: &str = "another loader holds this key";
+
 /// Everything `etl process` needs, validated.
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
@@ -87,8 +90,6 @@ pub(crate) struct LoadJob {
 
 /// What became of one job. `Loaded` and `Skipped` are final (the caller may ack / delete a message);
 /// `Failed` means nothing of it was committed (the caller must NOT ack; the message will be retried).
-// Listing mode reads only the counts; the queue consumer (the other side of this seam) reads the rest.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub(crate) enum JobOutcome {
     Loaded {
@@ -112,14 +113,17 @@ pub(crate) struct LoadContext {
 }
 
 impl LoadContext {
-    pub(crate) async fn new(config: &ProcessConfig, db: &DbConfig) -> Self {
+    /// The clients, and the schema brought up to date (an unreachable database fails here, before any job).
+    pub(crate) async fn new(config: &ProcessConfig, db: &DbConfig) -> Result<Self, Error> {
         let sdk = crate::aws::sdk_config(&config.aws).await;
-        Self {
+        let mut client = crate::db::connect(db).await?;
+        crate::migrate::migrate(&mut client, &config.dataset).await?;
+        Ok(Self {
             s3: crate::aws::s3_client(&sdk, &config.aws),
             transform: Arc::new(Transform::new(&config.dataset)),
             config: Arc::new(config.clone()),
             db: db.clone(),
-        }
+        })
     }
 }
 
@@ -139,9 +143,9 @@ enum Outcome {
 pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let dataset = &config.dataset;
-    let ctx = LoadContext::new(config, db).await;
-    let mut client = crate::db::connect(db).await?;
-    crate::migrate::migrate(&mut client, dataset).await?;
+    let ctx = LoadContext::new(config, db).await?;
+    // For the per-page ledger queries.
+    let client = crate::db::connect(db).await?;
 
     let (job_tx, job_rx) = channel(config.jobs * config.group_objects.max(2));
     let (pending_tx, mut pending_rx) = unbounded_channel();
@@ -162,11 +166,14 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
                     continue;
                 }
                 let (reply, outcome) = oneshot::channel();
-                let name = format!("s3://{}/{}", object.bucket, object.key);
-                if job_tx.send(LoadJob { object, reply }).await.is_err() {
+                let job = LoadJob {
+                    object: object.clone(),
+                    reply,
+                };
+                if job_tx.send(job).await.is_err() {
                     break;
                 }
-                let _ = pending_tx.send((name, outcome));
+                let _ = pending_tx.send((object, outcome));
             }
         }
         drop((job_tx, pending_tx));
@@ -179,10 +186,11 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
     let collect = async {
         let mut summary = RunSummary::default();
         let mut first_failure: Option<(String, bool)> = None;
-        while let Some((name, outcome)) = pending_rx.recv().await {
+        while let Some((object, outcome)) = pending_rx.recv().await {
             let outcome = outcome.await.unwrap_or_else(|_| {
                 JobOutcome::Failed(ObjectError::Download("the load was abandoned".to_owned()))
             });
+            report(&dataset.name, &object, &outcome, None);
             match outcome {
                 JobOutcome::Loaded { rows, rejected, .. } => {
                     summary.objects_loaded += 1;
@@ -194,7 +202,10 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
                     summary.objects_failed += 1;
                     let runtime = !e.is_bad_input();
                     match &mut first_failure {
-                        None => first_failure = Some((format!("{name}: {e}"), runtime)),
+                        None => {
+                            let message = format!("s3://{}/{}: {e}", object.bucket, object.key);
+                            first_failure = Some((message, runtime));
+                        }
                         Some((_, any_runtime)) => *any_runtime |= runtime,
                     }
                 }
@@ -397,10 +408,8 @@ async fn load_group(ctx: &LoadContext, client: &mut Client, mut group: Vec<LoadJ
     }
 }
 
-/// Logs one object's outcome, emits its metrics record, and replies to its job.
+/// Replies to a job with its outcome; the caller logs it (`report`), knowing what the job came from.
 fn finish(ctx: &LoadContext, job: LoadJob, result: Result<Outcome, ObjectError>, seconds: f64) {
-    let dataset = &ctx.config.dataset.name;
-    let object = &job.object;
     let outcome = match result {
         Ok(Outcome::Loaded {
             rows,
@@ -409,15 +418,10 @@ fn finish(ctx: &LoadContext, job: LoadJob, result: Result<Outcome, ObjectError>,
             replaced,
             version_id,
         }) => {
-            info!(dataset = %dataset, bucket = %object.bucket, key = %object.key, version_id = %version_id,
-                  rows, rejected, bytes, replaced, seconds, "Loaded object.");
-            let m = ObjectMetrics {
-                rows_loaded: rows,
-                rows_rejected: rejected,
-                loaded: true,
-                seconds,
-            };
-            metrics::emit(&metrics::object_record(dataset, &object.key, &m));
+            if replaced > 0 {
+                info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
+                      replaced, "Replaced the previous version's rows.");
+            }
             JobOutcome::Loaded {
                 rows,
                 rejected,
@@ -426,24 +430,60 @@ fn finish(ctx: &LoadContext, job: LoadJob, result: Result<Outcome, ObjectError>,
                 seconds,
             }
         }
-        Ok(Outcome::Skipped(reason)) => {
-            info!(dataset = %dataset, bucket = %object.bucket, key = %object.key, reason, "Skipped object.");
-            JobOutcome::Skipped(reason)
-        }
-        Err(e) => {
-            error!(dataset = %dataset, bucket = %object.bucket, key = %object.key, error = %e, seconds, "Object failed, nothing of it was loaded.");
-            metrics::emit(&metrics::object_record(
-                dataset,
-                &object.key,
-                &ObjectMetrics {
-                    seconds,
-                    ..ObjectMetrics::default()
-                },
-            ));
-            JobOutcome::Failed(e)
-        }
+        Ok(Outcome::Skipped(reason)) => JobOutcome::Skipped(reason),
+        Err(e) => JobOutcome::Failed(e),
     };
     let _ = job.reply.send(outcome);
+}
+
+/// Logs one object's outcome and emits its metrics record (`message_id` when it came from the queue).
+pub(crate) fn report(
+    dataset: &str,
+    object: &ObjectVersion,
+    outcome: &JobOutcome,
+    message_id: Option<&str>,
+) {
+    let (bucket, key) = (&object.bucket, &object.key);
+    match outcome {
+        JobOutcome::Loaded {
+            rows,
+            rejected,
+            bytes,
+            version_id,
+            seconds,
+        } => {
+            info!(
+                dataset,
+                bucket,
+                key,
+                version_id,
+                rows,
+                rejected,
+                bytes,
+                seconds,
+                message_id,
+                "Loaded object."
+            );
+            let m = ObjectMetrics {
+                rows_loaded: *rows,
+                rows_rejected: *rejected,
+                loaded: true,
+                seconds: *seconds,
+            };
+            metrics::emit(&metrics::object_record(dataset, key, &m));
+        }
+        JobOutcome::Skipped(reason) => {
+            info!(dataset, bucket, key, reason, message_id, "Skipped object.");
+        }
+        JobOutcome::Failed(e) => {
+            error!(dataset, bucket, key, error = %e, message_id, "Object failed, nothing of it was loaded.");
+            metrics::emit(&metrics::object_record(
+                dataset,
+                key,
+                &ObjectMetrics::default(),
+            ));
+        }
+    }
 }
 
 /// Loads one object in one transaction (on a `Client`) or one savepoint (inside a group's `Transaction`);
@@ -460,7 +500,7 @@ async fn load_object<C: GenericClient>(
         .await
         .map_err(|e| ObjectError::db("begin a transaction", &e))?;
     if !ledger::try_claim(&tx, &dataset.name, object).await? {
-        return Ok(Outcome::Skipped("another loader holds this key"));
+        return Ok(Outcome::Skipped(SKIP_BUSY));
     }
     let mut replaced = 0;
     if let Some(current) = ledger::current(&tx, &dataset.name, object).await? {
