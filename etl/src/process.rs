@@ -152,7 +152,8 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
     let produce = async {
         let mut listing = Listing::new(&ctx.s3, &config.bucket, &config.prefix);
         let (mut listed, mut already) = (0_u64, 0_u64);
-        while let Some(page) = listing.next_page().await? {
+        // Stops early only when the engine has stopped taking jobs (it failed); its error is the run's.
+        'pages: while let Some(page) = listing.next_page().await? {
             listed += page.len() as u64;
             let loaded = if config.reprocess {
                 BTreeSet::new()
@@ -171,7 +172,7 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
                     reply,
                 };
                 if job_tx.send(job).await.is_err() {
-                    break;
+                    break 'pages;
                 }
                 let _ = pending_tx.send((object, outcome));
             }
