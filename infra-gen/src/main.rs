@@ -1,13 +1,17 @@
-//! The `infra-gen` command line: parse flags, load the platform, generate, write or check.
+//! The `infra-gen` command line: parse flags, load the platform, generate, write or check, or
+//! draw the platform.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use infra_gen::graph::{self, EmbedError, Graph};
+use infra_gen::ledger::{self, LEDGER_FILE, Ledger, LedgerError};
+use infra_gen::model::Platform;
 use infra_gen::model::config::{self, ConfigError};
-use infra_gen::{GenerateError, generate, write};
+use infra_gen::{GenerateError, document, write};
 
 /// Typed model of the Hadrian ML data platform that emits Terraform JSON.
 #[derive(Parser)]
@@ -19,21 +23,56 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate `*.tf.json` files from the platform configuration.
+    /// Generate `*.tf.json` files, the address ledger and the README's platform diagram.
     Gen(GenArgs),
+    /// Print a diagram of the generated platform: areas, references and data flow.
+    Graph(GraphArgs),
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Platform configuration. Without it, ./platform.toml is used when present, else defaults.
+    #[arg(long, env = "INFRA_GEN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
 struct GenArgs {
-    /// Platform configuration. Without it, ./platform.toml is used when present, else defaults.
-    #[arg(long, env = "INFRA_GEN_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Directory that receives the generated files (only its top-level *.tf.json are managed).
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Directory that receives the generated files (its top-level *.tf.json and addresses.txt,
+    /// the address ledger, are managed).
     #[arg(long, env = "INFRA_GEN_OUT", value_name = "DIR", default_value = "out")]
     out: PathBuf,
+    /// Markdown file whose first fenced mermaid block holds the platform diagram; skipped when
+    /// the file does not exist.
+    #[arg(
+        long,
+        env = "INFRA_GEN_README",
+        value_name = "FILE",
+        default_value = "README.md"
+    )]
+    readme: PathBuf,
     /// Write nothing; exit 1 with a diff when any file is stale, missing or extra.
     #[arg(long, env = "INFRA_GEN_CHECK")]
     check: bool,
+}
+
+#[derive(clap::Args)]
+struct GraphArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    format: GraphFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// A Mermaid flowchart (GitHub renders it in Markdown).
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
 }
 
 /// Exit code for an invalid configuration or a policy violation; 1 is stale output or I/O.
@@ -51,11 +90,16 @@ fn log(level: &str, message: &str) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Gen(args) = cli.command;
-    match run(&args) {
+    let outcome = match &cli.command {
+        Command::Gen(args) => run(args),
+        Command::Graph(args) => draw(args),
+    };
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             let invalid = err.downcast_ref::<ConfigError>().is_some()
+                || err.downcast_ref::<LedgerError>().is_some()
+                || err.downcast_ref::<EmbedError>().is_some()
                 || err
                     .downcast_ref::<GenerateError>()
                     .is_some_and(|e| matches!(e, GenerateError::Policy(_)));
@@ -65,17 +109,57 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
+fn load(arg: &ConfigArg) -> anyhow::Result<Platform> {
     let default = PathBuf::from("platform.toml");
-    let path = args
+    let path = arg
         .config
         .as_deref()
         .or_else(|| default.exists().then_some(default.as_path()));
-    let platform = config::load(path)?;
-    let files = generate(&platform)?;
+    Ok(config::load(path)?)
+}
+
+fn draw(args: &GraphArgs) -> anyhow::Result<ExitCode> {
+    let doc = document(&load(&args.config)?, &ledger::HISTORY)?;
+    let format = match args.format {
+        GraphFormat::Mermaid => graph::Format::Mermaid,
+        GraphFormat::Dot => graph::Format::Dot,
+    };
+    print!("{}", Graph::of(&doc).render(format));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The README with its diagram brought up to date, when the README exists.
+fn readme(path: &Path, graph: &Graph) -> anyhow::Result<Option<String>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = write::read_file(path)?;
+    let diagram = graph.render(graph::Format::Mermaid);
+    Ok(Some(graph::embed(
+        &text,
+        &diagram,
+        &path.display().to_string(),
+    )?))
+}
+
+fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
+    let doc = document(&load(&args.config)?, &ledger::HISTORY)?;
+    let current = Ledger::of(&doc);
+    let ledger_path = args.out.join(LEDGER_FILE);
+    if ledger_path.exists() {
+        let text = write::read_file(&ledger_path)?;
+        let previous = Ledger::parse(&text, &ledger_path.display().to_string())?;
+        ledger::check(&previous, &current, &ledger::HISTORY)?;
+    }
+    let mut files = doc.render().map_err(GenerateError::from)?;
+    files.insert(LEDGER_FILE.to_owned(), current.render());
+    let readme_text = readme(&args.readme, &Graph::of(&doc))?;
     let out = args.out.display();
     if args.check {
-        let diff = write::check(&args.out, &files).context("checking generated files")?;
+        let mut diff = write::check(&args.out, &files).context("checking generated files")?;
+        if let Some(text) = &readme_text {
+            diff.push_str(&write::check_file(&args.readme, text)?);
+        }
         if diff.is_empty() {
             log(
                 "info",
@@ -91,11 +175,19 @@ fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let changed = write::write(&args.out, &files).context("writing generated files")?;
-    let summary = format!(
+    let mut summary = format!(
         "wrote {out} ({} files, {} changed)",
         files.len(),
         changed.len()
     );
+    if let Some(text) = &readme_text
+        && write::write_file(&args.readme, text)?
+    {
+        summary = format!(
+            "{summary}; updated the diagram in {}",
+            args.readme.display()
+        );
+    }
     log("info", &summary);
     Ok(ExitCode::SUCCESS)
 }

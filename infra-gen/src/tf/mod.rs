@@ -358,6 +358,23 @@ pub struct Moved {
     pub to: Address,
 }
 
+/// A `removed` block (Terraform >= 1.7): the resource leaves the configuration, and Terraform
+/// either destroys it or only forgets it (leaves it running, unmanaged).
+#[derive(Clone, Debug, Serialize)]
+pub struct Removed {
+    /// The old bare address.
+    pub from: String,
+    /// `{"destroy": bool}`.
+    pub lifecycle: RemovedLifecycle,
+}
+
+/// The `lifecycle` of a [`Removed`] block.
+#[derive(Clone, Debug, Serialize)]
+pub struct RemovedLifecycle {
+    /// `true` destroys the real object; `false` only removes it from the state.
+    pub destroy: bool,
+}
+
 /// A provider requirement inside `terraform.required_providers`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProviderRequirement {
@@ -402,11 +419,15 @@ struct FileBody {
     output: BTreeMap<String, Output>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     moved: Vec<Moved>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed: Vec<Removed>,
 }
 
 /// A declared resource as the policy rules see it.
 #[derive(Debug)]
 pub struct ResourceView<'a> {
+    /// The file the resource is written to.
+    pub file: FileId,
     /// Terraform type.
     pub type_: &'a str,
     /// Resource name.
@@ -615,10 +636,60 @@ impl Document {
         });
     }
 
+    /// Records that the resource declared at `to` used to live at `from`, both bare addresses;
+    /// refuses a `to` that is not declared (Terraform would refuse the plan).
+    pub fn moved_address(&mut self, file: FileId, from: &str, to: &str) -> Result<(), TfError> {
+        if !self.addresses.contains(to) {
+            return Err(TfError::Invalid {
+                address: to.to_owned(),
+                message: format!("moved from {from} to an address that is not declared"),
+            });
+        }
+        self.file(file).moved.push(Moved {
+            from: from.to_owned(),
+            to: Address(to.to_owned()),
+        });
+        Ok(())
+    }
+
+    /// Records that the resource at `from` left the configuration; `destroy` says whether
+    /// Terraform destroys it or only forgets it. Refuses a `from` that is still declared.
+    pub fn removed(&mut self, file: FileId, from: &str, destroy: bool) -> Result<(), TfError> {
+        if self.addresses.contains(from) {
+            return Err(TfError::Invalid {
+                address: from.to_owned(),
+                message: "declared removed but still generated".to_owned(),
+            });
+        }
+        self.file(file).removed.push(Removed {
+            from: from.to_owned(),
+            lifecycle: RemovedLifecycle { destroy },
+        });
+        Ok(())
+    }
+
+    /// Whether a block (resource, data source, variable, ...) is declared at this address.
+    pub fn declares(&self, address: &str) -> bool {
+        self.addresses.contains(address)
+    }
+
+    /// Every declared data source as `(type, name, body)`, in file then type then name order.
+    pub fn data_sources(&self) -> Vec<(&str, &str, &Value)> {
+        let mut sources = Vec::new();
+        for body in self.files.values() {
+            for (type_, by_name) in &body.data {
+                for (name, value) in by_name {
+                    sources.push((*type_, name.as_str(), value));
+                }
+            }
+        }
+        sources
+    }
+
     /// Every declared resource, in file then type then name order.
     pub fn resources(&self) -> Vec<ResourceView<'_>> {
         let mut views = Vec::new();
-        for body in self.files.values() {
+        for (file, body) in &self.files {
             for (type_, by_name) in &body.resource {
                 for (name, value) in by_name {
                     let suppressions = self
@@ -626,6 +697,7 @@ impl Document {
                         .get(&((*type_).to_owned(), name.clone()))
                         .map_or(&[][..], Vec::as_slice);
                     views.push(ResourceView {
+                        file: *file,
                         type_,
                         name,
                         body: value,
