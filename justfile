@@ -4,12 +4,16 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 set positional-arguments := true
 
-# Tools installed by .ci/setup (just, checkov, zizmor, actionlint) live in this venv.
+# Tools installed by `just setup` (.ci/setup: just, checkov, zizmor, actionlint, moto_server) live in this venv.
 export PATH := justfile_directory() / ".work/venv/bin:" + env_var("PATH")
 
 # List the recipes.
 default:
     @just --list --unsorted
+
+# Install what the recipes need into .work/ on first use (silent when done); `all` or `demo` (prerequisites, moto).
+setup scope="all":
+    @bash .ci/setup {{ scope }}
 
 # ── Quality ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -40,11 +44,11 @@ deny:
 
 # The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, end to end.
 [group('test')]
-test: test-rust check checkov lint-workflows e2e
+test: setup test-rust check checkov lint-workflows e2e
 
 # Rust tests of both crates (real terraform, PostgreSQL and moto_server on loopback ports).
 [group('test')]
-test-rust:
+test-rust: setup
     cargo test --workspace --locked
 
 # Review pending insta snapshots.
@@ -58,12 +62,17 @@ ci: lint test
 
 # ── Infrastructure (infra-gen → out/ → Terraform) ───────────────────────────────────────────────
 
-# Write out/*.tf.json from platform.toml (or the defaults).
+# Write out/*.tf.json, the address ledger out/addresses.txt and README.md's diagram from platform.toml (or the defaults).
 [group('infra')]
 gen:
     cargo run -q -p infra-gen -- gen
 
-# Fail with a diff when out/ is stale, missing a file or has an extra one.
+# Print the platform diagram: `just graph dot | dot -Tsvg > platform.svg`.
+[group('infra')]
+graph format="mermaid":
+    cargo run -q -p infra-gen -- graph --format {{ format }}
+
+# Fail with a diff when out/ (or the ledger, or README.md's diagram) is stale, missing a file or has an extra one.
 [group('infra')]
 check:
     cargo run -q -p infra-gen -- gen --check
@@ -82,7 +91,7 @@ validate:
 
 # checkov on out/ (0 failed checks; the reasoned skips live in infra-gen/checkov.yaml).
 [group('infra')]
-checkov:
+checkov: setup
     checkov --config-file infra-gen/checkov.yaml
 
 # Refresh the committed provider schema subset after adding a resource type or moving the provider.
@@ -127,14 +136,14 @@ etl-data:
 
 # zizmor and actionlint on the workflows, shellcheck, checkov on the Dockerfile, host runtime tests.
 [group('delivery')]
-lint-workflows:
+lint-workflows: setup
     .github/lint.sh
 
 # ── Local platform (moto + a private PostgreSQL; no AWS account) ────────────────────────────────
 
 # Run the whole platform locally: moto + PostgreSQL, terraform apply of out/, etl ingest + process, report.
 [group('local')]
-demo:
+demo: (setup "demo")
     infra-gen/local/platform.sh up
 
 # Stop exactly what `just demo` started and remove its state (logs are kept for reading).
@@ -149,5 +158,5 @@ status:
 
 # End to end: apply on moto, converged second plan, expected rows, destroy leaves nothing, down.
 [group('test')]
-e2e:
+e2e: (setup "demo")
     infra-gen/local/platform.sh e2e
