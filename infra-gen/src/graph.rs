@@ -31,7 +31,7 @@ pub enum Format {
 }
 
 /// The areas the diagram groups resources into, in drawing order.
-const AREAS: [&str; 6] = [
+pub const AREAS: [&str; 6] = [
     "network",
     "storage",
     "compute",
@@ -421,60 +421,46 @@ impl Graph {
 
     /// The picture as text in `format`; ends with a newline.
     pub fn render(&self, format: Format) -> String {
-        match format {
-            Format::Mermaid => self.mermaid(),
-            Format::Dot => self.dot(),
-        }
-    }
-
-    fn in_area<'a>(&'a self, area: &'a str) -> impl Iterator<Item = (&'a String, &'a Node)> {
-        self.nodes.iter().filter(move |(_, n)| n.area == area)
-    }
-
-    fn mermaid(&self) -> String {
-        let mut text = String::from("flowchart LR\n");
+        let mermaid = format == Format::Mermaid;
+        let mut text = String::from(if mermaid {
+            "flowchart LR\n"
+        } else {
+            "digraph platform {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n"
+        });
         for area in AREAS {
-            if self.in_area(area).next().is_none() {
+            let mut nodes = self.nodes.iter().filter(|(_, n)| n.area == area).peekable();
+            if nodes.peek().is_none() {
                 continue;
             }
-            let _ = writeln!(text, "  subgraph area_{area}[\"{area}\"]");
-            for (id, node) in self.in_area(area) {
-                let label = node.label.replace('\n', "<br/>");
-                let _ = writeln!(text, "    {id}[\"{label}\"]");
+            let _ = if mermaid {
+                writeln!(text, "  subgraph area_{area}[\"{area}\"]")
+            } else {
+                writeln!(text, "  subgraph cluster_{area} {{\n    label=\"{area}\";")
+            };
+            for (id, node) in nodes {
+                let _ = if mermaid {
+                    let label = node.label.replace('\n', "<br/>");
+                    writeln!(text, "    {id}[\"{label}\"]")
+                } else {
+                    let label = node.label.replace('\n', "\\n");
+                    writeln!(text, "    {id} [label=\"{label}\"];")
+                };
             }
-            text.push_str("  end\n");
+            text.push_str(if mermaid { "  end\n" } else { "  }\n" });
         }
         for ((from, to), flow) in &self.edges {
-            let _ = match flow {
-                Some(label) => writeln!(text, "  {from} ==>|{label}| {to}"),
-                None => writeln!(text, "  {from} -.-> {to}"),
+            let _ = match (mermaid, flow) {
+                (true, Some(label)) => writeln!(text, "  {from} ==>|{label}| {to}"),
+                (true, None) => writeln!(text, "  {from} -.-> {to}"),
+                (false, Some(label)) => {
+                    writeln!(text, "  {from} -> {to} [penwidth=3, label=\"{label}\"];")
+                }
+                (false, None) => writeln!(text, "  {from} -> {to} [style=dashed];"),
             };
         }
-        text
-    }
-
-    fn dot(&self) -> String {
-        let mut text = String::from(
-            "digraph platform {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n",
-        );
-        for area in AREAS {
-            if self.in_area(area).next().is_none() {
-                continue;
-            }
-            let _ = writeln!(text, "  subgraph cluster_{area} {{\n    label=\"{area}\";");
-            for (id, node) in self.in_area(area) {
-                let label = node.label.replace('\n', "\\n");
-                let _ = writeln!(text, "    {id} [label=\"{label}\"];");
-            }
-            text.push_str("  }\n");
+        if !mermaid {
+            text.push_str("}\n");
         }
-        for ((from, to), flow) in &self.edges {
-            let _ = match flow {
-                Some(label) => writeln!(text, "  {from} -> {to} [penwidth=3, label=\"{label}\"];"),
-                None => writeln!(text, "  {from} -> {to} [style=dashed];"),
-            };
-        }
-        text.push_str("}\n");
         text
     }
 }

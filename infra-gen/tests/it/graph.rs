@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use infra_gen::graph::{Format, Graph};
+use infra_gen::graph::{AREAS, Format, Graph};
 use infra_gen::ledger;
 
 use crate::support::platforms;
@@ -99,14 +99,7 @@ fn the_mermaid_text_is_well_formed_small_and_shows_the_data_flow() {
         ] {
             assert!(text.contains(flow), "{fixture}: no {flow}\n{text}");
         }
-        for area in [
-            "network",
-            "storage",
-            "compute",
-            "database",
-            "monitoring",
-            "delivery",
-        ] {
+        for area in AREAS {
             assert!(
                 text.contains(&format!("subgraph area_{area}[")),
                 "{fixture}: {area}"
