@@ -44,15 +44,11 @@ struct GenArgs {
     /// the address ledger, are managed).
     #[arg(long, env = "INFRA_GEN_OUT", value_name = "DIR", default_value = "out")]
     out: PathBuf,
-    /// Markdown file whose first fenced mermaid block holds the platform diagram; skipped when
-    /// the file does not exist.
-    #[arg(
-        long,
-        env = "INFRA_GEN_README",
-        value_name = "FILE",
-        default_value = "README.md"
-    )]
-    readme: PathBuf,
+    /// Markdown file whose first fenced mermaid block holds the platform diagram. Default:
+    /// ./README.md when it exists and --out is the default `out` (another output directory is
+    /// another configuration, whose picture does not belong in the README).
+    #[arg(long, env = "INFRA_GEN_README", value_name = "FILE")]
+    readme: Option<PathBuf>,
     /// Write nothing; exit 1 with a diff when any file is stale, missing or extra.
     #[arg(long, env = "INFRA_GEN_CHECK")]
     check: bool,
@@ -128,18 +124,20 @@ fn draw(args: &GraphArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The README with its diagram brought up to date, when the README exists.
-fn readme(path: &Path, graph: &Graph) -> anyhow::Result<Option<String>> {
-    if !path.exists() {
-        return Ok(None);
+/// The README whose diagram `gen` keeps current, if any (see `GenArgs::readme`).
+fn readme_path(args: &GenArgs) -> Option<PathBuf> {
+    if let Some(path) = &args.readme {
+        return Some(path.clone());
     }
+    let default = PathBuf::from("README.md");
+    (args.out == Path::new("out") && default.exists()).then_some(default)
+}
+
+/// The README's text with its diagram brought up to date.
+fn readme(path: &Path, graph: &Graph) -> anyhow::Result<String> {
     let text = write::read_file(path)?;
     let diagram = graph.render(graph::Format::Mermaid);
-    Ok(Some(graph::embed(
-        &text,
-        &diagram,
-        &path.display().to_string(),
-    )?))
+    Ok(graph::embed(&text, &diagram, &path.display().to_string())?)
 }
 
 fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
@@ -153,12 +151,16 @@ fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
     }
     let mut files = doc.render().map_err(GenerateError::from)?;
     files.insert(LEDGER_FILE.to_owned(), current.render());
-    let readme_text = readme(&args.readme, &Graph::of(&doc))?;
+    let readme_path = readme_path(args);
+    let readme_text = match &readme_path {
+        Some(path) => Some((path, readme(path, &Graph::of(&doc))?)),
+        None => None,
+    };
     let out = args.out.display();
     if args.check {
         let mut diff = write::check(&args.out, &files).context("checking generated files")?;
-        if let Some(text) = &readme_text {
-            diff.push_str(&write::check_file(&args.readme, text)?);
+        if let Some((path, text)) = &readme_text {
+            diff.push_str(&write::check_file(path, text)?);
         }
         if diff.is_empty() {
             log(
@@ -180,13 +182,10 @@ fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
         files.len(),
         changed.len()
     );
-    if let Some(text) = &readme_text
-        && write::write_file(&args.readme, text)?
+    if let Some((path, text)) = &readme_text
+        && write::write_file(path, text)?
     {
-        summary = format!(
-            "{summary}; updated the diagram in {}",
-            args.readme.display()
-        );
+        summary = format!("{summary}; updated the diagram in {}", path.display());
     }
     log("info", &summary);
     Ok(ExitCode::SUCCESS)

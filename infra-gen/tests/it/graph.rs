@@ -2,11 +2,12 @@
 //! (no renderer runs offline here), and the README's embedded diagram matching the default.
 
 use std::collections::BTreeSet;
+use std::process::Command;
 
 use infra_gen::graph::{AREAS, Format, Graph};
 use infra_gen::ledger;
 
-use crate::support::platforms;
+use crate::support::{TempDir, platforms};
 
 fn graphs(format: Format) -> Vec<(&'static str, String)> {
     platforms()
@@ -116,5 +117,50 @@ fn the_readme_embeds_the_default_diagram() {
     assert!(
         readme.contains(&format!("```mermaid\n{default}```\n")),
         "README.md's diagram is stale: run `just gen`"
+    );
+}
+
+#[test]
+fn gen_keeps_the_readme_diagram_current_and_check_fails_when_it_is_stale() {
+    let dir = TempDir::new("graph-readme");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_infra-gen"))
+            .args(args)
+            .current_dir(&dir.0)
+            .output()
+            .unwrap()
+    };
+    let readme = dir.0.join("README.md");
+    std::fs::write(
+        &readme,
+        "# Platform\n\n```mermaid\nold\n```\n\nMore text.\n",
+    )
+    .unwrap();
+    assert!(run(&["gen"]).status.success());
+    let check_readme = run(&["gen", "--check"]);
+    assert_eq!(check_readme.status.code(), Some(0), "{check_readme:?}");
+    let (_, default) = &graphs(Format::Mermaid)[0];
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert_eq!(
+        text,
+        format!("# Platform\n\n```mermaid\n{default}```\n\nMore text.\n")
+    );
+
+    std::fs::write(&readme, text.replace("aws_vpc_main", "aws_vpc_old")).unwrap();
+    let stale = run(&["gen", "--check"]);
+    assert_eq!(stale.status.code(), Some(1), "{stale:?}");
+    let diff = String::from_utf8(stale.stdout).unwrap();
+    assert!(diff.contains("README.md (on disk)"), "{diff}");
+    assert!(diff.contains("+    aws_vpc_main["), "{diff}");
+
+    // Another output directory is another configuration: its picture stays out of the README.
+    std::fs::write(&readme, "no diagram here\n").unwrap();
+    assert!(run(&["gen", "--out", "other"]).status.success());
+    let refused = run(&["gen"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let log: serde_json::Value = serde_json::from_slice(&refused.stderr).unwrap();
+    assert_eq!(
+        log["message"],
+        "README.md: no ```mermaid block to hold the platform diagram"
     );
 }
