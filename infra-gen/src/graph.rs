@@ -4,14 +4,14 @@
 //! Nodes are resources; edges are the references Terraform resolves (`${type.name.attr}` in any
 //! argument, `depends_on`), drawn from the referring resource to the one it refers to. A diagram of
 //! ninety resources is not a picture, so it is condensed in three ways, all deterministic:
-//! sub-resources merge into the resource they configure ([`MERGES`]: a bucket's policy, versioning
+//! sub-resources merge into the resource they configure (`MERGES`: a bucket's policy, versioning
 //! and encryption into the bucket; a role and its instance profile into the instance); three or
 //! more remaining resources of one type in one area become one node (eleven alarms, four
 //! subnets); references through `aws_iam_policy_document` data sources count as references of the
 //! resource using the document, and references to KMS keys are left out (nearly everything is
 //! encrypted with the platform key; the key's label says how many resources use it).
 //! The data flow (objects from S3 through the ETL host into PostgreSQL; logs into CloudWatch,
-//! alarms to SNS) is drawn as thick labelled arrows in the direction the data moves ([`FLOWS`]).
+//! alarms to SNS) is drawn as thick labelled arrows in the direction the data moves (`FLOWS`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
