@@ -171,14 +171,28 @@ fn is_address(text: &str) -> bool {
     matches!(text.split_once('.'), Some((type_, name)) if ident(type_) && ident(name))
 }
 
+/// Where a chain of moves starting at `from` ends (`a → b`, then `b → c`: Terraform follows both
+/// blocks), `None` when nothing moved from it.
+fn destination<'a>(history: &'a History, from: &str) -> Option<&'a str> {
+    let mut at = None;
+    let mut next = from;
+    // Each step uses a declaration; more steps than declarations means a cycle.
+    for _ in 0..history.moved.len() {
+        let Some(moved) = history.moved.iter().find(|m| m.from == next) else {
+            break;
+        };
+        at = Some(moved.to);
+        next = moved.to;
+    }
+    at
+}
+
 /// Refuses `current` when an address of `previous` is gone without a declaration in `history`
-/// that accounts for it: moved to an address that is generated now, or removed.
+/// that accounts for it: moved (possibly in several steps) to an address that is generated now,
+/// or removed.
 pub fn check(previous: &Ledger, current: &Ledger, history: &History) -> Result<(), LedgerError> {
     let accounted = |address: &str| {
-        history
-            .moved
-            .iter()
-            .any(|m| m.from == address && current.0.contains(m.to))
+        destination(history, address).is_some_and(|to| current.0.contains(to))
             || history.removed.iter().any(|r| r.from == address)
     };
     let vanished: Vec<Vanished> = previous
@@ -206,19 +220,19 @@ pub fn check(previous: &Ledger, current: &Ledger, history: &History) -> Result<(
     }
 }
 
-/// Adds the `moved` and `removed` blocks that apply to this document: a move whose new address
-/// is generated, a removal whose address is not. A move whose old address is still generated is
-/// an error (Terraform refuses it too).
+/// Adds the `moved` and `removed` blocks that apply to this document: a move whose chain ends at
+/// a generated address, a removal whose address is not generated. A move whose old address is
+/// still generated is an error (Terraform refuses it too).
 pub fn declare(doc: &mut Document, history: &History) -> Result<(), TfError> {
     for moved in history.moved {
-        if doc.declares(moved.to) {
+        if destination(history, moved.from).is_some_and(|to| doc.declares(to)) {
             if doc.declares(moved.from) {
                 return Err(TfError::Invalid {
                     address: moved.from.to_owned(),
                     message: format!("declared moved to {} but still generated", moved.to),
                 });
             }
-            doc.moved_address(FILE, moved.from, moved.to)?;
+            doc.moved_address(FILE, moved.from, moved.to);
         }
     }
     for removed in history.removed {
@@ -289,5 +303,20 @@ mod tests {
             removed: declared.removed,
         };
         assert!(check(&before, &after, &astray).is_err());
+        // Renamed twice (data → raw, later raw → datasets): Terraform follows the chain.
+        let chained = History {
+            moved: &[
+                Moved {
+                    from: "aws_s3_bucket.data",
+                    to: "aws_s3_bucket.raw",
+                },
+                Moved {
+                    from: "aws_s3_bucket.raw",
+                    to: "aws_s3_bucket.datasets",
+                },
+            ],
+            removed: declared.removed,
+        };
+        check(&before, &after, &chained).unwrap();
     }
 }

@@ -636,20 +636,13 @@ impl Document {
         });
     }
 
-    /// Records that the resource declared at `to` used to live at `from`, both bare addresses;
-    /// refuses a `to` that is not declared (Terraform would refuse the plan).
-    pub fn moved_address(&mut self, file: FileId, from: &str, to: &str) -> Result<(), TfError> {
-        if !self.addresses.contains(to) {
-            return Err(TfError::Invalid {
-                address: to.to_owned(),
-                message: format!("moved from {from} to an address that is not declared"),
-            });
-        }
+    /// Records that the resource at `to` used to live at `from`, both bare addresses. `to` need
+    /// not be declared: in a chain of moves (`a → b`, `b → c`) only the last one is.
+    pub fn moved_address(&mut self, file: FileId, from: &str, to: &str) {
         self.file(file).moved.push(Moved {
             from: from.to_owned(),
             to: Address(to.to_owned()),
         });
-        Ok(())
     }
 
     /// Records that the resource at `from` left the configuration; `destroy` says whether

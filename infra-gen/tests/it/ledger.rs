@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
-use infra_gen::ledger::{self, History, Ledger, Moved};
+use infra_gen::ledger::{self, History, Ledger, Moved, Removed};
 use infra_gen::model::config;
 
 use crate::support::{TempDir, platforms, terraform, terraform_init};
@@ -215,5 +215,66 @@ fn a_declared_rename_emits_a_moved_block_and_terraform_plans_a_move_on_moto() {
     assert!(
         moved.contains("0 to add, 0 to change, 0 to destroy"),
         "{moved}"
+    );
+}
+
+#[test]
+fn declarations_become_blocks_only_where_they_apply() {
+    let platform = config::load(None).unwrap();
+    let history = History {
+        moved: &[
+            Moved {
+                from: "aws_s3_bucket.raw",
+                to: "aws_s3_bucket.datasets",
+            },
+            Moved {
+                from: "aws_s3_bucket.datasets",
+                to: "aws_s3_bucket.data",
+            },
+            // Its chain ends at nothing generated here (another configuration's resource).
+            Moved {
+                from: "aws_iam_role.github_old",
+                to: "aws_iam_role.github_plan",
+            },
+        ],
+        removed: &[
+            Removed {
+                from: "aws_eip.spare",
+                destroy: true,
+            },
+            // Still generated in this configuration: no block.
+            Removed {
+                from: "aws_vpc.main",
+                destroy: false,
+            },
+        ],
+    };
+    let files = infra_gen::document(&platform, &history)
+        .unwrap()
+        .render()
+        .unwrap();
+    let blocks: serde_json::Value = serde_json::from_str(&files["history.tf.json"]).unwrap();
+    assert_eq!(
+        blocks,
+        serde_json::json!({
+            "moved": [
+                {"from": "aws_s3_bucket.raw", "to": "aws_s3_bucket.datasets"},
+                {"from": "aws_s3_bucket.datasets", "to": "aws_s3_bucket.data"},
+            ],
+            "removed": [{"from": "aws_eip.spare", "lifecycle": {"destroy": true}}],
+        })
+    );
+
+    let still_there = History {
+        moved: &[Moved {
+            from: "aws_vpc.main",
+            to: "aws_s3_bucket.data",
+        }],
+        removed: &[],
+    };
+    let err = infra_gen::document(&platform, &still_there).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "aws_vpc.main: declared moved to aws_s3_bucket.data but still generated"
     );
 }
