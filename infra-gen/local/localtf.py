@@ -33,6 +33,7 @@ OVERRIDE = "local_override.tf.json"
 SERVICES = {
     "aws_acm": "acm",
     "aws_ami": "ec2",
+    "aws_autoscaling": "autoscaling",
     "aws_availability_zones": "ec2",
     "aws_caller_identity": "sts",
     "aws_cloudtrail": "cloudtrail",

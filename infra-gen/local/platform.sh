@@ -15,6 +15,8 @@
 #   TF_PLUGIN_MIRROR   provider filesystem mirror (default: /opt/tf-plugins, else found with `find`)
 #   TF_TIMEOUT_APPLY / TF_TIMEOUT_DESTROY / TF_TIMEOUT_PLAN / TF_TIMEOUT_INIT   seconds (600/600/300/180)
 #   PLATFORM_VERBOSE=1 stream terraform and etl output instead of only writing it to the logs
+#   PLATFORM_CONFIG    a platform.toml to generate from instead of out/ (e.g. infra-gen/tests/it/fixtures/full.toml,
+#                      which turns the worker fleet on); generated straight into the work dir, out/ is not touched
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -365,11 +367,18 @@ build() {
 in_root() { (cd "$root" && "$@"); }
 
 generate() {
-  logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
-  compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
   mkdir -p "$tfdir"
   rm -f "$tfdir"/*.tf.json
-  cp "$root"/out/*.tf.json "$tfdir/"
+  if [[ -n ${PLATFORM_CONFIG:-} ]]; then
+    local config
+    config=$(realpath "$PLATFORM_CONFIG") || fail "PLATFORM_CONFIG $PLATFORM_CONFIG does not exist"
+    logged "$logs/gen.log" "infra-gen gen --config ${config#"$root"/}" \
+      in_root "$bin_dir/infra-gen" gen --config "$config" --out "$tfdir"
+  else
+    logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
+    compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
+    cp "$root"/out/*.tf.json "$tfdir/"
+  fi
   local seeds region name value
   seeds=$(python3 "$helper" override "$tfdir" "$local_ami" "$(moto_url)") || fail "writing the override failed"
   while IFS=$'\t' read -r region name value; do

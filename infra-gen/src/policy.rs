@@ -45,9 +45,13 @@ const WORLD: [&str; 2] = ["0.0.0.0/0", "::/0"];
 const EC2_DESCRIBE: &str =
     "EC2 Describe* calls do not support resource-level permissions; the resource must be *";
 
+/// Why an Auto Scaling `Describe*` call may name no resource.
+const AUTOSCALING_DESCRIBE: &str =
+    "Auto Scaling Describe* calls do not support resource-level permissions; the resource must be *";
+
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 36] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
@@ -81,6 +85,14 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
         "listing log groups is not controlled per group; changes are scoped to the platform's groups",
     ),
     ("ec2:DescribeAccountAttributes", EC2_DESCRIBE),
+    ("ec2:DescribeLaunchTemplateVersions", EC2_DESCRIBE),
+    ("ec2:DescribeLaunchTemplates", EC2_DESCRIBE),
+    ("autoscaling:DescribeAutoScalingGroups", AUTOSCALING_DESCRIBE),
+    ("autoscaling:DescribeInstanceRefreshes", AUTOSCALING_DESCRIBE),
+    ("autoscaling:DescribeLifecycleHooks", AUTOSCALING_DESCRIBE),
+    ("autoscaling:DescribePolicies", AUTOSCALING_DESCRIBE),
+    ("autoscaling:DescribeScalingActivities", AUTOSCALING_DESCRIBE),
+    ("autoscaling:DescribeWarmPool", AUTOSCALING_DESCRIBE),
     ("ec2:DescribeAddresses", EC2_DESCRIBE),
     ("ec2:DescribeAddressesAttribute", EC2_DESCRIBE),
     ("ec2:DescribeAvailabilityZones", EC2_DESCRIBE),
@@ -154,6 +166,47 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
                     fire(
                         "encryption",
                         "root_block_device.encrypted must be true".into(),
+                    );
+                }
+            }
+            "aws_launch_template" => {
+                if r.body["metadata_options"]["http_tokens"] != "required" {
+                    fire(
+                        "imdsv2",
+                        "metadata_options.http_tokens must be \"required\"".into(),
+                    );
+                }
+                let devices = r.body["block_device_mappings"].as_array();
+                if devices.is_none_or(|d| {
+                    d.is_empty() || d.iter().any(|m| m["ebs"]["encrypted"] != "true")
+                }) {
+                    fire(
+                        "encryption",
+                        "every block_device_mappings.ebs must be encrypted".into(),
+                    );
+                }
+            }
+            "aws_sqs_queue" if r.body["kms_master_key_id"].as_str().is_none_or(str::is_empty) => {
+                fire("encryption", "queue has no kms_master_key_id".into());
+            }
+            "aws_sqs_queue_policy" => {
+                let denies_plain_http = policy_document(doc, &r.body["policy"])
+                    .and_then(|d| d["statement"].as_array())
+                    .is_some_and(|statements| {
+                        statements.iter().any(|s| {
+                            s["effect"] == "Deny"
+                                && s["condition"].as_array().is_some_and(|c| {
+                                    c.iter().any(|c| {
+                                        c["variable"] == "aws:SecureTransport"
+                                            && c["values"] == serde_json::json!(["false"])
+                                    })
+                                })
+                        })
+                    });
+                if !denies_plain_http {
+                    fire(
+                        "tls-only",
+                        "the queue policy must deny requests without TLS (aws:SecureTransport false)".into(),
                     );
                 }
             }

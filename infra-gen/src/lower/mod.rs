@@ -5,6 +5,7 @@ mod apply;
 mod compute;
 mod database;
 mod delivery;
+mod events;
 mod iam;
 mod monitoring;
 mod network;
@@ -43,6 +44,10 @@ pub const DATABASE: FileId = FileId("database");
 pub const MONITORING: FileId = FileId("monitoring");
 /// The CI/CD side: ECR, the deploy document, the GitHub OIDC provider and roles.
 pub const DELIVERY: FileId = FileId("delivery");
+/// The event queue, its dead-letter queue and the data bucket's notification.
+pub const EVENTS: FileId = FileId("events");
+/// The worker fleet: launch template, Auto Scaling group, scaling policy, security group.
+pub const FLEET: FileId = FileId("fleet");
 /// Outputs (names are a contract with the ETL and the local platform).
 pub const OUTPUTS: FileId = FileId("outputs");
 
@@ -125,6 +130,11 @@ impl Ctx<'_> {
         )
     }
 
+    /// The event queue's ARN built from its name, for the key policy, which exists before it.
+    pub(crate) fn etl_queue_arn(&self) -> TfString {
+        self.arn("sqs", &self.platform.etl_queue_name())
+    }
+
     /// The account root principal, for key policies.
     pub(crate) fn account_root(&self) -> TfString {
         self.global_arn("iam", "root")
@@ -144,11 +154,19 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
     let key = storage::lower_key(&mut doc, &ctx)?;
     let net = network::lower(&mut doc, &ctx, &key)?;
     let buckets = storage::lower_buckets(&mut doc, &ctx, &key)?;
+    let events = events::lower(&mut doc, &ctx, &buckets, &key)?;
     let groups = security::lower(&mut doc, &ctx, &net, &vars)?;
     let db = database::lower(&mut doc, &ctx, &net, &groups, &key)?;
     let telemetry = monitoring::lower_logs(&mut doc, &ctx, &key)?;
     let runtime = delivery::lower_runtime(&mut doc, &ctx, &key)?;
-    let profile = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry, &runtime)?;
+    let identity = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry, &runtime)?;
+    iam::inline_policy(
+        &mut doc,
+        &ctx,
+        "etl_host_events",
+        &identity.role,
+        events::consumer_statements(&events),
+    )?;
     let host = compute::lower(
         &mut doc,
         &ctx,
@@ -156,7 +174,8 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
             net: &net,
             groups: &groups,
             key: &key,
-            profile: &profile,
+            profile: &identity.profile,
+            events: &events,
             vars: &vars,
             buckets: &buckets,
             db: &db,
@@ -164,9 +183,9 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
             runtime: &runtime,
         },
     )?;
-    monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db)?;
+    monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db, &events)?;
     let github = delivery::lower_github(&mut doc, &ctx, &buckets, &runtime, &net, &vars)?;
-    outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db)?;
+    outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db, &events)?;
     outputs::lower_delivery(&mut doc, &runtime, github.as_ref())?;
     Ok(doc)
 }

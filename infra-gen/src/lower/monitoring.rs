@@ -13,6 +13,7 @@ use crate::agent::{
 };
 use crate::lower::compute::Host;
 use crate::lower::database::Db;
+use crate::lower::events::Events;
 use crate::lower::iam::allow;
 use crate::lower::network::log_group;
 use crate::lower::storage::{customer_key, deny_without_tls};
@@ -25,6 +26,7 @@ use crate::tf::monitoring::{
     AwsCloudwatchDashboard, AwsCloudwatchMetricAlarm, AwsSnsTopic, AwsSnsTopicPolicy,
     AwsSnsTopicSubscription, AwsSsmParameter, Dashboard, Widget, WidgetProperties,
 };
+use crate::tf::sqs::AwsSqsQueue;
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString};
 
@@ -323,7 +325,7 @@ struct AlarmSpec {
 const GREATER: &str = "GreaterThanThreshold";
 const LESS: &str = "LessThanThreshold";
 
-fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db) -> Vec<AlarmSpec> {
+fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db, events: &Events) -> Vec<AlarmSpec> {
     let t = &ctx.platform.monitoring.thresholds;
     let instance = || vec![(agent_names::DIMENSION_INSTANCE, host.instance.id().string())];
     let database = || vec![("DBInstanceIdentifier", db.instance.attr("identifier"))];
@@ -334,6 +336,7 @@ fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db) -> Vec<AlarmSpec> {
         )]
     };
     let schedule = ctx.platform.etl.schedule_seconds();
+    let queue = |q: &Handle<AwsSqsQueue>| vec![("QueueName", q.attr("name"))];
     let spec = |name, description: String, namespace, metric, dimensions| AlarmSpec {
         name,
         description,
@@ -483,7 +486,47 @@ fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db) -> Vec<AlarmSpec> {
                 Vec::new(),
             )
         },
+        AlarmSpec {
+            statistic: "Maximum",
+            evaluation_periods: 1,
+            missing: "notBreaching",
+            ..spec(
+                "etl_dead_letter_not_empty",
+                format!("A message reached the dead-letter queue {}: an event failed {} times (a poison object, or a message that is not an S3 event). Runbook: infra-gen/README.md, 'Dead-letter queue not empty'.", ctx.platform.etl_dead_letter_queue_name(), ctx.platform.etl.queue.max_receive_count),
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                queue(&events.dead_letter),
+            )
+        },
+        AlarmSpec {
+            statistic: "Maximum",
+            evaluation_periods: 2,
+            threshold: u64::from(t.queue_oldest_message_minutes) * 60,
+            missing: "notBreaching",
+            ..spec(
+                "etl_queue_oldest_message_old",
+                format!("The oldest event in {} has waited more than {} minutes for 10 minutes: the consumers are down or not keeping up. Runbook: infra-gen/README.md, 'Oldest event too old'.", ctx.platform.etl_queue_name(), t.queue_oldest_message_minutes),
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
+                queue(&events.queue),
+            )
+        },
     ]
+    .into_iter()
+    .chain(host.fleet.iter().map(|_| AlarmSpec {
+        threshold: t.host_cpu_percent.into(),
+        ..spec(
+            "etl_workers_cpu_high",
+            format!("ETL workers' CPU above {}% on average for 15 minutes. If the backlog is also high, raise etl.workers.max (within the database's connections) or compute.instance_type.", t.host_cpu_percent),
+            "AWS/EC2",
+            "CPUUtilization",
+            vec![(
+                "AutoScalingGroupName",
+                TfString::lit(ctx.platform.etl_workers_group_name()),
+            )],
+        )
+    }))
+    .collect()
 }
 
 /// The topic, one alarm per spec, and the dashboard.
@@ -493,9 +536,10 @@ pub(crate) fn lower_alarms(
     telemetry: &Telemetry,
     host: &Host,
     db: &Db,
+    events: &Events,
 ) -> Result<(), TfError> {
     let topic = topic(doc, ctx)?;
-    for spec in alarm_specs(ctx, host, db) {
+    for spec in alarm_specs(ctx, host, db, events) {
         let suffix = spec.name.replace('_', "-");
         doc.resource(
             MONITORING,
@@ -533,14 +577,20 @@ pub(crate) fn lower_alarms(
         "main",
         &AwsCloudwatchDashboard {
             dashboard_name: ctx.named("platform"),
-            dashboard_body: dashboard(ctx, telemetry, host, db).body()?,
+            dashboard_body: dashboard(ctx, telemetry, host, db, events).body()?,
         },
     )?;
     Ok(())
 }
 
 /// Host, database and ETL rows, then the ETL's latest ERROR lines.
-fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dashboard {
+fn dashboard(
+    ctx: &Ctx<'_>,
+    telemetry: &Telemetry,
+    host: &Host,
+    db: &Db,
+    events: &Events,
+) -> Dashboard {
     let region = || ctx.region.attr("name");
     let line = |namespace: &str, metric: &str, dimension: Option<(&str, TfString)>| {
         let mut line = vec![TfString::lit(namespace), TfString::lit(metric)];
@@ -557,7 +607,14 @@ fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dash
             TfString::lit(&ctx.platform.etl.dataset),
         ))
     };
-    let panels: [(&str, &'static str, Vec<Vec<TfString>>); 6] = [
+    let queue = |q: &Handle<AwsSqsQueue>| Some(("QueueName", q.attr("name")));
+    let group = || {
+        Some((
+            "AutoScalingGroupName",
+            TfString::lit(ctx.platform.etl_workers_group_name()),
+        ))
+    };
+    let mut panels: Vec<(&str, &'static str, Vec<Vec<TfString>>)> = vec![
         (
             "ETL host CPU (%)",
             "Average",
@@ -605,7 +662,39 @@ fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dash
                 .chain([line(emf::NAMESPACE, ETL_ERROR_LINES_METRIC, None)])
                 .collect(),
         ),
+        (
+            "Event queue: visible, in flight, dead-lettered",
+            "Maximum",
+            vec![
+                line("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue(&events.queue)),
+                line("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", queue(&events.queue)),
+                line("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue(&events.dead_letter)),
+            ],
+        ),
+        (
+            "Event queue: oldest message age (s)",
+            "Maximum",
+            vec![line("AWS/SQS", "ApproximateAgeOfOldestMessage", queue(&events.queue))],
+        ),
     ];
+    if host.fleet.is_some() {
+        panels.extend([
+            (
+                "ETL workers in service and desired",
+                "Average",
+                vec![
+                    line("AWS/AutoScaling", "GroupInServiceInstances", group()),
+                    line("AWS/AutoScaling", "GroupDesiredCapacity", group()),
+                ],
+            ),
+            (
+                "ETL workers' CPU (%)",
+                "Average",
+                vec![line("AWS/EC2", "CPUUtilization", group())],
+            ),
+        ]);
+    }
+    let rows = u32::try_from(panels.len().div_ceil(2)).unwrap_or(u32::MAX);
     let mut widgets: Vec<Widget> = panels
         .into_iter()
         .zip(0u32..)
@@ -628,7 +717,7 @@ fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dash
     widgets.push(Widget {
         type_: "log",
         x: 0,
-        y: 18,
+        y: rows * 6,
         width: 24,
         height: 6,
         properties: WidgetProperties::Log {

@@ -78,7 +78,7 @@ pub(crate) fn customer_key(
     Ok(key)
 }
 
-/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret and CloudWatch Logs.
+/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret, CloudWatch Logs, SQS.
 pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
     customer_key(
         doc,
@@ -117,8 +117,28 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
                     .map(|pattern| ctx.arn("logs", &format!("log-group:{pattern}")))
                     .collect(),
             }],
-        }],
+        }, s3_to_the_event_queue(ctx)],
     )
+}
+
+/// S3 encrypts the data bucket's events into the SQS queue with this key (SQS asks KMS on its
+/// behalf): only for that queue, whose ARN SQS always passes as the encryption context.
+fn s3_to_the_event_queue(ctx: &Ctx<'_>) -> Statement {
+    Statement {
+        sid: "S3EventsIntoTheEtlQueue",
+        effect: "Allow",
+        actions: vec!["kms:GenerateDataKey", "kms:Decrypt"],
+        resources: vec![TfString::lit("*")],
+        principals: vec![Principals {
+            type_: "Service",
+            identifiers: vec![TfString::lit("s3.amazonaws.com")],
+        }],
+        condition: vec![Condition {
+            test: "StringEquals",
+            variable: "kms:EncryptionContext:aws:sqs:arn",
+            values: vec![ctx.etl_queue_arn()],
+        }],
+    }
 }
 
 /// Versioning, default encryption, all four public-access blocks and no ACLs: the baseline

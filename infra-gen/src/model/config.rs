@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::model::events::{self, EventQueue, RESERVED_CONNECTIONS, Workers};
 use crate::model::monitoring::{Etl, Monitoring, Thresholds};
 use crate::model::names::{Cidr, Name};
 use crate::model::{DataBucket, Database, Delivery, EtlHost, GithubDelivery, Network, Platform};
@@ -147,6 +148,12 @@ impl Default for RawDatabase {
 struct RawEtl {
     dataset: String,
     schedule_minutes: u32,
+    jobs: u32,
+    event_prefixes: Vec<String>,
+    queue_visibility_timeout_seconds: u32,
+    queue_max_receive_count: u32,
+    queue_retention_days: u32,
+    workers: Option<RawWorkers>,
 }
 
 impl Default for RawEtl {
@@ -154,8 +161,28 @@ impl Default for RawEtl {
         Self {
             dataset: "events".into(),
             schedule_minutes: 60,
+            jobs: 8,
+            event_prefixes: vec!["raw/".into()],
+            queue_visibility_timeout_seconds: 300,
+            queue_max_receive_count: 5,
+            queue_retention_days: 4,
+            workers: None,
         }
     }
+}
+
+/// `[etl] workers = { min = 0, max = 4 }`: present means a fleet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkers {
+    min: u32,
+    max: u32,
+    #[serde(default = "default_backlog_per_instance")]
+    backlog_per_instance: u32,
+}
+
+fn default_backlog_per_instance() -> u32 {
+    100
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +197,7 @@ struct RawMonitoring {
     db_free_storage_gb: u32,
     db_connections: u32,
     etl_rows_rejected: u32,
+    queue_oldest_message_minutes: u32,
 }
 
 impl Default for RawMonitoring {
@@ -184,6 +212,7 @@ impl Default for RawMonitoring {
             db_free_storage_gb: 5,
             db_connections: 50,
             etl_rows_rejected: 100,
+            queue_oldest_message_minutes: 30,
         }
     }
 }
@@ -311,7 +340,13 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn fail(&mut self, field: &str, message: impl Into<String>) {
-        let line = key_line(self.text, field);
+        // A key of an inline table (`workers = { max = 3 }`) is reported at its table's line.
+        let line = key_line(self.text, field).or_else(|| {
+            field
+                .rsplit_once('.')
+                .filter(|(parent, _)| parent.contains('.'))
+                .and_then(|(parent, _)| key_line(self.text, parent))
+        });
         self.errors.push(FieldError {
             field: field.to_owned(),
             line,
@@ -377,7 +412,7 @@ impl Validator<'_> {
         let storage = self.storage(&raw.storage);
         let compute = self.compute(raw.compute);
         let database = self.database(raw.database, &raw.environment);
-        let etl = self.etl(raw.etl);
+        let etl = self.etl(raw.etl, &database);
         let monitoring = self.monitoring(raw.monitoring, &database);
         let delivery = self.delivery(raw.delivery);
         Platform {
@@ -439,7 +474,7 @@ impl Validator<'_> {
         Delivery { github }
     }
 
-    fn etl(&mut self, raw: RawEtl) -> Etl {
+    fn etl(&mut self, raw: RawEtl, database: &Database) -> Etl {
         self.check(
             is_identifier(&raw.dataset),
             "etl.dataset",
@@ -450,9 +485,111 @@ impl Validator<'_> {
             "etl.schedule_minutes",
             "must divide an hour or a day evenly (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440)",
         );
+        self.check((1..=64).contains(&raw.jobs), "etl.jobs", "must be 1-64");
+        let queue = self.queue(&raw);
+        let workers = raw.workers.map(|w| Workers {
+            min: w.min,
+            max: w.max,
+            backlog_per_instance: w.backlog_per_instance,
+        });
+        if let Some(w) = &workers {
+            self.workers(w, raw.jobs, database);
+        }
         Etl {
             dataset: raw.dataset,
             schedule_minutes: raw.schedule_minutes,
+            jobs: raw.jobs,
+            queue,
+            workers,
+        }
+    }
+
+    fn queue(&mut self, raw: &RawEtl) -> EventQueue {
+        let field = "etl.event_prefixes";
+        if raw.event_prefixes.is_empty() {
+            self.fail(field, "must list at least one key prefix (\"\" for the whole bucket)");
+        }
+        for prefix in &raw.event_prefixes {
+            self.check(
+                prefix.len() <= 1024
+                    && !prefix.starts_with('/')
+                    && !prefix.contains(|c: char| c.is_control() || c == '*'),
+                field,
+                "each must be an S3 key prefix without a leading /, * or control characters",
+            );
+        }
+        for (i, a) in raw.event_prefixes.iter().enumerate() {
+            for b in &raw.event_prefixes[i + 1..] {
+                if a.starts_with(b.as_str()) || b.starts_with(a.as_str()) {
+                    self.fail(
+                        field,
+                        format!("{a:?} and {b:?} overlap; S3 refuses overlapping notification prefixes"),
+                    );
+                }
+            }
+        }
+        self.check(
+            (30..=43_200).contains(&raw.queue_visibility_timeout_seconds),
+            "etl.queue_visibility_timeout_seconds",
+            "must be 30-43200 (SQS allows at most 12 hours)",
+        );
+        self.check(
+            (1..=1000).contains(&raw.queue_max_receive_count),
+            "etl.queue_max_receive_count",
+            "must be 1-1000",
+        );
+        self.check(
+            (1..=EventQueue::DEAD_LETTER_RETENTION_DAYS).contains(&raw.queue_retention_days),
+            "etl.queue_retention_days",
+            "must be 1-14 (SQS keeps messages at most 14 days)",
+        );
+        EventQueue {
+            prefixes: raw.event_prefixes.clone(),
+            visibility_timeout_seconds: raw.queue_visibility_timeout_seconds,
+            max_receive_count: raw.queue_max_receive_count,
+            retention_days: raw.queue_retention_days,
+        }
+    }
+
+    /// The group's bounds, and the connection budget: every process (the host's sweep or queue
+    /// service, each worker's queue service) holds up to `etl.jobs` connections.
+    fn workers(&mut self, workers: &Workers, jobs: u32, database: &Database) {
+        self.check(
+            (1..=100).contains(&workers.max),
+            "etl.workers.max",
+            "must be 1-100",
+        );
+        self.check(
+            workers.min <= workers.max,
+            "etl.workers.min",
+            "must be at most etl.workers.max",
+        );
+        self.check(
+            (1..=100_000).contains(&workers.backlog_per_instance),
+            "etl.workers.backlog_per_instance",
+            "must be 1-100000",
+        );
+        let Some(limit) = events::max_connections(&database.instance_class) else {
+            self.fail(
+                "etl.workers",
+                format!(
+                    "cannot bound the connections of database.instance_class {:?}; use a db.t3/t4g/m5-m8/r5-r8 class or run without workers",
+                    database.instance_class
+                ),
+            );
+            return;
+        };
+        // The host's sweep and its queue service may both be loading.
+        let needed = u64::from(workers.max) * u64::from(jobs) + 2 * u64::from(jobs);
+        let budget = limit.saturating_sub(RESERVED_CONNECTIONS);
+        if needed > u64::from(budget) {
+            self.fail(
+                "etl.workers.max",
+                format!(
+                    "etl.workers.max {} x etl.jobs {jobs} + the host's 2 x {jobs} = {needed} connections exceed the {budget} that database.instance_class {} allows ({limit} max_connections - {RESERVED_CONNECTIONS} reserved); lower etl.workers.max or etl.jobs, or raise database.instance_class",
+                    workers.max, database.instance_class
+                ),
+            );
         }
     }
 
@@ -489,6 +626,11 @@ impl Validator<'_> {
             "monitoring.db_connections",
             "must be at least 1",
         );
+        self.check(
+            (1..=20_160).contains(&raw.queue_oldest_message_minutes),
+            "monitoring.queue_oldest_message_minutes",
+            "must be 1-20160 (14 days, the longest a message can wait)",
+        );
         Monitoring {
             log_retention_days: raw.log_retention_days,
             alarm_email: (!raw.alarm_email.is_empty()).then_some(raw.alarm_email),
@@ -500,6 +642,7 @@ impl Validator<'_> {
                 db_free_storage_gb: raw.db_free_storage_gb,
                 db_connections: raw.db_connections,
                 etl_rows_rejected: raw.etl_rows_rejected,
+                queue_oldest_message_minutes: raw.queue_oldest_message_minutes,
             },
         }
     }
@@ -862,6 +1005,48 @@ mod tests {
             errors("[delivery]\nstate_bucket = \"Bad_Bucket\"\n"),
             ["delivery.state_bucket@Some(2)"]
         );
+    }
+
+    #[test]
+    fn the_event_queue_has_defaults_and_checked_values() {
+        let etl = from_str("", "p").unwrap().etl;
+        assert_eq!(
+            (etl.jobs, etl.queue.prefixes.as_slice(), etl.workers),
+            (8, ["raw/".to_owned()].as_slice(), None)
+        );
+        let text = "[etl]\njobs = 0\nevent_prefixes = [\"raw/\", \"raw/a/\"]\nqueue_visibility_timeout_seconds = 5\nqueue_max_receive_count = 0\nqueue_retention_days = 15\n";
+        assert_eq!(
+            errors(text),
+            [
+                "etl.jobs@Some(2)",
+                "etl.event_prefixes@Some(3)",
+                "etl.queue_visibility_timeout_seconds@Some(4)",
+                "etl.queue_max_receive_count@Some(5)",
+                "etl.queue_retention_days@Some(6)",
+            ]
+        );
+    }
+
+    #[test]
+    fn workers_must_fit_the_database_connection_limit() {
+        // db.t4g.micro: 84 connections, 74 after the reserve; 8 x 8 + 2 x 8 = 80.
+        let text = "[etl]\nworkers = { min = 0, max = 8 }\n";
+        assert_eq!(errors(text), ["etl.workers.max@Some(2)"]);
+        let err = from_str(text, "platform.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("etl.workers.max 8 x etl.jobs 8 + the host's 2 x 8 = 80 connections exceed the 74"),
+            "{err}"
+        );
+        let fits = "[etl]\njobs = 4\nworkers = { min = 1, max = 8 }\n";
+        let workers = from_str(fits, "p").unwrap().etl.workers.unwrap();
+        assert_eq!((workers.min, workers.max, workers.backlog_per_instance), (1, 8, 100));
+        let text = "[database]\ninstance_class = \"db.x2g.large\"\n[etl]\nworkers = { min = 3, max = 2 }\n";
+        assert_eq!(
+            errors(text),
+            ["etl.workers.min@Some(4)", "etl.workers@Some(4)"]
+        );
+        // Without workers an unknown class is fine.
+        assert!(from_str("[database]\ninstance_class = \"db.x2g.large\"\n", "p").is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! is spelled in exactly one place.
 
 pub mod config;
+pub mod events;
 pub mod monitoring;
 pub mod names;
 
@@ -117,6 +118,21 @@ impl Platform {
     /// The value of the [`ETL_HOST_TAG_KEY`] tag on the ETL host.
     pub fn etl_host_tag_value(&self) -> String {
         self.name.to_string()
+    }
+
+    /// The SQS queue of the data bucket's object-created events.
+    pub fn etl_queue_name(&self) -> String {
+        format!("{}-etl-events", self.name)
+    }
+
+    /// The dead-letter queue messages move to after `etl.queue_max_receive_count` receives.
+    pub fn etl_dead_letter_queue_name(&self) -> String {
+        format!("{}-etl-events-dlq", self.name)
+    }
+
+    /// The Auto Scaling group of queue workers.
+    pub fn etl_workers_group_name(&self) -> String {
+        format!("{}-etl-workers", self.name)
     }
 
     /// The IAM role name a GitHub workflow assumes for `purpose` (`plan`, `apply`, `deploy`).

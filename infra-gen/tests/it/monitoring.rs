@@ -106,9 +106,23 @@ fn published(resources: &BTreeMap<String, BTreeMap<String, Value>>) -> BTreeSet<
             BTreeSet::new(),
         ));
     }
-    // AWS service metrics, as documented for EC2 and RDS (per-instance dimension only).
+    // AWS service metrics, as documented for EC2, RDS and SQS; EC2 also aggregates the
+    // instances of an Auto Scaling group by its name.
     for metric in ["CPUUtilization", "StatusCheckFailed"] {
         shapes.insert(("AWS/EC2".into(), metric.into(), names(&["InstanceId"])));
+    }
+    if resources.contains_key("aws_autoscaling_group") {
+        shapes.insert((
+            "AWS/EC2".into(),
+            "CPUUtilization".into(),
+            names(&["AutoScalingGroupName"]),
+        ));
+    }
+    for metric in [
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+    ] {
+        shapes.insert(("AWS/SQS".into(), metric.into(), names(&["QueueName"])));
     }
     for metric in ["CPUUtilization", "FreeStorageSpace", "DatabaseConnections"] {
         shapes.insert((
@@ -156,7 +170,9 @@ fn every_alarm_watches_something_that_is_published() {
         let resources = resources(&files);
         let published = published(&resources);
         let alarms = &resources["aws_cloudwatch_metric_alarm"];
-        assert_eq!(alarms.len(), 11, "{fixture}");
+        // 13, and one more on the workers' group when there is one.
+        let fleet = resources.contains_key("aws_autoscaling_group");
+        assert_eq!(alarms.len(), 13 + usize::from(fleet), "{fixture}");
         for (name, alarm) in alarms {
             let dimensions = alarm["dimensions"].as_object().cloned().unwrap_or_default();
             let shape = (
@@ -173,6 +189,15 @@ fn every_alarm_watches_something_that_is_published() {
                     "InstanceId" => "${aws_instance.etl_host.id}",
                     "DBInstanceIdentifier" => "${aws_db_instance.main.identifier}",
                     "Dataset" => dataset.as_str(),
+                    "QueueName" if name == "etl_dead_letter_not_empty" => {
+                        "${aws_sqs_queue.etl_events_dead_letter.name}"
+                    }
+                    "QueueName" => "${aws_sqs_queue.etl_events.name}",
+                    // The group's literal name, which must be the group's own.
+                    "AutoScalingGroupName" => resources["aws_autoscaling_group"]["etl_workers"]
+                        ["name"]
+                        .as_str()
+                        .unwrap(),
                     other => panic!("{fixture}: alarm {name}: unexpected dimension {other}"),
                 };
                 assert_eq!(value, expected, "{fixture}: alarm {name}: {key}");
@@ -219,7 +244,7 @@ fn every_alarm_notifies_the_encrypted_topic() {
         }
         let subscriptions = resources.get("aws_sns_topic_subscription");
         match fixture {
-            // Only the production fixture sets `monitoring.alarm_email`.
+            // Only the production and full fixtures set `monitoring.alarm_email`.
             "default" | "github" => assert!(subscriptions.is_none()),
             _ => assert_eq!(
                 subscriptions.unwrap()["alarms_email"]["topic_arn"],
@@ -265,9 +290,7 @@ fn every_log_group_a_writer_uses_is_created_by_terraform() {
         // The container's awslogs driver (compose: ETL_LOG_GROUP), which also carries the EMF
         // records; the host's env file sets ETL_LOG_GROUP once the runtime writes it.
         used.insert(platform.etl_log_group_name());
-        let user_data = resources["aws_instance"]["etl_host"]["user_data"]
-            .as_str()
-            .unwrap();
+        let user_data = crate::user_data::user_data_template(&files, "host").unwrap();
         for line in user_data.lines() {
             if let Some(value) = line.trim().strip_prefix("ETL_LOG_GROUP=") {
                 // Either a literal name or a reference to a declared group's name.
