@@ -2,7 +2,8 @@
 # The local platform: the generated Terraform applied to the moto AWS emulator, and the ETL loading a private
 # PostgreSQL cluster that stands in for RDS. No AWS account, no network beyond 127.0.0.1.
 #
-#   platform.sh up       start moto + PostgreSQL, gen, terraform apply, etl migrate/ingest/process, print a report
+#   platform.sh up       start moto + PostgreSQL, gen, terraform apply, etl migrate/ingest, the event path (S3 ->
+#                        SQS -> etl process --queue), the listing sweep, print a report
 #   platform.sh down     stop exactly the processes `up` started and remove their state (logs are kept)
 #   platform.sh status   show what is running and where
 #   platform.sh env      print the exports that point aws/etl/psql at the running local platform
@@ -493,7 +494,27 @@ run_etl() {
   source "$state/etl.env"
   logged "$logs/etl.log" "etl migrate" "$bin_dir/etl" migrate
   logged "$logs/etl.log" "etl ingest ${samples[*]#"$root"/}" "$bin_dir/etl" ingest "${samples[@]}"
-  logged "$logs/etl.log" "etl process" "$bin_dir/etl" process
+  event_path
+  logged "$logs/etl.log" "etl process (the listing sweep)" "$bin_dir/etl" process
+}
+
+# The event path: the ingest's uploads reach the SQS queue through the bucket notification (moto delivers them, an
+# s3:TestEvent first); when this etl has queue mode, `etl process --queue --exit-when-idle` drains the queue before
+# the sweep runs (which then finds everything loaded).
+event_path() {
+  local url visible in_flight
+  url=$(output etl_queue_url)
+  IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+  note "event queue ${url##*/}: $visible messages visible, $in_flight in flight after the ingest"
+  ((visible + in_flight > 0)) || fail "the ingest raised no event in $url: the bucket notification does not reach the queue"
+  if "$bin_dir/etl" process --help 2>/dev/null | grep -q -- '--exit-when-idle'; then
+    logged "$logs/etl.log" "etl process --queue (the event path, until the queue is idle)" \
+      "$bin_dir/etl" process --queue "$url" --exit-when-idle
+    IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+    note "event queue after draining: $visible visible, $in_flight in flight"
+  else
+    note "this etl has no queue mode (etl process --queue) yet: the events stay queued, the sweep loads the objects"
+  fi
 }
 
 table_name() { python3 "$helper" spec-table "$dataset"; }

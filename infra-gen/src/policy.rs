@@ -46,8 +46,7 @@ const EC2_DESCRIBE: &str =
     "EC2 Describe* calls do not support resource-level permissions; the resource must be *";
 
 /// Why an Auto Scaling `Describe*` call may name no resource.
-const AUTOSCALING_DESCRIBE: &str =
-    "Auto Scaling Describe* calls do not support resource-level permissions; the resource must be *";
+const AUTOSCALING_DESCRIBE: &str = "Auto Scaling Describe* calls do not support resource-level permissions; the resource must be *";
 
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
@@ -87,11 +86,20 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 36] = [
     ("ec2:DescribeAccountAttributes", EC2_DESCRIBE),
     ("ec2:DescribeLaunchTemplateVersions", EC2_DESCRIBE),
     ("ec2:DescribeLaunchTemplates", EC2_DESCRIBE),
-    ("autoscaling:DescribeAutoScalingGroups", AUTOSCALING_DESCRIBE),
-    ("autoscaling:DescribeInstanceRefreshes", AUTOSCALING_DESCRIBE),
+    (
+        "autoscaling:DescribeAutoScalingGroups",
+        AUTOSCALING_DESCRIBE,
+    ),
+    (
+        "autoscaling:DescribeInstanceRefreshes",
+        AUTOSCALING_DESCRIBE,
+    ),
     ("autoscaling:DescribeLifecycleHooks", AUTOSCALING_DESCRIBE),
     ("autoscaling:DescribePolicies", AUTOSCALING_DESCRIBE),
-    ("autoscaling:DescribeScalingActivities", AUTOSCALING_DESCRIBE),
+    (
+        "autoscaling:DescribeScalingActivities",
+        AUTOSCALING_DESCRIBE,
+    ),
     ("autoscaling:DescribeWarmPool", AUTOSCALING_DESCRIBE),
     ("ec2:DescribeAddresses", EC2_DESCRIBE),
     ("ec2:DescribeAddressesAttribute", EC2_DESCRIBE),
@@ -186,7 +194,11 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
                     );
                 }
             }
-            "aws_sqs_queue" if r.body["kms_master_key_id"].as_str().is_none_or(str::is_empty) => {
+            "aws_sqs_queue"
+                if r.body["kms_master_key_id"]
+                    .as_str()
+                    .is_none_or(str::is_empty) =>
+            {
                 fire("encryption", "queue has no kms_master_key_id".into());
             }
             "aws_sqs_queue_policy" => {

@@ -25,12 +25,12 @@ use minijinja::{Environment, context};
 
 use crate::lower::database::Db;
 use crate::lower::delivery::Runtime;
+use crate::lower::events::Events;
 use crate::lower::monitoring::Telemetry;
 use crate::lower::network::Net;
 use crate::lower::providers::{PLATFORM_TAG, Vars};
 use crate::lower::security::Groups;
 use crate::lower::storage::Buckets;
-use crate::lower::events::Events;
 use crate::lower::{COMPUTE, Ctx, FLEET};
 use crate::model::ETL_HOST_TAG_KEY;
 use crate::model::events::Workers;
@@ -304,7 +304,9 @@ fn lower_fleet(
         "etl_worker",
         &AwsLaunchTemplate {
             name: ctx.named("etl-worker"),
-            description: TfString::lit("ETL queue worker: the ETL host's runtime, queue consumer only"),
+            description: TfString::lit(
+                "ETL queue worker: the ETL host's runtime, queue consumer only",
+            ),
             image_id: ami.attr("insecure_value"),
             instance_type: TfString::lit(&platform.compute.instance_type),
             ebs_optimized: "true",

@@ -666,15 +666,31 @@ fn dashboard(
             "Event queue: visible, in flight, dead-lettered",
             "Maximum",
             vec![
-                line("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue(&events.queue)),
-                line("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", queue(&events.queue)),
-                line("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue(&events.dead_letter)),
+                line(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    queue(&events.queue),
+                ),
+                line(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    queue(&events.queue),
+                ),
+                line(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    queue(&events.dead_letter),
+                ),
             ],
         ),
         (
             "Event queue: oldest message age (s)",
             "Maximum",
-            vec![line("AWS/SQS", "ApproximateAgeOfOldestMessage", queue(&events.queue))],
+            vec![line(
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
+                queue(&events.queue),
+            )],
         ),
     ];
     if host.fleet.is_some() {

@@ -87,37 +87,40 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
         "platform",
         "kms_key",
         "S3, EBS, RDS, secrets and logs",
-        vec![Statement {
-            sid: "CloudWatchLogsEncryption",
-            effect: "Allow",
-            actions: vec![
-                "kms:Encrypt*",
-                "kms:Decrypt*",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            resources: vec![TfString::lit("*")],
-            principals: vec![Principals {
-                type_: "Service",
-                identifiers: vec![TfString::concat([
-                    TfString::lit("logs."),
-                    ctx.region.attr("name"),
-                    TfString::lit(".amazonaws.com"),
-                ])],
-            }],
-            // Only the platform's own log groups, not every group in the account.
-            condition: vec![Condition {
-                test: "ArnLike",
-                variable: "kms:EncryptionContext:aws:logs:arn",
-                values: ctx
-                    .platform
-                    .log_group_patterns()
-                    .iter()
-                    .map(|pattern| ctx.arn("logs", &format!("log-group:{pattern}")))
-                    .collect(),
-            }],
-        }, s3_to_the_event_queue(ctx)],
+        vec![
+            Statement {
+                sid: "CloudWatchLogsEncryption",
+                effect: "Allow",
+                actions: vec![
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources: vec![TfString::lit("*")],
+                principals: vec![Principals {
+                    type_: "Service",
+                    identifiers: vec![TfString::concat([
+                        TfString::lit("logs."),
+                        ctx.region.attr("name"),
+                        TfString::lit(".amazonaws.com"),
+                    ])],
+                }],
+                // Only the platform's own log groups, not every group in the account.
+                condition: vec![Condition {
+                    test: "ArnLike",
+                    variable: "kms:EncryptionContext:aws:logs:arn",
+                    values: ctx
+                        .platform
+                        .log_group_patterns()
+                        .iter()
+                        .map(|pattern| ctx.arn("logs", &format!("log-group:{pattern}")))
+                        .collect(),
+                }],
+            },
+            s3_to_the_event_queue(ctx),
+        ],
     )
 }
 

@@ -507,7 +507,10 @@ impl Validator<'_> {
     fn queue(&mut self, raw: &RawEtl) -> EventQueue {
         let field = "etl.event_prefixes";
         if raw.event_prefixes.is_empty() {
-            self.fail(field, "must list at least one key prefix (\"\" for the whole bucket)");
+            self.fail(
+                field,
+                "must list at least one key prefix (\"\" for the whole bucket)",
+            );
         }
         for prefix in &raw.event_prefixes {
             self.check(
@@ -523,7 +526,9 @@ impl Validator<'_> {
                 if a.starts_with(b.as_str()) || b.starts_with(a.as_str()) {
                     self.fail(
                         field,
-                        format!("{a:?} and {b:?} overlap; S3 refuses overlapping notification prefixes"),
+                        format!(
+                            "{a:?} and {b:?} overlap; S3 refuses overlapping notification prefixes"
+                        ),
                     );
                 }
             }
@@ -1034,12 +1039,17 @@ mod tests {
         assert_eq!(errors(text), ["etl.workers.max@Some(2)"]);
         let err = from_str(text, "platform.toml").unwrap_err().to_string();
         assert!(
-            err.contains("etl.workers.max 8 x etl.jobs 8 + the host's 2 x 8 = 80 connections exceed the 74"),
+            err.contains(
+                "etl.workers.max 8 x etl.jobs 8 + the host's 2 x 8 = 80 connections exceed the 74"
+            ),
             "{err}"
         );
         let fits = "[etl]\njobs = 4\nworkers = { min = 1, max = 8 }\n";
         let workers = from_str(fits, "p").unwrap().etl.workers.unwrap();
-        assert_eq!((workers.min, workers.max, workers.backlog_per_instance), (1, 8, 100));
+        assert_eq!(
+            (workers.min, workers.max, workers.backlog_per_instance),
+            (1, 8, 100)
+        );
         let text = "[database]\ninstance_class = \"db.x2g.large\"\n[etl]\nworkers = { min = 3, max = 2 }\n";
         assert_eq!(
             errors(text),

@@ -194,10 +194,11 @@ fn every_alarm_watches_something_that_is_published() {
                     }
                     "QueueName" => "${aws_sqs_queue.etl_events.name}",
                     // The group's literal name, which must be the group's own.
-                    "AutoScalingGroupName" => resources["aws_autoscaling_group"]["etl_workers"]
-                        ["name"]
-                        .as_str()
-                        .unwrap(),
+                    "AutoScalingGroupName" => {
+                        resources["aws_autoscaling_group"]["etl_workers"]["name"]
+                            .as_str()
+                            .unwrap()
+                    }
                     other => panic!("{fixture}: alarm {name}: unexpected dimension {other}"),
                 };
                 assert_eq!(value, expected, "{fixture}: alarm {name}: {key}");

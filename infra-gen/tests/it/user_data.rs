@@ -102,31 +102,18 @@ pub(crate) fn user_data_template(files: &infra_gen::Files, role: &str) -> Option
         let fleet: Value = serde_json::from_str(files.get("fleet.tf.json")?).unwrap();
         fleet["resource"]["aws_launch_template"]["etl_worker"]["user_data"].clone()
     };
-    assert_eq!(user_data.as_str()?, format!("${{base64gzip(local.{local})}}"));
+    assert_eq!(
+        user_data.as_str()?,
+        format!("${{base64gzip(local.{local})}}")
+    );
     compute["locals"][&local].as_str().map(str::to_owned)
 }
 
 /// What EC2 receives: the rendered document gzip-compressed (as Terraform's `base64gzip` does)
 /// and base64-encoded, measured with Python's gzip.
 fn sent_size(text: &str) -> usize {
-    let python = std::env::var("INFRA_GEN_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut child = Command::new(&python)
-        .args([
-            "-c",
-            "import base64, gzip, sys; print(len(base64.b64encode(gzip.compress(sys.stdin.buffer.read()))))",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    String::from_utf8(output.stdout).unwrap().trim().parse().unwrap()
+    let script = "import base64, gzip, sys; print(len(base64.b64encode(gzip.compress(sys.stdin.buffer.read()))))";
+    python(script, text).trim().parse().unwrap()
 }
 
 /// The host's cloud-init document for each fixture, as text and parsed.
@@ -145,12 +132,16 @@ fn documents() -> Vec<(&'static str, String, Value)> {
 /// Parses YAML with `PyYAML` (`safe_load`), as cloud-init does, and returns it as JSON.
 #[track_caller]
 fn pyyaml(text: &str) -> Value {
+    let script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))";
+    serde_json::from_str(&python(script, text)).unwrap()
+}
+
+/// Runs a Python script (`INFRA_GEN_PYTHON`, else `python3`; PyYAML needed) on `stdin`; its stdout.
+#[track_caller]
+fn python(script: &str, stdin: &str) -> String {
     let python = std::env::var("INFRA_GEN_PYTHON").unwrap_or_else(|_| "python3".into());
     let mut child = Command::new(&python)
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))",
-        ])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -160,15 +151,15 @@ fn pyyaml(text: &str) -> Value {
         .stdin
         .take()
         .unwrap()
-        .write_all(text.as_bytes())
+        .write_all(stdin.as_bytes())
         .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "PyYAML rejects the document:\n{}",
+        "{python} fails on the document:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// A tool from `env` (a path), else the workspace's `.work/` install, else `PATH`.
@@ -517,7 +508,10 @@ fn a_worker_runs_the_host_runtime_with_the_queue_consumer_only() {
         let worker = terraform_render(&template);
         assert!(sent_size(&worker) < USER_DATA_LIMIT, "{fixture}");
         let (host_doc, worker_doc) = (pyyaml(&host), pyyaml(&worker));
-        assert_eq!(host_doc["write_files"], worker_doc["write_files"], "{fixture}");
+        assert_eq!(
+            host_doc["write_files"], worker_doc["write_files"],
+            "{fixture}"
+        );
         let runcmd = worker_doc["runcmd"][0].as_array().unwrap();
         assert_eq!(runcmd.last().unwrap(), "worker", "{fixture}");
         assert_eq!(runcmd[..5], host_doc["runcmd"][0].as_array().unwrap()[..5]);
