@@ -10,7 +10,7 @@ Standard library only: it runs with whatever python3 is on PATH, before any venv
   localtf.py seed-ssm ENDPOINT REGION NAME VAL  create (or overwrite) one String SSM parameter in moto
   localtf.py objects ENDPOINT BUCKET            print "key<TAB>size" for every object in BUCKET
   localtf.py leftovers ENDPOINT REGION          print what moto still holds (buckets, live instances, DB
-                                                instances); exit 1 when anything is left
+                                                instances, queues, Auto Scaling groups); exit 1 when anything is left
   localtf.py queue-depth ENDPOINT REGION URL    print "visible<TAB>in flight" message counts of an SQS queue
   localtf.py spec-table SPEC.toml               print the target table named by a dataset spec
   localtf.py etl-summary LOG                    print the last ingest and process summaries of an etl JSON log
@@ -471,6 +471,10 @@ def leftovers(endpoint, region):
             left.append(f"ec2 instance {inst.findtext('{*}instanceId')} ({state})")
     rds = signed(endpoint, region, "rds", {"Action": "DescribeDBInstances", "Version": "2014-10-31"})
     left += [f"rds db instance {d}" for d in local_names(rds, "DBInstanceIdentifier")]
+    sqs = signed(endpoint, region, "sqs", {"Action": "ListQueues", "Version": "2012-11-05"})
+    left += [f"sqs queue {q}" for q in local_names(sqs, "QueueUrl")]
+    asg = signed(endpoint, region, "autoscaling", {"Action": "DescribeAutoScalingGroups", "Version": "2011-01-01"})
+    left += [f"auto scaling group {g}" for g in local_names(asg, "AutoScalingGroupName")]
     for line in left:
         print(line)
     sys.exit(1 if left else 0)

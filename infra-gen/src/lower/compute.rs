@@ -145,7 +145,10 @@ fn user_data(ctx: &Ctx<'_>, deps: &HostDeps<'_>, role: Role) -> Result<TfString,
         ("log_group", deps.telemetry.etl_logs.attr("name")),
         (
             "agent_parameter",
-            deps.telemetry.agent_parameter.attr("name"),
+            match (role, &deps.telemetry.worker_agent_parameter) {
+                (Role::Worker, Some(parameter)) => parameter.attr("name"),
+                _ => deps.telemetry.agent_parameter.attr("name"),
+            },
         ),
         ("db_secret_arn", deps.db.secret_arn()),
         ("db_address", deps.db.instance.attr("address")),

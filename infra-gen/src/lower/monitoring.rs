@@ -37,14 +37,31 @@ pub(crate) struct Telemetry {
     host_logs: Vec<Handle<AwsCloudwatchLogGroup>>,
     /// The agent configuration; the host's setup script loads it by name.
     pub(crate) agent_parameter: Handle<AwsSsmParameter>,
+    /// The workers' agent configuration (with `[etl] workers`): the host's, plus the group's
+    /// name as a dimension, so the fleet alarms can watch every instance the group starts.
+    pub(crate) worker_agent_parameter: Option<Handle<AwsSsmParameter>>,
 }
+
+/// The dimension the workers' agent adds, and the one the fleet alarms use.
+const DIMENSION_GROUP: &str = "AutoScalingGroupName";
 
 /// The agent collects every 60 s; alarms on its metrics use 5-minute periods.
 const AGENT_INTERVAL: u32 = 60;
 
-/// The CloudWatch agent configuration for the ETL host.
-pub(crate) fn agent_config(platform: &Platform) -> Config {
+/// The CloudWatch agent configuration for the ETL host, or (`worker`) for the workers: the same
+/// metrics and logs, plus the Auto Scaling group's name appended and rolled up to on its own, so
+/// each metric is also published per group (the alarms take the maximum over the instances).
+pub(crate) fn agent_config(platform: &Platform, worker: bool) -> Config {
     let instance = agent_names::DIMENSION_INSTANCE.to_owned();
+    let mut append_dimensions = BTreeMap::from([(instance.clone(), "${aws:InstanceId}".into())]);
+    let mut aggregation_dimensions = vec![vec![instance]];
+    if worker {
+        append_dimensions.insert(
+            DIMENSION_GROUP.to_owned(),
+            "${aws:AutoScalingGroupName}".into(),
+        );
+        aggregation_dimensions.push(vec![DIMENSION_GROUP.to_owned()]);
+    }
     let plugin = |metric: &str| Plugin {
         measurement: vec![metric.to_owned()],
         metrics_collection_interval: AGENT_INTERVAL,
@@ -57,11 +74,11 @@ pub(crate) fn agent_config(platform: &Platform) -> Config {
         },
         metrics: Metrics {
             namespace: agent_names::NAMESPACE.into(),
-            append_dimensions: BTreeMap::from([(instance.clone(), "${aws:InstanceId}".into())]),
+            append_dimensions,
             // The disk plugin tags each point with path, fstype and device; the roll-up to
             // InstanceId alone (and dropping the original) gives the root disk exactly the one
             // dimension the alarm uses. mem and swap carry InstanceId only and are not rolled up.
-            aggregation_dimensions: vec![vec![instance]],
+            aggregation_dimensions,
             metrics_collected: MetricsCollected {
                 mem: Some(plugin(agent_names::MEM_USED_PERCENT)),
                 disk: Some(Disk {
@@ -134,30 +151,59 @@ pub(crate) fn lower_logs(
             },
         },
     )?;
+    let agent_parameter = agent_parameter_resource(doc, ctx, key, false)?;
+    let worker_agent_parameter = match platform.etl.workers {
+        Some(_) => Some(agent_parameter_resource(doc, ctx, key, true)?),
+        None => None,
+    };
+    Ok(Telemetry {
+        etl_logs,
+        host_logs,
+        agent_parameter,
+        worker_agent_parameter,
+    })
+}
+
+/// The SSM parameter holding the host's (or the workers') agent configuration.
+fn agent_parameter_resource(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    key: &Handle<AwsKmsKey>,
+    worker: bool,
+) -> Result<Handle<AwsSsmParameter>, TfError> {
+    let platform = ctx.platform;
+    let (name, resource, what) = if worker {
+        (
+            platform.cloudwatch_agent_worker_parameter_name(),
+            "cloudwatch_agent_workers",
+            "the ETL workers",
+        )
+    } else {
+        (
+            platform.cloudwatch_agent_parameter_name(),
+            "cloudwatch_agent",
+            "the ETL host",
+        )
+    };
     let config =
-        serde_json::to_string(&agent_config(platform)).map_err(|e| TfError::Serialize {
-            address: "aws_ssm_parameter.cloudwatch_agent".into(),
+        serde_json::to_string(&agent_config(platform, worker)).map_err(|e| TfError::Serialize {
+            address: format!("aws_ssm_parameter.{resource}"),
             message: e.to_string(),
         })?;
-    let agent_parameter = doc.resource(
+    doc.resource(
         MONITORING,
-        "cloudwatch_agent",
+        resource,
         &AwsSsmParameter {
-            name: TfString::lit(platform.cloudwatch_agent_parameter_name()),
-            description: TfString::lit("CloudWatch agent configuration of the ETL host"),
+            name: TfString::lit(name),
+            description: TfString::lit(format!("CloudWatch agent configuration of {what}")),
             // The agent reads it with decryption; the host role may decrypt with the key.
             type_: "SecureString",
             key_id: key.arn(),
             tier: "Standard",
             value: TfString::lit(config),
-            tags: ctx.tags("cloudwatch-agent"),
+            tags: ctx.tags(&resource.replace('_', "-")),
         },
-    )?;
-    Ok(Telemetry {
-        etl_logs,
-        host_logs,
-        agent_parameter,
-    })
+    )
 }
 
 /// What the ETL host may do with its telemetry: write to its own log groups (the agent's host
@@ -185,7 +231,10 @@ pub(crate) fn host_statements(telemetry: &Telemetry) -> Vec<Statement> {
         allow(
             "ReadAgentConfiguration",
             vec!["ssm:GetParameter"],
-            vec![telemetry.agent_parameter.arn()],
+            std::iter::once(&telemetry.agent_parameter)
+                .chain(&telemetry.worker_agent_parameter)
+                .map(Handle::arn)
+                .collect(),
         ),
     ]
 }
@@ -513,18 +562,43 @@ fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db, events: &Events) -> Vec<Alar
         },
     ]
     .into_iter()
-    .chain(host.fleet.iter().map(|_| AlarmSpec {
-        threshold: t.host_cpu_percent.into(),
-        ..spec(
-            "etl_workers_cpu_high",
-            format!("ETL workers' CPU above {}% on average for 15 minutes. If the backlog is also high, raise etl.workers.max (within the database's connections) or compute.instance_type.", t.host_cpu_percent),
-            "AWS/EC2",
-            "CPUUtilization",
-            vec![(
-                "AutoScalingGroupName",
-                TfString::lit(ctx.platform.etl_workers_group_name()),
-            )],
-        )
+    .chain(host.fleet.iter().flat_map(|_| {
+        let group = || vec![(DIMENSION_GROUP, TfString::lit(ctx.platform.etl_workers_group_name()))];
+        [
+            AlarmSpec {
+                threshold: t.host_cpu_percent.into(),
+                ..spec(
+                    "etl_workers_cpu_high",
+                    format!("ETL workers' CPU above {}% on average for 15 minutes. If the backlog is also high, raise etl.workers.max (within the database's connections) or compute.instance_type.", t.host_cpu_percent),
+                    "AWS/EC2",
+                    "CPUUtilization",
+                    group(),
+                )
+            },
+            AlarmSpec {
+                statistic: "Maximum",
+                threshold: t.host_memory_percent.into(),
+                ..spec(
+                    "etl_workers_memory_high",
+                    format!("A worker's memory above {}% for 15 minutes (the group's maximum). Lower etl.jobs or raise compute.instance_type.", t.host_memory_percent),
+                    agent_names::NAMESPACE,
+                    agent_names::MEM_USED_PERCENT,
+                    group(),
+                )
+            },
+            AlarmSpec {
+                statistic: "Maximum",
+                evaluation_periods: 1,
+                threshold: t.host_disk_percent.into(),
+                ..spec(
+                    "etl_workers_disk_high",
+                    format!("A worker's root filesystem above {}% (the group's maximum). Old images pile up on long-lived workers: start an instance refresh, or grow compute.root_volume_gb.", t.host_disk_percent),
+                    agent_names::NAMESPACE,
+                    agent_names::DISK_USED_PERCENT,
+                    group(),
+                )
+            },
+        ]
     }))
     .collect()
 }

@@ -62,6 +62,11 @@ impl Platform {
         format!("AmazonCloudWatch-{}-etl-host", self.name)
     }
 
+    /// The workers' agent configuration (the host's plus the Auto Scaling group dimension).
+    pub fn cloudwatch_agent_worker_parameter_name(&self) -> String {
+        format!("AmazonCloudWatch-{}-etl-worker", self.name)
+    }
+
     /// The ETL container's log group (Docker's `awslogs` driver, `ETL_LOG_GROUP` on the host);
     /// the EMF records and the ERROR-line metric filter live here too.
     pub fn etl_log_group_name(&self) -> String {

@@ -58,10 +58,18 @@ fn unescape(template: &str) -> String {
 
 /// The agent configuration exactly as the host will read it from SSM.
 fn agent_config(resources: &BTreeMap<String, BTreeMap<String, Value>>) -> Config {
-    let value = resources["aws_ssm_parameter"]["cloudwatch_agent"]["value"]
+    agent_config_of(resources, "cloudwatch_agent").unwrap()
+}
+
+/// The agent configuration in the SSM parameter resource `name`, if it is declared.
+fn agent_config_of(
+    resources: &BTreeMap<String, BTreeMap<String, Value>>,
+    name: &str,
+) -> Option<Config> {
+    let value = resources["aws_ssm_parameter"].get(name)?["value"]
         .as_str()
         .unwrap();
-    serde_json::from_str(&unescape(value)).unwrap()
+    Some(serde_json::from_str(&unescape(value)).unwrap())
 }
 
 /// `pub const NAME: &str = "value";` lines of `etl/src/metrics.rs`.
@@ -83,9 +91,11 @@ fn names(dimensions: &[&str]) -> BTreeSet<String> {
 
 /// Everything that is really published, from every source.
 fn published(resources: &BTreeMap<String, BTreeMap<String, Value>>) -> BTreeSet<Shape> {
-    let mut shapes: BTreeSet<Shape> = agent_config(resources)
-        .published()
-        .into_iter()
+    // The host's agent, and the workers' when there is a fleet.
+    let mut shapes: BTreeSet<Shape> = ["cloudwatch_agent", "cloudwatch_agent_workers"]
+        .iter()
+        .filter_map(|name| agent_config_of(resources, name))
+        .flat_map(|config| config.published())
         .map(|p| (p.namespace, p.metric, p.dimensions))
         .collect();
     let etl = etl_metric_constants();
@@ -170,9 +180,9 @@ fn every_alarm_watches_something_that_is_published() {
         let resources = resources(&files);
         let published = published(&resources);
         let alarms = &resources["aws_cloudwatch_metric_alarm"];
-        // 13, and one more on the workers' group when there is one.
+        // 13, and three more on the workers' group when there is one.
         let fleet = resources.contains_key("aws_autoscaling_group");
-        assert_eq!(alarms.len(), 13 + usize::from(fleet), "{fixture}");
+        assert_eq!(alarms.len(), 13 + 3 * usize::from(fleet), "{fixture}");
         for (name, alarm) in alarms {
             let dimensions = alarm["dimensions"].as_object().cloned().unwrap_or_default();
             let shape = (
@@ -459,11 +469,18 @@ fn the_host_may_write_exactly_the_log_groups_it_feeds_and_read_its_agent_config(
             expected.insert(arn);
         }
         assert_eq!(sid("WriteOwnLogGroups"), expected, "{fixture}");
+        // The host's configuration, and the workers' (same role) when there is a fleet.
+        let configurations: BTreeSet<String> = resources["aws_ssm_parameter"]
+            .keys()
+            .filter(|name| name.starts_with("cloudwatch_agent"))
+            .map(|name| format!("${{aws_ssm_parameter.{name}.arn}}"))
+            .collect();
         assert_eq!(
-            sid("ReadAgentConfiguration"),
-            BTreeSet::from(["${aws_ssm_parameter.cloudwatch_agent.arn}".to_owned()]),
+            configurations.len(),
+            1 + usize::from(resources.contains_key("aws_autoscaling_group")),
             "{fixture}"
         );
+        assert_eq!(sid("ReadAgentConfiguration"), configurations, "{fixture}");
         assert!(
             resources["aws_iam_role_policy_attachment"]
                 .values()

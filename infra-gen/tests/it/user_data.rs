@@ -16,7 +16,11 @@ use crate::support::{TempDir, fixtures};
 const USER_DATA_LIMIT: usize = 16 * 1024;
 
 /// The Terraform references the document may contain, with long but realistic values.
-const REFERENCES: [(&str, &str); 9] = [
+const REFERENCES: [(&str, &str); 10] = [
+    (
+        "aws_ssm_parameter.cloudwatch_agent_workers.name",
+        "AmazonCloudWatch-acme-production-platform-etl-worker",
+    ),
     (
         "aws_sqs_queue.etl_events.url",
         "https://sqs.ap-southeast-2.amazonaws.com/123456789012/acme-production-platform-etl-events",
@@ -514,6 +518,13 @@ fn a_worker_runs_the_host_runtime_with_the_queue_consumer_only() {
         );
         let runcmd = worker_doc["runcmd"][0].as_array().unwrap();
         assert_eq!(runcmd.last().unwrap(), "worker", "{fixture}");
-        assert_eq!(runcmd[..5], host_doc["runcmd"][0].as_array().unwrap()[..5]);
+        let host_runcmd = host_doc["runcmd"][0].as_array().unwrap();
+        // The same setup, except the agent configuration (the workers' adds the group dimension).
+        assert_eq!(runcmd[..2], host_runcmd[..2], "{fixture}");
+        assert_eq!(runcmd[3..5], host_runcmd[3..5], "{fixture}");
+        assert_eq!(
+            runcmd[2],
+            "AmazonCloudWatch-acme-production-platform-etl-worker"
+        );
     }
 }
