@@ -498,9 +498,14 @@ mod tests {
     use serde_json::json;
 
     use crate::policy::{CREATE_TIME_ACTIONS, UNSCOPED_ACTIONS, check};
+    use crate::tf::compute::{
+        AwsLaunchTemplate, BlockDeviceMapping, Enabled, LaunchTemplateEbs, LaunchTemplateProfile,
+        MetadataOptions,
+    };
     use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
     use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
     use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule, AwsVpc, Tags};
+    use crate::tf::sqs::{AwsSqsQueue, AwsSqsQueuePolicy};
     use crate::tf::storage::AwsS3Bucket;
     use crate::tf::{Document, FileId, Handle, Meta, Suppression, TfString, Val, Variable};
 
@@ -838,5 +843,125 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rules(&doc), ["encryption", "public-access"]);
+    }
+
+    /// A queue and its policy, the policy built from `statements`.
+    fn queue_doc(key: &str, statements: Vec<Statement>) -> Document {
+        let mut doc = Document::default();
+        let queue = doc
+            .resource(
+                F,
+                "q",
+                &AwsSqsQueue {
+                    name: "q".into(),
+                    kms_master_key_id: TfString::lit(key),
+                    kms_data_key_reuse_period_seconds: 300,
+                    message_retention_seconds: 86_400,
+                    receive_wait_time_seconds: 20,
+                    visibility_timeout_seconds: 300,
+                    redrive_policy: None,
+                    tags: Tags::new(),
+                },
+            )
+            .unwrap();
+        let policy = doc
+            .data(
+                F,
+                "q",
+                &AwsIamPolicyDocument {
+                    statement: statements,
+                },
+            )
+            .unwrap();
+        doc.resource(
+            F,
+            "q",
+            &AwsSqsQueuePolicy {
+                queue_url: queue.attr("id"),
+                policy: policy.attr("json"),
+            },
+        )
+        .unwrap();
+        doc
+    }
+
+    #[test]
+    fn queues_are_encrypted_and_their_policies_deny_plain_http() {
+        let tls_deny = || Statement {
+            sid: "DenyInsecureTransport",
+            effect: "Deny",
+            actions: vec!["sqs:*"],
+            resources: vec![TfString::lit("*")],
+            principals: vec![Principals {
+                type_: "*",
+                identifiers: vec![TfString::lit("*")],
+            }],
+            condition: vec![Condition {
+                test: "Bool",
+                variable: "aws:SecureTransport",
+                values: vec![TfString::lit("false")],
+            }],
+        };
+        assert!(check(&queue_doc("arn:aws:kms:k", vec![tls_deny()])).is_ok());
+        let rules = |doc: &Document| -> Vec<&'static str> {
+            check(doc).unwrap_err().0.iter().map(|v| v.rule).collect()
+        };
+        assert_eq!(rules(&queue_doc("", vec![tls_deny()])), ["encryption"]);
+        let allow_only = Statement {
+            effect: "Allow",
+            condition: Vec::new(),
+            ..tls_deny()
+        };
+        assert_eq!(
+            rules(&queue_doc("arn:aws:kms:k", vec![allow_only])),
+            ["tls-only"]
+        );
+    }
+
+    #[test]
+    fn launch_templates_need_imdsv2_and_encrypted_volumes() {
+        let template = |http_tokens: &'static str, encrypted: &'static str| {
+            let mut doc = Document::default();
+            doc.resource(
+                F,
+                "lt",
+                &AwsLaunchTemplate {
+                    name: "lt".into(),
+                    description: "d".into(),
+                    image_id: "ami".into(),
+                    instance_type: "t3.small".into(),
+                    ebs_optimized: "true",
+                    user_data: TfString::default(),
+                    update_default_version: true,
+                    iam_instance_profile: LaunchTemplateProfile { arn: "p".into() },
+                    network_interfaces: Vec::new(),
+                    metadata_options: MetadataOptions {
+                        http_endpoint: "enabled",
+                        http_tokens,
+                        http_put_response_hop_limit: 2,
+                        instance_metadata_tags: "disabled",
+                    },
+                    block_device_mappings: vec![BlockDeviceMapping {
+                        device_name: "/dev/sda1",
+                        ebs: LaunchTemplateEbs {
+                            volume_type: "gp3",
+                            volume_size: 8,
+                            encrypted,
+                            kms_key_id: "k".into(),
+                            delete_on_termination: "true",
+                        },
+                    }],
+                    monitoring: Enabled { enabled: true },
+                    tag_specifications: Vec::new(),
+                    tags: Tags::new(),
+                },
+            )
+            .unwrap();
+            doc
+        };
+        assert!(check(&template("required", "true")).is_ok());
+        let violations = check(&template("optional", "false")).unwrap_err().0;
+        let rules: Vec<&str> = violations.iter().map(|v| v.rule).collect();
+        assert_eq!(rules, ["imdsv2", "encryption"]);
     }
 }
