@@ -140,7 +140,7 @@ fn pyyaml(text: &str) -> Value {
     serde_json::from_str(&python(script, text)).unwrap()
 }
 
-/// Runs a Python script (`INFRA_GEN_PYTHON`, else `python3`; PyYAML needed) on `stdin`; its stdout.
+/// Runs a Python script (`INFRA_GEN_PYTHON`, else `python3`; `PyYAML` needed) on `stdin`; its stdout.
 #[track_caller]
 fn python(script: &str, stdin: &str) -> String {
     let python = std::env::var("INFRA_GEN_PYTHON").unwrap_or_else(|_| "python3".into());
