@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::model::events::{self, EventQueue, RESERVED_CONNECTIONS, Workers};
+use crate::model::events::{EventQueue, Workers};
 use crate::model::monitoring::{Etl, Monitoring, Thresholds};
 use crate::model::names::{Cidr, Name};
 use crate::model::{DataBucket, Database, Delivery, EtlHost, GithubDelivery, Network, Platform};
@@ -486,14 +486,24 @@ impl Validator<'_> {
             "must divide an hour or a day evenly (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440)",
         );
         self.check((1..=64).contains(&raw.jobs), "etl.jobs", "must be 1-64");
-        let queue = self.queue(&raw);
+        let queue = EventQueue {
+            prefixes: raw.event_prefixes,
+            visibility_timeout_seconds: raw.queue_visibility_timeout_seconds,
+            max_receive_count: raw.queue_max_receive_count,
+            retention_days: raw.queue_retention_days,
+        };
         let workers = raw.workers.map(|w| Workers {
             min: w.min,
             max: w.max,
             backlog_per_instance: w.backlog_per_instance,
         });
-        if let Some(w) = &workers {
-            self.workers(w, raw.jobs, database);
+        let problems = queue.problems().into_iter().chain(
+            workers
+                .iter()
+                .flat_map(|w| w.problems(raw.jobs, &database.instance_class)),
+        );
+        for (field, message) in problems {
+            self.fail(field, message);
         }
         Etl {
             dataset: raw.dataset,
@@ -501,100 +511,6 @@ impl Validator<'_> {
             jobs: raw.jobs,
             queue,
             workers,
-        }
-    }
-
-    fn queue(&mut self, raw: &RawEtl) -> EventQueue {
-        let field = "etl.event_prefixes";
-        if raw.event_prefixes.is_empty() {
-            self.fail(
-                field,
-                "must list at least one key prefix (\"\" for the whole bucket)",
-            );
-        }
-        for prefix in &raw.event_prefixes {
-            self.check(
-                prefix.len() <= 1024
-                    && !prefix.starts_with('/')
-                    && !prefix.contains(|c: char| c.is_control() || c == '*'),
-                field,
-                "each must be an S3 key prefix without a leading /, * or control characters",
-            );
-        }
-        for (i, a) in raw.event_prefixes.iter().enumerate() {
-            for b in &raw.event_prefixes[i + 1..] {
-                if a.starts_with(b.as_str()) || b.starts_with(a.as_str()) {
-                    self.fail(
-                        field,
-                        format!(
-                            "{a:?} and {b:?} overlap; S3 refuses overlapping notification prefixes"
-                        ),
-                    );
-                }
-            }
-        }
-        self.check(
-            (30..=43_200).contains(&raw.queue_visibility_timeout_seconds),
-            "etl.queue_visibility_timeout_seconds",
-            "must be 30-43200 (SQS allows at most 12 hours)",
-        );
-        self.check(
-            (1..=1000).contains(&raw.queue_max_receive_count),
-            "etl.queue_max_receive_count",
-            "must be 1-1000",
-        );
-        self.check(
-            (1..=EventQueue::DEAD_LETTER_RETENTION_DAYS).contains(&raw.queue_retention_days),
-            "etl.queue_retention_days",
-            "must be 1-14 (SQS keeps messages at most 14 days)",
-        );
-        EventQueue {
-            prefixes: raw.event_prefixes.clone(),
-            visibility_timeout_seconds: raw.queue_visibility_timeout_seconds,
-            max_receive_count: raw.queue_max_receive_count,
-            retention_days: raw.queue_retention_days,
-        }
-    }
-
-    /// The group's bounds, and the connection budget: every process (the host's sweep or queue
-    /// service, each worker's queue service) holds up to `etl.jobs` connections.
-    fn workers(&mut self, workers: &Workers, jobs: u32, database: &Database) {
-        self.check(
-            (1..=100).contains(&workers.max),
-            "etl.workers.max",
-            "must be 1-100",
-        );
-        self.check(
-            workers.min <= workers.max,
-            "etl.workers.min",
-            "must be at most etl.workers.max",
-        );
-        self.check(
-            (1..=100_000).contains(&workers.backlog_per_instance),
-            "etl.workers.backlog_per_instance",
-            "must be 1-100000",
-        );
-        let Some(limit) = events::max_connections(&database.instance_class) else {
-            self.fail(
-                "etl.workers",
-                format!(
-                    "cannot bound the connections of database.instance_class {:?}; use a db.t3/t4g/m5-m8/r5-r8 class or run without workers",
-                    database.instance_class
-                ),
-            );
-            return;
-        };
-        // The host's sweep and its queue service may both be loading.
-        let needed = u64::from(workers.max) * u64::from(jobs) + 2 * u64::from(jobs);
-        let budget = limit.saturating_sub(RESERVED_CONNECTIONS);
-        if needed > u64::from(budget) {
-            self.fail(
-                "etl.workers.max",
-                format!(
-                    "etl.workers.max {} x etl.jobs {jobs} + the host's 2 x {jobs} = {needed} connections exceed the {budget} that database.instance_class {} allows ({limit} max_connections - {RESERVED_CONNECTIONS} reserved); lower etl.workers.max or etl.jobs, or raise database.instance_class",
-                    workers.max, database.instance_class
-                ),
-            );
         }
     }
 

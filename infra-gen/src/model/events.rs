@@ -5,6 +5,9 @@
 //! The connection bound is checked here, before anything is generated, because the failure it
 //! prevents (workers refused by PostgreSQL with "too many clients") only shows under load.
 
+/// One invalid field: its dotted path and what is wrong; the config reader adds file and line.
+pub type Problem = (&'static str, String);
+
 /// The SQS queue of the data bucket's `s3:ObjectCreated:*` notifications and its dead-letter queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventQueue {
@@ -24,6 +27,66 @@ impl EventQueue {
     pub const DEAD_LETTER_RETENTION_DAYS: u32 = 14;
     /// Long polling: a receive waits up to this many seconds for a message (SQS's maximum).
     pub const RECEIVE_WAIT_SECONDS: u32 = 20;
+
+    /// Every value SQS or S3 would refuse, as `etl.*` field problems.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let field = "etl.event_prefixes";
+        if self.prefixes.is_empty() {
+            problems.push((
+                field,
+                "must list at least one key prefix (\"\" for the whole bucket)".into(),
+            ));
+        }
+        if self.prefixes.iter().any(|prefix| {
+            prefix.len() > 1024
+                || prefix.starts_with('/')
+                || prefix.contains(|c: char| c.is_control() || c == '*')
+        }) {
+            problems.push((
+                field,
+                "each must be an S3 key prefix without a leading /, * or control characters".into(),
+            ));
+        }
+        for (i, a) in self.prefixes.iter().enumerate() {
+            for b in &self.prefixes[i + 1..] {
+                if a.starts_with(b.as_str()) || b.starts_with(a.as_str()) {
+                    problems.push((
+                        field,
+                        format!(
+                            "{a:?} and {b:?} overlap; S3 refuses overlapping notification prefixes"
+                        ),
+                    ));
+                }
+            }
+        }
+        let ranges = [
+            (
+                "etl.queue_visibility_timeout_seconds",
+                self.visibility_timeout_seconds,
+                30..=43_200,
+                "must be 30-43200 (SQS allows at most 12 hours)",
+            ),
+            (
+                "etl.queue_max_receive_count",
+                self.max_receive_count,
+                1..=1000,
+                "must be 1-1000",
+            ),
+            (
+                "etl.queue_retention_days",
+                self.retention_days,
+                1..=Self::DEAD_LETTER_RETENTION_DAYS,
+                "must be 1-14 (SQS keeps messages at most 14 days)",
+            ),
+        ];
+        for (field, value, range, message) in ranges {
+            if !range.contains(&value) {
+                problems.push((field, message.into()));
+            }
+        }
+        problems
+    }
 }
 
 /// The EC2 Auto Scaling group of queue workers.
@@ -35,6 +98,48 @@ pub struct Workers {
     pub max: u32,
     /// Visible messages per in-service instance that target tracking keeps the group at.
     pub backlog_per_instance: u32,
+}
+
+impl Workers {
+    /// The group's bounds, and the connection budget: every process (the host's sweep and its
+    /// queue service, each worker's queue service) holds up to `jobs` connections, and together
+    /// they must fit `instance_class`'s limit.
+    pub fn problems(&self, jobs: u32, instance_class: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if !(1..=100).contains(&self.max) {
+            problems.push(("etl.workers.max", "must be 1-100".into()));
+        }
+        if self.min > self.max {
+            problems.push(("etl.workers.min", "must be at most etl.workers.max".into()));
+        }
+        if !(1..=100_000).contains(&self.backlog_per_instance) {
+            problems.push((
+                "etl.workers.backlog_per_instance",
+                "must be 1-100000".into(),
+            ));
+        }
+        let Some(limit) = max_connections(instance_class) else {
+            problems.push((
+                "etl.workers",
+                format!(
+                    "cannot bound the connections of database.instance_class {instance_class:?}; use a db.t3/t4g/m5-m8/r5-r8 class or run without workers"
+                ),
+            ));
+            return problems;
+        };
+        let needed = u64::from(self.max) * u64::from(jobs) + 2 * u64::from(jobs);
+        let budget = limit.saturating_sub(RESERVED_CONNECTIONS);
+        if needed > u64::from(budget) {
+            problems.push((
+                "etl.workers.max",
+                format!(
+                    "etl.workers.max {} x etl.jobs {jobs} + the host's 2 x {jobs} = {needed} connections exceed the {budget} that database.instance_class {instance_class} allows ({limit} max_connections - {RESERVED_CONNECTIONS} reserved); lower etl.workers.max or etl.jobs, or raise database.instance_class",
+                    self.max
+                ),
+            ));
+        }
+        problems
+    }
 }
 
 /// Connections kept free for people and tools: the RDS superuser reservation (3), a `psql`
