@@ -887,21 +887,7 @@ mod tests {
 
     #[test]
     fn queues_are_encrypted_and_their_policies_deny_plain_http() {
-        let tls_deny = || Statement {
-            sid: "DenyInsecureTransport",
-            effect: "Deny",
-            actions: vec!["sqs:*"],
-            resources: vec![TfString::lit("*")],
-            principals: vec![Principals {
-                type_: "*",
-                identifiers: vec![TfString::lit("*")],
-            }],
-            condition: vec![Condition {
-                test: "Bool",
-                variable: "aws:SecureTransport",
-                values: vec![TfString::lit("false")],
-            }],
-        };
+        let tls_deny = || Statement::deny_without_tls(vec!["sqs:*"], vec![TfString::lit("*")]);
         assert!(check(&queue_doc("arn:aws:kms:k", vec![tls_deny()])).is_ok());
         let rules = |doc: &Document| -> Vec<&'static str> {
             check(doc).unwrap_err().0.iter().map(|v| v.rule).collect()

@@ -8,7 +8,7 @@
 //! test event when the configuration is written and refuses it if it cannot deliver.
 
 use crate::lower::iam::allow;
-use crate::lower::storage::{Buckets, deny_without_tls};
+use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, EVENTS};
 use crate::model::events::EventQueue;
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
@@ -58,7 +58,10 @@ fn queue_policy(
         &AwsIamPolicyDocument {
             statement: allow
                 .into_iter()
-                .chain([deny_without_tls(vec!["sqs:*"], vec![queue.arn()])])
+                .chain([Statement::deny_without_tls(
+                    vec!["sqs:*"],
+                    vec![queue.arn()],
+                )])
                 .collect(),
         },
     )?;

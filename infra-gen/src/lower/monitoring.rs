@@ -16,7 +16,7 @@ use crate::lower::database::Db;
 use crate::lower::events::Events;
 use crate::lower::iam::allow;
 use crate::lower::network::log_group;
-use crate::lower::storage::{customer_key, deny_without_tls};
+use crate::lower::storage::customer_key;
 use crate::lower::{Ctx, MONITORING};
 use crate::model::Platform;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, HostLog, agent as agent_names, emf};
@@ -326,7 +326,7 @@ fn topic(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsSnsTopic>, TfErr
                     principals: cloudwatch_principal(),
                     condition: own_alarms(ctx),
                 },
-                deny_without_tls(vec!["sns:Publish"], vec![topic.arn()]),
+                Statement::deny_without_tls(vec!["sns:Publish"], vec![topic.arn()]),
             ],
         },
     )?;

@@ -196,28 +196,9 @@ fn harden(
     Ok(())
 }
 
-/// Denies `actions` on `resources` to anyone not using TLS, for resource policies.
-pub(crate) fn deny_without_tls(actions: Vec<&'static str>, resources: Vec<TfString>) -> Statement {
-    Statement {
-        sid: "DenyInsecureTransport",
-        effect: "Deny",
-        actions,
-        resources,
-        principals: vec![Principals {
-            type_: "*",
-            identifiers: vec![TfString::lit("*")],
-        }],
-        condition: vec![Condition {
-            test: "Bool",
-            variable: "aws:SecureTransport",
-            values: vec![TfString::lit("false")],
-        }],
-    }
-}
-
 /// Denies every request to the bucket that does not use TLS.
 fn deny_insecure_transport(bucket: &Handle<AwsS3Bucket>) -> Statement {
-    deny_without_tls(
+    Statement::deny_without_tls(
         vec!["s3:*"],
         vec![
             bucket.arn(),
