@@ -674,7 +674,7 @@ cmd_e2e() {
     printf '%s\n' "$left" | sed 's/^/    | /' >&2
     fail "terraform destroy left resources in moto"
   fi
-  note "moto holds no buckets, instances or DB instances"
+  note "moto holds no buckets, instances, DB instances, queues or Auto Scaling groups"
   end
   begin down
   cmd_down
