@@ -10,7 +10,8 @@ Standard library only: it runs with whatever python3 is on PATH, before any venv
   localtf.py seed-ssm ENDPOINT REGION NAME VAL  create (or overwrite) one String SSM parameter in moto
   localtf.py objects ENDPOINT BUCKET            print "key<TAB>size" for every object in BUCKET
   localtf.py leftovers ENDPOINT REGION          print what moto still holds (buckets, live instances, DB
-                                                instances); exit 1 when anything is left
+                                                instances, queues, Auto Scaling groups); exit 1 when anything is left
+  localtf.py queue-depth ENDPOINT REGION URL    print "visible<TAB>in flight" message counts of an SQS queue
   localtf.py spec-table SPEC.toml               print the target table named by a dataset spec
   localtf.py etl-summary LOG                    print the last ingest and process summaries of an etl JSON log
 """
@@ -33,6 +34,7 @@ OVERRIDE = "local_override.tf.json"
 SERVICES = {
     "aws_acm": "acm",
     "aws_ami": "ec2",
+    "aws_autoscaling": "autoscaling",
     "aws_availability_zones": "ec2",
     "aws_caller_identity": "sts",
     "aws_cloudtrail": "cloudtrail",
@@ -303,6 +305,29 @@ def override(workdir, ami_id, endpoint):
                 "show them changing.",
                 "lifecycle": {"ignore_changes": ignore(body, ["parameter"])},
             })
+        elif rtype == "aws_sqs_queue" and body.get("redrive_policy"):
+            put(rtype, name, {
+                "//": "moto returns the redrive policy JSON re-serialized with spaces after ':' and ',' (AWS returns "
+                "it compact, as generated), which the provider reports as a change on every plan.",
+                "lifecycle": {"ignore_changes": ignore(body, ["redrive_policy"])},
+            })
+        elif rtype == "aws_autoscaling_group":
+            put(rtype, name, {
+                "//": "moto's Auto Scaling does not store DefaultInstanceWarmup and reads it back as 0.",
+                "lifecycle": {"ignore_changes": ignore(body, ["default_instance_warmup"])},
+            })
+        elif rtype == "aws_autoscaling_policy":
+            put(rtype, name, {
+                "//": "moto reads a target-tracking policy back as disabled (Enabled false) with an empty "
+                "predictive-scaling block that the policy never had.",
+                "lifecycle": {"ignore_changes": ignore(body, ["enabled", "predictive_scaling_configuration"])},
+            })
+        elif rtype == "aws_launch_template":
+            put(rtype, name, {
+                "//": "moto adds a tag specification for the launch template itself (with the provider's default "
+                "tags) to what it reads back, which the configuration never declares.",
+                "lifecycle": {"ignore_changes": ignore(body, ["tag_specifications"])},
+            })
         elif rtype == "aws_cloudwatch_log_group" and body.get("skip_destroy"):
             put(rtype, name, {
                 "//": "A local destroy must leave nothing behind in the emulator.",
@@ -446,9 +471,36 @@ def leftovers(endpoint, region):
             left.append(f"ec2 instance {inst.findtext('{*}instanceId')} ({state})")
     rds = signed(endpoint, region, "rds", {"Action": "DescribeDBInstances", "Version": "2014-10-31"})
     left += [f"rds db instance {d}" for d in local_names(rds, "DBInstanceIdentifier")]
+    sqs = signed(endpoint, region, "sqs", {"Action": "ListQueues", "Version": "2012-11-05"})
+    left += [f"sqs queue {q}" for q in local_names(sqs, "QueueUrl")]
+    asg = signed(endpoint, region, "autoscaling", {"Action": "DescribeAutoScalingGroups", "Version": "2011-01-01"})
+    left += [f"auto scaling group {g}" for g in local_names(asg, "AutoScalingGroupName")]
     for line in left:
         print(line)
     sys.exit(1 if left else 0)
+
+
+def queue_depth(endpoint, region, url):
+    """Messages visible and in flight in the queue at URL (moto's query protocol, as the AWS CLI once spoke)."""
+    path = urllib.parse.urlparse(url).path
+    root = signed(endpoint, region, "sqs", {
+        "Action": "GetQueueAttributes",
+        "Version": "2012-11-05",
+        "AttributeName.1": "ApproximateNumberOfMessages",
+        "AttributeName.2": "ApproximateNumberOfMessagesNotVisible",
+    }, path=path)
+    attrs = {}
+    for attr in root.iter():
+        if attr.tag.rsplit("}", 1)[-1] == "Attribute":
+            name = value = None
+            for child in attr:
+                tag = child.tag.rsplit("}", 1)[-1]
+                if tag == "Name":
+                    name = child.text
+                elif tag == "Value":
+                    value = child.text
+            attrs[name] = value
+    print(f"{attrs.get('ApproximateNumberOfMessages', '0')}\t{attrs.get('ApproximateNumberOfMessagesNotVisible', '0')}")
 
 
 def etl_summary(log):
@@ -487,6 +539,7 @@ def main(argv):
         "seed-ssm": (4, seed_ssm),
         "objects": (2, objects),
         "leftovers": (2, leftovers),
+        "queue-depth": (3, queue_depth),
         "spec-table": (1, spec_table),
         "etl-summary": (1, etl_summary),
     }

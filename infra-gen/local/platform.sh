@@ -2,7 +2,8 @@
 # The local platform: the generated Terraform applied to the moto AWS emulator, and the ETL loading a private
 # PostgreSQL cluster that stands in for RDS. No AWS account, no network beyond 127.0.0.1.
 #
-#   platform.sh up       start moto + PostgreSQL, gen, terraform apply, etl migrate/ingest/process, print a report
+#   platform.sh up       start moto + PostgreSQL, gen, terraform apply, etl migrate/ingest, the event path (S3 ->
+#                        SQS -> etl process --queue), the listing sweep, print a report
 #   platform.sh down     stop exactly the processes `up` started and remove their state (logs are kept)
 #   platform.sh status   show what is running and where
 #   platform.sh env      print the exports that point aws/etl/psql at the running local platform
@@ -15,6 +16,8 @@
 #   TF_PLUGIN_MIRROR   provider filesystem mirror (default: /opt/tf-plugins, else found with `find`)
 #   TF_TIMEOUT_APPLY / TF_TIMEOUT_DESTROY / TF_TIMEOUT_PLAN / TF_TIMEOUT_INIT   seconds (600/600/300/180)
 #   PLATFORM_VERBOSE=1 stream terraform and etl output instead of only writing it to the logs
+#   PLATFORM_CONFIG    a platform.toml to generate from instead of out/ (e.g. infra-gen/tests/it/fixtures/full.toml,
+#                      which turns the worker fleet on); generated straight into the work dir, out/ is not touched
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -365,11 +368,18 @@ build() {
 in_root() { (cd "$root" && "$@"); }
 
 generate() {
-  logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
-  compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
   mkdir -p "$tfdir"
   rm -f "$tfdir"/*.tf.json
-  cp "$root"/out/*.tf.json "$tfdir/"
+  if [[ -n ${PLATFORM_CONFIG:-} ]]; then
+    local config
+    config=$(realpath "$PLATFORM_CONFIG") || fail "PLATFORM_CONFIG $PLATFORM_CONFIG does not exist"
+    logged "$logs/gen.log" "infra-gen gen --config ${config#"$root"/}" \
+      in_root "$bin_dir/infra-gen" gen --config "$config" --out "$tfdir"
+  else
+    logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
+    compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
+    cp "$root"/out/*.tf.json "$tfdir/"
+  fi
   local seeds region name value
   seeds=$(python3 "$helper" override "$tfdir" "$local_ami" "$(moto_url)") || fail "writing the override failed"
   while IFS=$'\t' read -r region name value; do
@@ -484,7 +494,27 @@ run_etl() {
   source "$state/etl.env"
   logged "$logs/etl.log" "etl migrate" "$bin_dir/etl" migrate
   logged "$logs/etl.log" "etl ingest ${samples[*]#"$root"/}" "$bin_dir/etl" ingest "${samples[@]}"
-  logged "$logs/etl.log" "etl process" "$bin_dir/etl" process
+  event_path
+  logged "$logs/etl.log" "etl process (the listing sweep)" "$bin_dir/etl" process
+}
+
+# The event path: the ingest's uploads reach the SQS queue through the bucket notification (moto delivers them, an
+# s3:TestEvent first); when this etl has queue mode, `etl process --queue --exit-when-idle` drains the queue before
+# the sweep runs (which then finds everything loaded).
+event_path() {
+  local url visible in_flight
+  url=$(output etl_queue_url)
+  IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+  note "event queue ${url##*/}: $visible messages visible, $in_flight in flight after the ingest"
+  ((visible + in_flight > 0)) || fail "the ingest raised no event in $url: the bucket notification does not reach the queue"
+  if "$bin_dir/etl" process --help 2>/dev/null | grep -q -- '--exit-when-idle'; then
+    logged "$logs/etl.log" "etl process --queue (the event path, until the queue is idle)" \
+      "$bin_dir/etl" process --queue "$url" --exit-when-idle
+    IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+    note "event queue after draining: $visible visible, $in_flight in flight"
+  else
+    note "this etl has no queue mode (etl process --queue) yet: the events stay queued, the sweep loads the objects"
+  fi
 }
 
 table_name() { python3 "$helper" spec-table "$dataset"; }
@@ -644,7 +674,7 @@ cmd_e2e() {
     printf '%s\n' "$left" | sed 's/^/    | /' >&2
     fail "terraform destroy left resources in moto"
   fi
-  note "moto holds no buckets, instances or DB instances"
+  note "moto holds no buckets, instances, DB instances, queues or Auto Scaling groups"
   end
   begin down
   cmd_down

@@ -45,9 +45,12 @@ const WORLD: [&str; 2] = ["0.0.0.0/0", "::/0"];
 const EC2_DESCRIBE: &str =
     "EC2 Describe* calls do not support resource-level permissions; the resource must be *";
 
+/// Why an Auto Scaling `Describe*` call may name no resource.
+const AUTOSCALING_DESCRIBE: &str = "Auto Scaling Describe* calls do not support resource-level permissions; the resource must be *";
+
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 36] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
@@ -81,6 +84,23 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
         "listing log groups is not controlled per group; changes are scoped to the platform's groups",
     ),
     ("ec2:DescribeAccountAttributes", EC2_DESCRIBE),
+    ("ec2:DescribeLaunchTemplateVersions", EC2_DESCRIBE),
+    ("ec2:DescribeLaunchTemplates", EC2_DESCRIBE),
+    (
+        "autoscaling:DescribeAutoScalingGroups",
+        AUTOSCALING_DESCRIBE,
+    ),
+    (
+        "autoscaling:DescribeInstanceRefreshes",
+        AUTOSCALING_DESCRIBE,
+    ),
+    ("autoscaling:DescribeLifecycleHooks", AUTOSCALING_DESCRIBE),
+    ("autoscaling:DescribePolicies", AUTOSCALING_DESCRIBE),
+    (
+        "autoscaling:DescribeScalingActivities",
+        AUTOSCALING_DESCRIBE,
+    ),
+    ("autoscaling:DescribeWarmPool", AUTOSCALING_DESCRIBE),
     ("ec2:DescribeAddresses", EC2_DESCRIBE),
     ("ec2:DescribeAddressesAttribute", EC2_DESCRIBE),
     ("ec2:DescribeAvailabilityZones", EC2_DESCRIBE),
@@ -154,6 +174,51 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
                     fire(
                         "encryption",
                         "root_block_device.encrypted must be true".into(),
+                    );
+                }
+            }
+            "aws_launch_template" => {
+                if r.body["metadata_options"]["http_tokens"] != "required" {
+                    fire(
+                        "imdsv2",
+                        "metadata_options.http_tokens must be \"required\"".into(),
+                    );
+                }
+                let devices = r.body["block_device_mappings"].as_array();
+                if devices.is_none_or(|d| {
+                    d.is_empty() || d.iter().any(|m| m["ebs"]["encrypted"] != "true")
+                }) {
+                    fire(
+                        "encryption",
+                        "every block_device_mappings.ebs must be encrypted".into(),
+                    );
+                }
+            }
+            "aws_sqs_queue"
+                if r.body["kms_master_key_id"]
+                    .as_str()
+                    .is_none_or(str::is_empty) =>
+            {
+                fire("encryption", "queue has no kms_master_key_id".into());
+            }
+            "aws_sqs_queue_policy" => {
+                let denies_plain_http = policy_document(doc, &r.body["policy"])
+                    .and_then(|d| d["statement"].as_array())
+                    .is_some_and(|statements| {
+                        statements.iter().any(|s| {
+                            s["effect"] == "Deny"
+                                && s["condition"].as_array().is_some_and(|c| {
+                                    c.iter().any(|c| {
+                                        c["variable"] == "aws:SecureTransport"
+                                            && c["values"] == serde_json::json!(["false"])
+                                    })
+                                })
+                        })
+                    });
+                if !denies_plain_http {
+                    fire(
+                        "tls-only",
+                        "the queue policy must deny requests without TLS (aws:SecureTransport false)".into(),
                     );
                 }
             }
@@ -433,9 +498,14 @@ mod tests {
     use serde_json::json;
 
     use crate::policy::{CREATE_TIME_ACTIONS, UNSCOPED_ACTIONS, check};
+    use crate::tf::compute::{
+        AwsLaunchTemplate, BlockDeviceMapping, Enabled, LaunchTemplateEbs, LaunchTemplateProfile,
+        MetadataOptions,
+    };
     use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
     use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
     use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule, AwsVpc, Tags};
+    use crate::tf::sqs::{AwsSqsQueue, AwsSqsQueuePolicy};
     use crate::tf::storage::AwsS3Bucket;
     use crate::tf::{Document, FileId, Handle, Meta, Suppression, TfString, Val, Variable};
 
@@ -773,5 +843,111 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rules(&doc), ["encryption", "public-access"]);
+    }
+
+    /// A queue and its policy, the policy built from `statements`.
+    fn queue_doc(key: &str, statements: Vec<Statement>) -> Document {
+        let mut doc = Document::default();
+        let queue = doc
+            .resource(
+                F,
+                "q",
+                &AwsSqsQueue {
+                    name: "q".into(),
+                    kms_master_key_id: TfString::lit(key),
+                    kms_data_key_reuse_period_seconds: 300,
+                    message_retention_seconds: 86_400,
+                    receive_wait_time_seconds: 20,
+                    visibility_timeout_seconds: 300,
+                    redrive_policy: None,
+                    tags: Tags::new(),
+                },
+            )
+            .unwrap();
+        let policy = doc
+            .data(
+                F,
+                "q",
+                &AwsIamPolicyDocument {
+                    statement: statements,
+                },
+            )
+            .unwrap();
+        doc.resource(
+            F,
+            "q",
+            &AwsSqsQueuePolicy {
+                queue_url: queue.attr("id"),
+                policy: policy.attr("json"),
+            },
+        )
+        .unwrap();
+        doc
+    }
+
+    #[test]
+    fn queues_are_encrypted_and_their_policies_deny_plain_http() {
+        let tls_deny = || Statement::deny_without_tls(vec!["sqs:*"], vec![TfString::lit("*")]);
+        assert!(check(&queue_doc("arn:aws:kms:k", vec![tls_deny()])).is_ok());
+        let rules = |doc: &Document| -> Vec<&'static str> {
+            check(doc).unwrap_err().0.iter().map(|v| v.rule).collect()
+        };
+        assert_eq!(rules(&queue_doc("", vec![tls_deny()])), ["encryption"]);
+        let allow_only = Statement {
+            effect: "Allow",
+            condition: Vec::new(),
+            ..tls_deny()
+        };
+        assert_eq!(
+            rules(&queue_doc("arn:aws:kms:k", vec![allow_only])),
+            ["tls-only"]
+        );
+    }
+
+    #[test]
+    fn launch_templates_need_imdsv2_and_encrypted_volumes() {
+        let template = |http_tokens: &'static str, encrypted: &'static str| {
+            let mut doc = Document::default();
+            doc.resource(
+                F,
+                "lt",
+                &AwsLaunchTemplate {
+                    name: "lt".into(),
+                    description: "d".into(),
+                    image_id: "ami".into(),
+                    instance_type: "t3.small".into(),
+                    ebs_optimized: "true",
+                    user_data: TfString::default(),
+                    update_default_version: true,
+                    iam_instance_profile: LaunchTemplateProfile { arn: "p".into() },
+                    network_interfaces: Vec::new(),
+                    metadata_options: MetadataOptions {
+                        http_endpoint: "enabled",
+                        http_tokens,
+                        http_put_response_hop_limit: 2,
+                        instance_metadata_tags: "disabled",
+                    },
+                    block_device_mappings: vec![BlockDeviceMapping {
+                        device_name: "/dev/sda1",
+                        ebs: LaunchTemplateEbs {
+                            volume_type: "gp3",
+                            volume_size: 8,
+                            encrypted,
+                            kms_key_id: "k".into(),
+                            delete_on_termination: "true",
+                        },
+                    }],
+                    monitoring: Enabled { enabled: true },
+                    tag_specifications: Vec::new(),
+                    tags: Tags::new(),
+                },
+            )
+            .unwrap();
+            doc
+        };
+        assert!(check(&template("required", "true")).is_ok());
+        let violations = check(&template("optional", "false")).unwrap_err().0;
+        let rules: Vec<&str> = violations.iter().map(|v| v.rule).collect();
+        assert_eq!(rules, ["imdsv2", "encryption"]);
     }
 }

@@ -12,6 +12,12 @@ use crate::tf::iam::{
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, Suppression, TfError, TfString};
 
+/// The role the host and the workers run as, and its instance profile.
+pub(crate) struct EtlIdentity {
+    pub(crate) role: Handle<AwsIamRole>,
+    pub(crate) profile: Handle<AwsIamInstanceProfile>,
+}
+
 /// A statement allowing `actions` on `resources`, for identity policies.
 pub(crate) fn allow(
     sid: &'static str,
@@ -152,7 +158,7 @@ pub(crate) fn lower_etl_role(
     db: &Db,
     telemetry: &Telemetry,
     runtime: &Runtime,
-) -> Result<Handle<AwsIamInstanceProfile>, TfError> {
+) -> Result<EtlIdentity, TfError> {
     let role = service_role(
         doc,
         ctx,
@@ -232,7 +238,7 @@ pub(crate) fn lower_etl_role(
         &role,
         "AmazonSSMManagedInstanceCore",
     )?;
-    doc.resource(
+    let profile = doc.resource(
         IAM,
         "etl_host",
         &AwsIamInstanceProfile {
@@ -240,5 +246,6 @@ pub(crate) fn lower_etl_role(
             role: role.id(),
             tags: ctx.tags("etl-host"),
         },
-    )
+    )?;
+    Ok(EtlIdentity { role, profile })
 }

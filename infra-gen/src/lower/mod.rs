@@ -5,6 +5,7 @@ mod apply;
 mod compute;
 mod database;
 mod delivery;
+mod events;
 mod iam;
 mod monitoring;
 mod network;
@@ -43,6 +44,10 @@ pub const DATABASE: FileId = FileId("database");
 pub const MONITORING: FileId = FileId("monitoring");
 /// The CI/CD side: ECR, the deploy document, the GitHub OIDC provider and roles.
 pub const DELIVERY: FileId = FileId("delivery");
+/// The event queue, its dead-letter queue and the data bucket's notification.
+pub const EVENTS: FileId = FileId("events");
+/// The worker fleet: launch template, Auto Scaling group, scaling policy, security group.
+pub const FLEET: FileId = FileId("fleet");
 /// Outputs (names are a contract with the ETL and the local platform).
 pub const OUTPUTS: FileId = FileId("outputs");
 
@@ -125,6 +130,11 @@ impl Ctx<'_> {
         )
     }
 
+    /// The event queue's ARN built from its name, for the key policy, which exists before it.
+    pub(crate) fn etl_queue_arn(&self) -> TfString {
+        self.arn("sqs", &self.platform.etl_queue_name())
+    }
+
     /// The account root principal, for key policies.
     pub(crate) fn account_root(&self) -> TfString {
         self.global_arn("iam", "root")
@@ -144,11 +154,19 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
     let key = storage::lower_key(&mut doc, &ctx)?;
     let net = network::lower(&mut doc, &ctx, &key)?;
     let buckets = storage::lower_buckets(&mut doc, &ctx, &key)?;
+    let events = events::lower(&mut doc, &ctx, &buckets, &key)?;
     let groups = security::lower(&mut doc, &ctx, &net, &vars)?;
     let db = database::lower(&mut doc, &ctx, &net, &groups, &key)?;
     let telemetry = monitoring::lower_logs(&mut doc, &ctx, &key)?;
     let runtime = delivery::lower_runtime(&mut doc, &ctx, &key)?;
-    let profile = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry, &runtime)?;
+    let identity = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry, &runtime)?;
+    iam::inline_policy(
+        &mut doc,
+        &ctx,
+        "etl_host_events",
+        &identity.role,
+        events::consumer_statements(&events),
+    )?;
     let host = compute::lower(
         &mut doc,
         &ctx,
@@ -156,7 +174,8 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
             net: &net,
             groups: &groups,
             key: &key,
-            profile: &profile,
+            profile: &identity.profile,
+            events: &events,
             vars: &vars,
             buckets: &buckets,
             db: &db,
@@ -164,9 +183,9 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
             runtime: &runtime,
         },
     )?;
-    monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db)?;
+    monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db, &events)?;
     let github = delivery::lower_github(&mut doc, &ctx, &buckets, &runtime, &net, &vars)?;
-    outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db)?;
+    outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db, &events)?;
     outputs::lower_delivery(&mut doc, &runtime, github.as_ref())?;
     Ok(doc)
 }
@@ -371,9 +390,18 @@ mod tests {
         out
     }
 
+    /// The GitHub identity and a worker fleet: every apply policy area is present.
+    const GITHUB_WITH_WORKERS: &str = "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n[etl]\nworkers = { min = 0, max = 2 }\n";
+
     #[test]
     fn the_apply_role_has_only_its_own_managed_policies_each_within_the_size_limit() {
-        let doc = generated(GITHUB);
+        for config in [GITHUB, GITHUB_WITH_WORKERS] {
+            apply_policies_fit(config);
+        }
+    }
+
+    fn apply_policies_fit(config: &str) {
+        let doc = generated(config);
         let attached: Vec<&Value> = doc["resource"]["aws_iam_role_policy_attachment"]
             .as_object()
             .unwrap()
@@ -404,7 +432,13 @@ mod tests {
 
     #[test]
     fn the_apply_role_is_scoped_to_the_platform() {
-        let doc = generated(GITHUB);
+        for config in [GITHUB, GITHUB_WITH_WORKERS] {
+            apply_role_is_scoped(config);
+        }
+    }
+
+    fn apply_role_is_scoped(config: &str) {
+        let doc = generated(config);
         let documents = doc["data"]["aws_iam_policy_document"].as_object().unwrap();
         let statements: Vec<&Value> = documents
             .iter()
@@ -590,6 +624,122 @@ mod tests {
         assert_eq!(
             (&alarm["comparison_operator"], &alarm["threshold"]),
             (&json!("LessThanThreshold"), &json!(1))
+        );
+    }
+
+    #[test]
+    fn the_event_queue_admits_only_the_data_bucket_and_the_key_only_this_queue() {
+        let doc =
+            generated("[etl]\nevent_prefixes = [\"raw/\", \"in/\"]\nqueue_max_receive_count = 7\n");
+        let queue = &doc["resource"]["aws_sqs_queue"]["etl_events"];
+        assert_eq!(queue["kms_master_key_id"], "${aws_kms_key.platform.arn}");
+        assert_eq!(queue["receive_wait_time_seconds"], 20);
+        assert_eq!(
+            queue["redrive_policy"],
+            "{\"deadLetterTargetArn\":\"${aws_sqs_queue.etl_events_dead_letter.arn}\",\"maxReceiveCount\":7}"
+        );
+        assert_eq!(
+            doc["resource"]["aws_sqs_queue"]["etl_events_dead_letter"]["message_retention_seconds"],
+            14 * 86_400
+        );
+        let policy = &doc["data"]["aws_iam_policy_document"]["etl_events_queue"]["statement"];
+        assert_eq!(
+            policy[0]["principals"][0]["identifiers"],
+            json!(["s3.amazonaws.com"])
+        );
+        assert_eq!(
+            policy[0]["condition"],
+            json!([
+                {"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["${aws_s3_bucket.data.arn}"]},
+                {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${data.aws_caller_identity.current.account_id}"]}
+            ])
+        );
+        assert_eq!(policy[1]["sid"], "DenyInsecureTransport");
+        let notification = &doc["resource"]["aws_s3_bucket_notification"]["data"];
+        assert_eq!(
+            notification["depends_on"],
+            json!(["aws_sqs_queue_policy.etl_events"])
+        );
+        let prefixes: Vec<&Value> = notification["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| &q["filter_prefix"])
+            .collect();
+        assert_eq!(prefixes, [&json!("raw/"), &json!("in/")]);
+        let key = doc["data"]["aws_iam_policy_document"]["kms_key"]["statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sid"] == "S3EventsIntoTheEtlQueue")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            key["actions"],
+            json!(["kms:GenerateDataKey", "kms:Decrypt"])
+        );
+        assert_eq!(
+            key["condition"][0]["values"],
+            json!([
+                "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:demo-etl-events"
+            ])
+        );
+        assert!(doc["resource"]["aws_autoscaling_group"].is_null());
+    }
+
+    #[test]
+    fn workers_scale_on_the_backlog_per_worker_from_their_own_group() {
+        let doc = generated("[etl]\nworkers = { min = 0, max = 4, backlog_per_instance = 25 }\n");
+        let group = &doc["resource"]["aws_autoscaling_group"]["etl_workers"];
+        assert_eq!(
+            (&group["min_size"], &group["max_size"]),
+            (&json!(0), &json!(4))
+        );
+        assert_eq!(group["enabled_metrics"], json!(["GroupInServiceInstances"]));
+        let tracking = &doc["resource"]["aws_autoscaling_policy"]["etl_workers_backlog"]["target_tracking_configuration"];
+        assert_eq!(tracking["target_value"], 25);
+        let metrics = tracking["customized_metric_specification"]["metrics"]
+            .as_array()
+            .unwrap();
+        assert_eq!(
+            metrics[2]["expression"],
+            "IF(in_service > 0, visible / in_service, visible)"
+        );
+        assert_eq!(
+            metrics[1]["metric_stat"]["metric"]["dimensions"][0]["value"],
+            group["name"]
+        );
+        let template = &doc["resource"]["aws_launch_template"]["etl_worker"];
+        assert_eq!(template["metadata_options"]["http_tokens"], "required");
+        assert_eq!(
+            template["metadata_options"]["http_put_response_hop_limit"],
+            2
+        );
+        assert_eq!(
+            template["block_device_mappings"][0]["ebs"]["kms_key_id"],
+            "${aws_kms_key.platform.arn}"
+        );
+        assert_eq!(
+            template["tag_specifications"][0]["tags"]["hadrian:etl-host"],
+            "demo"
+        );
+        assert_eq!(
+            template["iam_instance_profile"]["arn"],
+            "${aws_iam_instance_profile.etl_host.arn}"
+        );
+        // Nothing inbound to the workers; the database admits them.
+        let rules = doc["resource"]["aws_security_group_rule"]
+            .as_object()
+            .unwrap();
+        assert!(
+            rules
+                .values()
+                .filter(|r| r["security_group_id"] == "${aws_security_group.etl_workers.id}")
+                .all(|r| r["type"] == "egress")
+        );
+        assert_eq!(
+            rules["database_postgres_from_etl_workers"]["source_security_group_id"],
+            "${aws_security_group.etl_workers.id}"
         );
     }
 

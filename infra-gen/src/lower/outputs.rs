@@ -3,6 +3,7 @@
 use crate::lower::compute::Host;
 use crate::lower::database::Db;
 use crate::lower::delivery::{GithubRoles, Runtime};
+use crate::lower::events::Events;
 use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, OUTPUTS};
 use crate::tf::iam::AwsIamRole;
@@ -16,8 +17,19 @@ pub(crate) fn lower(
     key: &Handle<AwsKmsKey>,
     host: &Host,
     db: &Db,
+    events: &Events,
 ) -> Result<(), TfError> {
-    let outputs: [(&str, &'static str, TfString); 11] = [
+    let outputs: [(&str, &'static str, TfString); 13] = [
+        (
+            "etl_queue_url",
+            "URL of the SQS queue of the data bucket's object-created events (ETL_QUEUE_URL).",
+            events.queue.attr("url"),
+        ),
+        (
+            "etl_dead_letter_queue_url",
+            "URL of the event queue's dead-letter queue.",
+            events.dead_letter.attr("url"),
+        ),
         (
             "data_bucket_name",
             "Name of the data bucket.",

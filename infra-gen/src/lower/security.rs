@@ -1,4 +1,6 @@
-//! Who may talk to whom: the host's and the database's security groups, as separate rules.
+//! Who may talk to whom: the host's, the workers' and the database's security groups, as separate
+//! rules. The workers admit nothing inbound (SSM only) and reach the internet the way the host
+//! does: public subnets and egress-only rules (see infra-gen/README.md for why not NAT or endpoints).
 
 use crate::lower::network::Net;
 use crate::lower::providers::Vars;
@@ -6,16 +8,18 @@ use crate::lower::{Ctx, SECURITY};
 use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule};
 use crate::tf::{Document, Expr, Handle, Meta, Suppression, TfError, TfString, Val, VarRef};
 
-/// The two groups.
+/// The groups.
 pub(crate) struct Groups {
     pub(crate) etl: Handle<AwsSecurityGroup>,
     pub(crate) database: Handle<AwsSecurityGroup>,
+    /// The workers' group, when `[etl] workers` is configured.
+    pub(crate) workers: Option<Handle<AwsSecurityGroup>>,
 }
 
 const POSTGRES: u16 = 5432;
 
-/// Why the host may reach the whole internet on 80 and 443.
-const EGRESS_REASON: &str = "the host pulls packages, images and AWS API calls over the internet gateway; \
+/// Why the host and the workers may reach the whole internet on 80 and 443.
+const EGRESS_REASON: &str = "the instance pulls packages, images and AWS API calls over the internet gateway; \
      the VPC has no NAT or endpoints to narrow this to, and apt/Docker content is signature-checked";
 
 fn rule(
@@ -99,21 +103,48 @@ pub(crate) fn lower(
         80,
         &vars.http_cidrs,
     )?;
-    for (name, description, port) in [
+    internet_egress(doc, "etl_host", &etl)?;
+    postgres_pair(doc, "etl_host", "the ETL host", &etl, &database)?;
+    let workers = match ctx.platform.etl.workers {
+        Some(_) => {
+            let workers = doc.resource(
+                SECURITY,
+                "etl_workers",
+                &group(
+                    "etl-workers",
+                    "ETL workers: nothing inbound (SSM only), egress to AWS APIs, mirrors and the database",
+                ),
+            )?;
+            internet_egress(doc, "etl_workers", &workers)?;
+            postgres_pair(doc, "etl_workers", "the ETL workers", &workers, &database)?;
+            Some(workers)
+        }
+        None => None,
+    };
+    Ok(Groups {
+        etl,
+        database,
+        workers,
+    })
+}
+
+/// HTTPS and HTTP to anywhere: AWS APIs, Docker's and Ubuntu's mirrors.
+fn internet_egress(
+    doc: &mut Document,
+    prefix: &str,
+    group: &Handle<AwsSecurityGroup>,
+) -> Result<(), TfError> {
+    for (suffix, description, port) in [
         (
-            "etl_host_https_out",
+            "https_out",
             "HTTPS to AWS APIs, Docker and package registries",
             443,
         ),
-        (
-            "etl_host_http_out",
-            "HTTP to the Ubuntu package mirrors",
-            80,
-        ),
+        ("http_out", "HTTP to the Ubuntu package mirrors", 80),
     ] {
         let body = AwsSecurityGroupRule {
             cidr_blocks: Some(Val::Lit(vec![TfString::lit("0.0.0.0/0")])),
-            ..rule(description, &etl, "egress", port)
+            ..rule(description, group, "egress", port)
         };
         let meta = Meta {
             suppressions: vec![Suppression {
@@ -122,28 +153,45 @@ pub(crate) fn lower(
             }],
             ..Meta::default()
         };
-        doc.resource_with(SECURITY, name, &body, meta)?;
+        doc.resource_with(SECURITY, &format!("{prefix}_{suffix}"), &body, meta)?;
     }
+    Ok(())
+}
+
+/// PostgreSQL from `client` to the database: the client's egress and the database's ingress.
+fn postgres_pair(
+    doc: &mut Document,
+    prefix: &str,
+    who: &str,
+    client: &Handle<AwsSecurityGroup>,
+    database: &Handle<AwsSecurityGroup>,
+) -> Result<(), TfError> {
     doc.resource(
         SECURITY,
-        "etl_host_postgres_out",
+        &format!("{prefix}_postgres_out"),
         &AwsSecurityGroupRule {
             source_security_group_id: Some(database.id()),
-            ..rule("PostgreSQL to the database", &etl, "egress", POSTGRES)
+            ..rule("PostgreSQL to the database", client, "egress", POSTGRES)
         },
     )?;
+    // The host's rule keeps its original address, so existing state does not move.
+    let ingress = if prefix == "etl_host" {
+        "database_postgres_in".to_owned()
+    } else {
+        format!("database_postgres_from_{prefix}")
+    };
     doc.resource(
         SECURITY,
-        "database_postgres_in",
+        &ingress,
         &AwsSecurityGroupRule {
-            source_security_group_id: Some(etl.id()),
+            source_security_group_id: Some(client.id()),
             ..rule(
-                "PostgreSQL from the ETL host only",
-                &database,
+                &format!("PostgreSQL from {who} only"),
+                database,
                 "ingress",
                 POSTGRES,
             )
         },
     )?;
-    Ok(Groups { etl, database })
+    Ok(())
 }

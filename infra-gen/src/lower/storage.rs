@@ -78,7 +78,7 @@ pub(crate) fn customer_key(
     Ok(key)
 }
 
-/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret and CloudWatch Logs.
+/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret, CloudWatch Logs, SQS.
 pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
     customer_key(
         doc,
@@ -87,38 +87,61 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
         "platform",
         "kms_key",
         "S3, EBS, RDS, secrets and logs",
-        vec![Statement {
-            sid: "CloudWatchLogsEncryption",
-            effect: "Allow",
-            actions: vec![
-                "kms:Encrypt*",
-                "kms:Decrypt*",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            resources: vec![TfString::lit("*")],
-            principals: vec![Principals {
-                type_: "Service",
-                identifiers: vec![TfString::concat([
-                    TfString::lit("logs."),
-                    ctx.region.attr("name"),
-                    TfString::lit(".amazonaws.com"),
-                ])],
-            }],
-            // Only the platform's own log groups, not every group in the account.
-            condition: vec![Condition {
-                test: "ArnLike",
-                variable: "kms:EncryptionContext:aws:logs:arn",
-                values: ctx
-                    .platform
-                    .log_group_patterns()
-                    .iter()
-                    .map(|pattern| ctx.arn("logs", &format!("log-group:{pattern}")))
-                    .collect(),
-            }],
-        }],
+        vec![
+            Statement {
+                sid: "CloudWatchLogsEncryption",
+                effect: "Allow",
+                actions: vec![
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources: vec![TfString::lit("*")],
+                principals: vec![Principals {
+                    type_: "Service",
+                    identifiers: vec![TfString::concat([
+                        TfString::lit("logs."),
+                        ctx.region.attr("name"),
+                        TfString::lit(".amazonaws.com"),
+                    ])],
+                }],
+                // Only the platform's own log groups, not every group in the account.
+                condition: vec![Condition {
+                    test: "ArnLike",
+                    variable: "kms:EncryptionContext:aws:logs:arn",
+                    values: ctx
+                        .platform
+                        .log_group_patterns()
+                        .iter()
+                        .map(|pattern| ctx.arn("logs", &format!("log-group:{pattern}")))
+                        .collect(),
+                }],
+            },
+            s3_to_the_event_queue(ctx),
+        ],
     )
+}
+
+/// S3 encrypts the data bucket's events into the SQS queue with this key (SQS asks KMS on its
+/// behalf): only for that queue, whose ARN SQS always passes as the encryption context.
+fn s3_to_the_event_queue(ctx: &Ctx<'_>) -> Statement {
+    Statement {
+        sid: "S3EventsIntoTheEtlQueue",
+        effect: "Allow",
+        actions: vec!["kms:GenerateDataKey", "kms:Decrypt"],
+        resources: vec![TfString::lit("*")],
+        principals: vec![Principals {
+            type_: "Service",
+            identifiers: vec![TfString::lit("s3.amazonaws.com")],
+        }],
+        condition: vec![Condition {
+            test: "StringEquals",
+            variable: "kms:EncryptionContext:aws:sqs:arn",
+            values: vec![ctx.etl_queue_arn()],
+        }],
+    }
 }
 
 /// Versioning, default encryption, all four public-access blocks and no ACLs: the baseline
@@ -173,28 +196,9 @@ fn harden(
     Ok(())
 }
 
-/// Denies `actions` on `resources` to anyone not using TLS, for resource policies.
-pub(crate) fn deny_without_tls(actions: Vec<&'static str>, resources: Vec<TfString>) -> Statement {
-    Statement {
-        sid: "DenyInsecureTransport",
-        effect: "Deny",
-        actions,
-        resources,
-        principals: vec![Principals {
-            type_: "*",
-            identifiers: vec![TfString::lit("*")],
-        }],
-        condition: vec![Condition {
-            test: "Bool",
-            variable: "aws:SecureTransport",
-            values: vec![TfString::lit("false")],
-        }],
-    }
-}
-
 /// Denies every request to the bucket that does not use TLS.
 fn deny_insecure_transport(bucket: &Handle<AwsS3Bucket>) -> Statement {
-    deny_without_tls(
+    Statement::deny_without_tls(
         vec!["s3:*"],
         vec![
             bucket.arn(),

@@ -77,6 +77,27 @@ pub struct Statement {
     pub condition: Vec<Condition>,
 }
 
+impl Statement {
+    /// Denies `actions` on `resources` to anyone not using TLS, for resource policies.
+    pub fn deny_without_tls(actions: Vec<&'static str>, resources: Vec<TfString>) -> Self {
+        Self {
+            sid: "DenyInsecureTransport",
+            effect: "Deny",
+            actions,
+            resources,
+            principals: vec![Principals {
+                type_: "*",
+                identifiers: vec![TfString::lit("*")],
+            }],
+            condition: vec![Condition {
+                test: "Bool",
+                variable: "aws:SecureTransport",
+                values: vec![TfString::lit("false")],
+            }],
+        }
+    }
+}
+
 /// A `principals` block.
 #[derive(Debug, Serialize)]
 pub struct Principals {

@@ -15,6 +15,7 @@ pub mod iam;
 pub mod logs;
 pub mod monitoring;
 pub mod network;
+pub mod sqs;
 pub mod ssm;
 pub mod storage;
 
@@ -72,6 +73,13 @@ impl TfString {
         }
         parts.push(Self::lit(rest));
         Ok(Self::concat(parts))
+    }
+
+    /// `base64gzip(local.<name>)`: user data from a local holding the document. Compressed,
+    /// because EC2 takes at most 16 KiB and cloud-init unpacks gzip itself; the local keeps the
+    /// document readable in the output.
+    pub(crate) fn base64gzip_of_local(name: &str) -> Self {
+        Self::expr(&format!("base64gzip(local.{name})"))
     }
 
     /// The template text exactly as it is written into the JSON file.
