@@ -38,9 +38,10 @@ deny:
 
 # ── Test ────────────────────────────────────────────────────────────────────────────────────────
 
-# The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, end to end.
+# The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, every
+# configuration planned on moto, end to end.
 [group('test')]
-test: test-rust check checkov lint-workflows e2e
+test: test-rust check checkov lint-workflows plan-configs e2e
 
 # Rust tests of both crates (real terraform, PostgreSQL and moto_server on loopback ports).
 [group('test')]
@@ -146,6 +147,11 @@ down:
 [group('local')]
 status:
     infra-gen/local/platform.sh status
+
+# terraform plan of the defaults and of every fixture (or of the given platform.toml files) against one moto.
+[group('test')]
+plan-configs *configs:
+    infra-gen/local/platform.sh plan "$@"
 
 # End to end: apply on moto, converged second plan, expected rows, destroy leaves nothing, down.
 [group('test')]
