@@ -12,6 +12,8 @@ Standard library only: it runs with whatever python3 is on PATH, before any venv
   localtf.py objects ENDPOINT BUCKET            print "key<TAB>size" for every object in BUCKET
   localtf.py leftovers ENDPOINT REGION          print what moto still holds (buckets, live instances, DB
                                                 instances); exit 1 when anything is left
+  localtf.py types-applied STATE.json GENDIR... print the managed resource types a GENDIR emits that STATE.json
+                                                (terraform show -json) lacks; exit 1 when there are any
   localtf.py spec-table SPEC.toml               print the target table named by a dataset spec
   localtf.py etl-summary LOG                    print the last ingest and process summaries of an etl JSON log
 """
@@ -474,6 +476,29 @@ def leftovers(endpoint, region):
     sys.exit(1 if left else 0)
 
 
+def types_applied(state_json, *gen_dirs):
+    """Managed resource types emitted in any generated dir but absent from `terraform show -json` of the applied
+    state: one line each with the configurations emitting it, exit 1; else one summary line."""
+    emitted = {}
+    for gen_dir in gen_dirs:
+        for rtype, _, _ in blocks(load_config(gen_dir), "resource"):
+            emitted.setdefault(rtype, set()).add(pathlib.Path(gen_dir).name)
+    with open(state_json, encoding="utf-8") as f:
+        state = json.load(f)
+    applied = set()
+    modules = [state.get("values", {}).get("root_module", {})]
+    while modules:
+        module = modules.pop()
+        applied.update(r["type"] for r in module.get("resources", []) if r.get("mode") == "managed")
+        modules.extend(module.get("child_modules", []))
+    missing = sorted(set(emitted) - applied)
+    for rtype in missing:
+        print(f"{rtype} (emitted by {', '.join(sorted(emitted[rtype]))}) is not in the applied state")
+    if missing:
+        sys.exit(1)
+    print(f"all {len(emitted)} resource types that {len(gen_dirs)} configurations emit were applied")
+
+
 def etl_summary(log):
     """The last ingest and process summaries in an etl JSON log, as one line each."""
     ingest = process = None
@@ -511,9 +536,10 @@ def main(argv):
         "objects": (2, objects),
         "leftovers": (2, leftovers),
         "spec-table": (1, spec_table),
+        "types-applied": (None, types_applied),
         "etl-summary": (1, etl_summary),
     }
-    if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][0]:
+    if len(argv) < 2 or argv[1] not in cmds or cmds[argv[1]][0] not in (None, len(argv) - 2):
         die("usage: see the header of infra-gen/local/localtf.py")
     cmds[argv[1]][1](*argv[2:])
 

@@ -31,6 +31,7 @@ expected=$root/data/events.expected.tsv
 expected_rejects=$root/data/events.rejects.tsv
 prefix=raw/events
 venv=$root/.work/venv
+fixtures_dir=$root/infra-gen/tests/it/fixtures
 
 instance=demo
 set_instance() {
@@ -383,6 +384,19 @@ in_dir() {
 }
 in_root() { in_dir "$root" "$@"; }
 
+# `infra-gen gen` of CONFIG (a platform.toml, or `default` for the built-in defaults) into DIR; out/ is left alone.
+gen_into() {
+  local dir=$1 config=$2
+  mkdir -p "$dir"
+  if [[ $config == default ]]; then
+    # In DIR, where no platform.toml can be picked up.
+    logged "$logs/gen.log" "infra-gen gen (defaults)" in_dir "$dir" "$bin_dir/infra-gen" gen --out .
+  else
+    logged "$logs/gen.log" "infra-gen gen --config ${config#"$root"/}" \
+      in_root "$bin_dir/infra-gen" gen --config "$config" --out "$dir"
+  fi
+}
+
 # Generates a configuration into the terraform work dir and writes the local override there. Without CONFIG it
 # runs `infra-gen gen` as a user would (./platform.toml or the defaults into out/) and copies out/; with CONFIG
 # (a platform.toml, or `default` for the built-in defaults) it generates straight into the work dir and out/ is
@@ -395,12 +409,8 @@ generate() {
     logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
     compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
     cp "$root"/out/*.tf.json "$tfdir/"
-  elif [[ $config == default ]]; then
-    # In the work dir, where no platform.toml can be picked up.
-    logged "$logs/gen.log" "infra-gen gen (defaults)" in_dir "$tfdir" "$bin_dir/infra-gen" gen --out .
   else
-    logged "$logs/gen.log" "infra-gen gen --config ${config#"$root"/}" \
-      in_root "$bin_dir/infra-gen" gen --config "$config" --out "$tfdir"
+    gen_into "$tfdir" "$config"
   fi
   compgen -G "$tfdir/*.tf.json" >/dev/null || fail "infra-gen gen wrote no *.tf.json into $tfdir"
   local seeds region name value
@@ -478,6 +488,22 @@ output() {
     fail "terraform output $1 is missing"
 }
 
+# Every managed resource type that the defaults or any fixture emits must be in the applied state: a type the
+# e2e never creates on the emulator is a type whose apply nobody has seen work.
+types_applied() {
+  local dir=$state/emitted config name missing
+  rm -rf "$dir"
+  for config in default "$fixtures_dir"/*.toml; do
+    gen_into "$dir/$(basename "$config" .toml)" "$config" >/dev/null
+  done
+  tf 120 show -json >"$state/applied.json" || fail "terraform show -json failed"
+  if ! missing=$(python3 "$helper" types-applied "$state/applied.json" "$dir"/*/); then
+    printf '%s\n' "$missing" | sed 's/^/    | /' >&2
+    fail "resource types emitted by a configuration but never applied by the e2e: add them to the e2e configuration"
+  fi
+  note "$missing"
+}
+
 # ── etl ────────────────────────────────────────────────────────────────────────────────────────────────────────
 write_etl_env() {
   local bucket region dbname
@@ -546,7 +572,9 @@ report() {
 }
 
 # ── commands ───────────────────────────────────────────────────────────────────────────────────────────────────
+# CONFIG as for generate: none for ./platform.toml (or the defaults) through out/.
 cmd_up() {
+  local config=${1:-}
   mkdir -p "$logs"
   begin prerequisites
   prerequisites
@@ -559,7 +587,7 @@ cmd_up() {
   start_pg
   end
   begin "gen + init"
-  generate
+  generate "$config"
   tf_init
   end
   begin "terraform apply"
@@ -570,7 +598,6 @@ cmd_up() {
 # Every configuration (the defaults and each fixture) planned against one moto: gen into its own work dir, the
 # override, init (offline, the instance's plugin cache), `plan -out tfplan`, and `show -json` into plan.json for
 # the IAM lint. Plans all, then fails naming each configuration whose plan failed.
-fixtures_dir=$root/infra-gen/tests/it/fixtures
 cmd_plan() {
   local started config name failed=()
   started=$(now)
@@ -727,9 +754,15 @@ cmd_e2e() {
   rm -rf "$logs"
   mkdir -p "$logs"
   trap 'rc=$?; if ((rc != 0)); then say "e2e: FAILED${current_phase:+ in phase \"$current_phase\"} (logs: ${logs#"$root"/})" >&2; cmd_down >/dev/null 2>&1 || true; fi' EXIT
-  cmd_up
+  local config=${E2E_CONFIG:-$fixtures_dir/full.toml}
+  [[ -f $config ]] || fail "no configuration file $config (E2E_CONFIG)"
+  say "e2e configuration: ${config#"$root"/}"
+  cmd_up "$(realpath "$config")"
   begin "plan converged"
   tf_plan_converged
+  end
+  begin "resource types applied"
+  types_applied
   end
   cmd_load
   begin "verify rows"
