@@ -95,7 +95,9 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
                 "kms:Decrypt*",
                 "kms:ReEncrypt*",
                 "kms:GenerateDataKey*",
-                "kms:Describe*",
+                // Not `kms:Describe*`: that also matches DescribeCustomKeyStores, an account-level
+                // call a key policy cannot grant.
+                "kms:DescribeKey",
             ],
             resources: vec![TfString::lit("*")],
             principals: vec![Principals {
