@@ -95,9 +95,9 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
                 "kms:Decrypt*",
                 "kms:ReEncrypt*",
                 "kms:GenerateDataKey*",
-                // Not `kms:Describe*`: that also matches DescribeCustomKeyStores, an account-level
-                // call a key policy cannot grant.
-                "kms:DescribeKey",
+                // No `kms:Describe*` (AWS's example has it): DescribeKey carries no encryption
+                // context, so under the condition below it would never apply, and the wildcard
+                // also matched DescribeCustomKeyStores, which a key policy cannot grant.
             ],
             resources: vec![TfString::lit("*")],
             principals: vec![Principals {
