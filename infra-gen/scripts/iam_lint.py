@@ -158,6 +158,9 @@ class Plan:
                 source = match.group(1) if match else None
                 if source:
                     text = self.document(source)
+                elif text is None and isinstance(template, str) and template:
+                    raise LintError(f"{self.path}: {address}.{attr} is known only after apply and is not an "
+                                    "aws_iam_policy_document: the lint cannot read it")
                 if not isinstance(text, str) or not text.lstrip().startswith("{"):
                     continue
                 doc = json.loads(text)
