@@ -572,16 +572,21 @@ report() {
 }
 
 # ── commands ───────────────────────────────────────────────────────────────────────────────────────────────────
-# CONFIG as for generate: none for ./platform.toml (or the defaults) through out/.
-cmd_up() {
-  local config=${1:-}
-  mkdir -p "$logs"
+# The tools are there and the binaries built, as two timed phases.
+prepare() {
   begin prerequisites
   prerequisites
   end
   begin build
   build
   end
+}
+
+# CONFIG as for generate: none for ./platform.toml (or the defaults) through out/.
+cmd_up() {
+  local config=${1:-}
+  mkdir -p "$logs"
+  prepare
   begin services
   start_moto
   start_pg
@@ -601,23 +606,13 @@ cmd_up() {
 cmd_plan() {
   local started config name failed=()
   started=$(now)
-  set_instance plan
-  if [[ -d $state ]]; then
-    cmd_down >/dev/null
-  fi
-  rm -rf "$logs"
-  mkdir -p "$logs"
+  fresh_instance plan
   local configs=("$@")
   if ((${#configs[@]} == 0)); then
     configs=(default "$fixtures_dir"/*.toml)
   fi
   trap 'rc=$?; stop_all >/dev/null 2>&1 || true; exit "$rc"' EXIT
-  begin prerequisites
-  prerequisites
-  end
-  begin build
-  build
-  end
+  prepare
   begin moto
   mkdir -p "$state"
   start_moto
@@ -707,6 +702,16 @@ cmd_status() {
   ((any)) || say "local platform is down"
 }
 
+# A clean slate for a test instance each time: a run killed earlier may have left it behind.
+fresh_instance() {
+  set_instance "$1"
+  if [[ -d $state ]]; then
+    cmd_down >/dev/null
+  fi
+  rm -rf "$logs"
+  mkdir -p "$logs"
+}
+
 cmd_env() {
   [[ -f $state/etl.env ]] || fail "the local platform is not up: run infra-gen/local/platform.sh up"
   cat "$state/etl.env"
@@ -746,13 +751,7 @@ verify_rows() {
 cmd_e2e() {
   local started
   started=$(now)
-  set_instance e2e
-  # A clean slate each time: a run killed earlier may have left its instance behind.
-  if [[ -d $state ]]; then
-    cmd_down >/dev/null
-  fi
-  rm -rf "$logs"
-  mkdir -p "$logs"
+  fresh_instance e2e
   trap 'rc=$?; if ((rc != 0)); then say "e2e: FAILED${current_phase:+ in phase \"$current_phase\"} (logs: ${logs#"$root"/})" >&2; cmd_down >/dev/null 2>&1 || true; fi' EXIT
   local config=${E2E_CONFIG:-$fixtures_dir/full.toml}
   [[ -f $config ]] || fail "no configuration file $config (E2E_CONFIG)"

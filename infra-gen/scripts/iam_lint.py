@@ -22,8 +22,8 @@ Two linters run on each document:
                                             action has resource types but is granted on "*")
 
 A finding fails the run unless a suppression in FILE (default: infra-gen/iam-lint.toml) matches it: `policy`
-(glob on the resource address), `finding` (the code), optional `sid`, `action`, `detail` and `configs` (globs), and a
-`reason`. A suppression that matches nothing fails too, so the list cannot go stale. Exit 0 clean, 1 findings
+(glob on the resource address), `finding` (a code, or a list of codes that share the reason), optional `sid`, `action`, `detail` and `configs` (globs), and a
+`reason`. A suppression (or one of its codes) that matches nothing fails too, so the list cannot go stale. Exit 0 clean, 1 findings
 or stale suppressions, 2 bad input.
 """
 
@@ -344,18 +344,19 @@ def load_suppressions(path):
         missing = [k for k in ("policy", "finding", "reason") if not str(entry.get(k, "")).strip()]
         if missing:
             raise LintError(f"{path}: suppression {i + 1} lacks {', '.join(missing)}")
-        entry["used"] = 0
+        entry["finding"] = as_list(entry["finding"])
+        entry["used"] = set()
     return entries
 
 
 def suppressed(entries, config_name, address, sid, code, action, detail):
     for entry in entries:
-        if (fnmatch.fnmatchcase(address, entry["policy"]) and code == entry["finding"]
+        if (fnmatch.fnmatchcase(address, entry["policy"]) and code in entry["finding"]
                 and fnmatch.fnmatchcase(sid, entry.get("sid", "*"))
                 and fnmatch.fnmatchcase(detail, entry.get("detail", "*"))
                 and fnmatch.fnmatchcase(action or "", entry.get("action", "*"))
                 and any(fnmatch.fnmatchcase(config_name, c) for c in as_list(entry.get("configs", "*")))):
-            entry["used"] += 1
+            entry["used"].add(code)
             return True
     return False
 
@@ -379,10 +380,11 @@ def lint(plan_dirs, suppressions_path):
                 problems += 1
                 print(f"{name}: {address}.{attr} ({kind}, {source}): statement {sid}: {code}: {detail}")
     for entry in entries:
-        if not entry["used"]:
-            problems += 1
-            print(f"{suppressions_path}: stale suppression (matches no finding): policy={entry['policy']} "
-                  f"finding={entry['finding']} sid={entry.get('sid', '*')}")
+        for code in entry["finding"]:
+            if code not in entry["used"]:
+                problems += 1
+                print(f"{suppressions_path}: stale suppression (matches no finding): policy={entry['policy']} "
+                      f"finding={code} sid={entry.get('sid', '*')}")
     print(f"iam lint: {documents} documents in {len(plan_dirs)} configurations, {problems} finding(s), "
           f"{hidden} suppressed with a reason", file=sys.stderr)
     return problems
