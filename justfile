@@ -42,9 +42,10 @@ deny:
 
 # ── Test ────────────────────────────────────────────────────────────────────────────────────────
 
-# The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, end to end.
+# The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, every
+# configuration planned on moto and its IAM linted, end to end.
 [group('test')]
-test: setup test-rust check checkov lint-workflows e2e
+test: setup test-rust check checkov lint-workflows plan-configs iam-lint e2e
 
 # Rust tests of both crates (real terraform, PostgreSQL and moto_server on loopback ports).
 [group('test')]
@@ -155,6 +156,18 @@ down:
 [group('local')]
 status:
     infra-gen/local/platform.sh status
+
+# terraform plan of the defaults and of every fixture (or of the given platform.toml files) against one moto.
+[group('test')]
+plan-configs *configs:
+    infra-gen/local/platform.sh plan "$@"
+
+# parliament (community auditors) and IAM's resource types on every IAM document of every configuration's
+# plan; reasoned exceptions live in infra-gen/iam-lint.toml.
+[group('test')]
+iam-lint: plan-configs
+    PYTHONDONTWRITEBYTECODE=1 python -m unittest discover -s infra-gen/scripts -p 'test_*.py'
+    python infra-gen/scripts/iam_lint.py .work/local/plan/configs/*/
 
 # End to end: apply on moto, converged second plan, expected rows, destroy leaves nothing, down.
 [group('test')]

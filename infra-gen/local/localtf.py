@@ -6,12 +6,15 @@ Standard library only: it runs with whatever python3 is on PATH, before any venv
   localtf.py port                               print a free TCP port on 127.0.0.1
   localtf.py wait-http URL SECONDS              wait until URL answers any HTTP status
   localtf.py override WORKDIR AMI_ID ENDPOINT   write WORKDIR/local_override.tf.json; print "region<TAB>name<TAB>ami"
-                                                lines for the SSM parameters the local run must seed
+                                                lines for the SSM parameters the local run must seed; creates
+                                                in moto the GitHub OIDC provider a configuration looks up
   localtf.py seed-ssm ENDPOINT REGION NAME VAL  create (or overwrite) one String SSM parameter in moto
   localtf.py objects ENDPOINT BUCKET            print "key<TAB>size" for every object in BUCKET
   localtf.py leftovers ENDPOINT REGION          print what moto still holds (buckets, live instances, DB
                                                 instances, queues, Auto Scaling groups); exit 1 when anything is left
   localtf.py queue-depth ENDPOINT REGION URL    print "visible<TAB>in flight" message counts of an SQS queue
+  localtf.py types-applied STATE.json GENDIR... print the managed resource types a GENDIR emits that STATE.json
+                                                (terraform show -json) lacks; exit 1 when there are any
   localtf.py spec-table SPEC.toml               print the target table named by a dataset spec
   localtf.py etl-summary LOG                    print the last ingest and process summaries of an etl JSON log
 """
@@ -273,6 +276,12 @@ def override(workdir, ami_id, endpoint):
                 "//": "moto cannot hold /aws/service/... public parameters; platform.sh seeds this copy.",
                 "name": local_ssm_name(body["name"]),
             }
+    # A configuration that looks GitHub's OIDC provider up expects the account to have one already (there is one
+    # per account). moto's empty account has none, so the local run creates it before terraform reads it.
+    for rtype, name, body in blocks(docs, "data"):
+        if rtype == "aws_iam_openid_connect_provider" and body.get("url"):
+            seed_oidc(endpoint, body["url"])
+            print(f"  seeded IAM OIDC provider {body['url']} in moto (data.{rtype}.{name} looks it up)", file=sys.stderr)
     res = {}
 
     def put(rtype, name, values):
@@ -420,6 +429,18 @@ def seed_ssm(endpoint, region, name, value):
         die(f"seeding SSM parameter {name}: HTTP {err.code}: {err.read()[:200]!r}")
 
 
+def seed_oidc(endpoint, url):
+    """Creates the OIDC provider for url in moto; one that is already there is kept."""
+    signed(endpoint, "us-east-1", "iam", {
+        "Action": "CreateOpenIDConnectProvider",
+        "Version": "2010-05-08",
+        "Url": url,
+        "ClientIDList.member.1": "sts.amazonaws.com",
+        # Any 40 hex digits: moto checks none, and AWS no longer uses the thumbprint for GitHub.
+        "ThumbprintList.member.1": "0" * 40,
+    }, tolerate="EntityAlreadyExists")
+
+
 def objects(endpoint, bucket):
     token = None
     ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -439,8 +460,9 @@ def objects(endpoint, bucket):
             return
 
 
-def signed(endpoint, region, service, data=None, path="/"):
-    """One request to moto, which reads the region from the credential scope and checks no signature."""
+def signed(endpoint, region, service, data=None, path="/", tolerate=None):
+    """One request to moto, which reads the region from the credential scope and checks no signature. An error
+    whose body names the `tolerate` code returns None; any other error stops the run."""
     headers = {
         "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20260101/{region}/{service}/aws4_request, "
         "SignedHeaders=host, Signature=0",
@@ -454,7 +476,10 @@ def signed(endpoint, region, service, data=None, path="/"):
         with urllib.request.urlopen(req, timeout=30) as resp:
             return ET.fromstring(resp.read())
     except urllib.error.HTTPError as err:
-        die(f"{service} request to moto failed: HTTP {err.code}: {err.read()[:200]!r}")
+        body = err.read()
+        if tolerate and tolerate.encode() in body:
+            return None
+        die(f"{service} request to moto failed: HTTP {err.code}: {body[:200]!r}")
 
 
 def local_names(root, tag):
@@ -503,6 +528,29 @@ def queue_depth(endpoint, region, url):
     print(f"{attrs.get('ApproximateNumberOfMessages', '0')}\t{attrs.get('ApproximateNumberOfMessagesNotVisible', '0')}")
 
 
+def types_applied(state_json, *gen_dirs):
+    """Managed resource types emitted in any generated dir but absent from `terraform show -json` of the applied
+    state: one line each with the configurations emitting it, exit 1; else one summary line."""
+    emitted = {}
+    for gen_dir in gen_dirs:
+        for rtype, _, _ in blocks(load_config(gen_dir), "resource"):
+            emitted.setdefault(rtype, set()).add(pathlib.Path(gen_dir).name)
+    with open(state_json, encoding="utf-8") as f:
+        state = json.load(f)
+    applied = set()
+    modules = [state.get("values", {}).get("root_module", {})]
+    while modules:
+        module = modules.pop()
+        applied.update(r["type"] for r in module.get("resources", []) if r.get("mode") == "managed")
+        modules.extend(module.get("child_modules", []))
+    missing = sorted(set(emitted) - applied)
+    for rtype in missing:
+        print(f"{rtype} (emitted by {', '.join(sorted(emitted[rtype]))}) is not in the applied state")
+    if missing:
+        sys.exit(1)
+    print(f"all {len(emitted)} resource types that {len(gen_dirs)} configurations emit were applied")
+
+
 def etl_summary(log):
     """The last ingest and process summaries in an etl JSON log, as one line each."""
     ingest = process = None
@@ -541,9 +589,10 @@ def main(argv):
         "leftovers": (2, leftovers),
         "queue-depth": (3, queue_depth),
         "spec-table": (1, spec_table),
+        "types-applied": (None, types_applied),
         "etl-summary": (1, etl_summary),
     }
-    if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][0]:
+    if len(argv) < 2 or argv[1] not in cmds or cmds[argv[1]][0] not in (None, len(argv) - 2):
         die("usage: see the header of infra-gen/local/localtf.py")
     cmds[argv[1]][1](*argv[2:])
 

@@ -48,9 +48,12 @@ const EC2_DESCRIBE: &str =
 /// Why an Auto Scaling `Describe*` call may name no resource.
 const AUTOSCALING_DESCRIBE: &str = "Auto Scaling Describe* calls do not support resource-level permissions; the resource must be *";
 
+/// Why an SNS subscription call may name no resource.
+const SNS_SUBSCRIPTION: &str = "IAM's service reference gives SNS subscription calls no resource type; a subscription ARN cannot be named";
+
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 36] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 37] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
@@ -79,6 +82,9 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 36] = [
         "iam:ListOpenIDConnectProviders",
         "listing the account's OIDC providers defines no resource; changes name the GitHub provider",
     ),
+    ("sns:GetSubscriptionAttributes", SNS_SUBSCRIPTION),
+    ("sns:SetSubscriptionAttributes", SNS_SUBSCRIPTION),
+    ("sns:Unsubscribe", SNS_SUBSCRIPTION),
     (
         "logs:DescribeLogGroups",
         "listing log groups is not controlled per group; changes are scoped to the platform's groups",
@@ -106,7 +112,6 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 36] = [
     ("ec2:DescribeAvailabilityZones", EC2_DESCRIBE),
     ("ec2:DescribeFlowLogs", EC2_DESCRIBE),
     ("ec2:DescribeImages", EC2_DESCRIBE),
-    ("ec2:DescribeInstanceAttribute", EC2_DESCRIBE),
     ("ec2:DescribeInstanceCreditSpecifications", EC2_DESCRIBE),
     ("ec2:DescribeInstanceTypes", EC2_DESCRIBE),
     ("ec2:DescribeInstances", EC2_DESCRIBE),
@@ -118,7 +123,6 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 36] = [
     ("ec2:DescribeSubnets", EC2_DESCRIBE),
     ("ec2:DescribeTags", EC2_DESCRIBE),
     ("ec2:DescribeVolumes", EC2_DESCRIBE),
-    ("ec2:DescribeVpcAttribute", EC2_DESCRIBE),
     ("ec2:DescribeVpcs", EC2_DESCRIBE),
 ];
 

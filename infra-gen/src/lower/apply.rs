@@ -102,7 +102,6 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
                 "ec2:DescribeAvailabilityZones",
                 "ec2:DescribeFlowLogs",
                 "ec2:DescribeImages",
-                "ec2:DescribeInstanceAttribute",
                 "ec2:DescribeInstanceCreditSpecifications",
                 "ec2:DescribeInstanceTypes",
                 "ec2:DescribeInstances",
@@ -114,10 +113,18 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
                 "ec2:DescribeSubnets",
                 "ec2:DescribeTags",
                 "ec2:DescribeVolumes",
-                "ec2:DescribeVpcAttribute",
                 "ec2:DescribeVpcs",
             ],
             vec![TfString::lit("*")],
+        ),
+        // The two describe calls that take a resource type: the platform's instances and VPCs.
+        when(
+            allow(
+                "DescribePlatformInstanceAndVpcAttributes",
+                vec!["ec2:DescribeInstanceAttribute", "ec2:DescribeVpcAttribute"],
+                ec2_arns(ctx, &["instance", "vpc"]),
+            ),
+            vec![platform_tag(ctx, RESOURCE_TAG)],
         ),
         when(
             allow(
@@ -605,17 +612,26 @@ fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
             vec![
                 "sns:CreateTopic",
                 "sns:DeleteTopic",
-                "sns:GetSubscriptionAttributes",
                 "sns:GetTopicAttributes",
                 "sns:ListTagsForResource",
-                "sns:SetSubscriptionAttributes",
                 "sns:SetTopicAttributes",
                 "sns:Subscribe",
                 "sns:TagResource",
-                "sns:Unsubscribe",
                 "sns:UntagResource",
             ],
             vec![ctx.arn("sns", &format!("{name}-*"))],
+        ),
+        // IAM's service reference gives these three no resource type: scoped to the topic, as
+        // they were, they never apply, and the alarm e-mail subscription could not be read or
+        // removed. Subscription ARNs cannot be named in a policy, so `*` is the only scope.
+        allow(
+            "ManageAlarmSubscriptions",
+            vec![
+                "sns:GetSubscriptionAttributes",
+                "sns:SetSubscriptionAttributes",
+                "sns:Unsubscribe",
+            ],
+            vec![TfString::lit("*")],
         ),
         allow(
             "ManagePlatformAlarms",

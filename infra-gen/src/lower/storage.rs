@@ -96,7 +96,9 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
                     "kms:Decrypt*",
                     "kms:ReEncrypt*",
                     "kms:GenerateDataKey*",
-                    "kms:Describe*",
+                    // No `kms:Describe*` (AWS's example has it): DescribeKey carries no encryption
+                    // context, so under the condition below it would never apply, and the wildcard
+                    // also matched DescribeCustomKeyStores, which a key policy cannot grant.
                 ],
                 resources: vec![TfString::lit("*")],
                 principals: vec![Principals {

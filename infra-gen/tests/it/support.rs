@@ -8,7 +8,7 @@ use infra_gen::model::Platform;
 use infra_gen::model::config;
 
 /// The fixture platforms: the defaults (no file), the defaults with the GitHub CI/CD identity, a
-/// production-like file, and every optional feature on (`full`, which the local e2e applies).
+/// production-like file, and every optional feature on (the configuration `just e2e` applies).
 pub(crate) fn platforms() -> Vec<(&'static str, Platform)> {
     let fixture = |name: &str| {
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/it/fixtures/{name}.toml")))

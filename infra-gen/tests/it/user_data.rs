@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{TempDir, fixtures};
+use crate::support::{TempDir, fixtures, platforms};
 
 /// EC2's limit on user data (what Terraform sends: the document gzip-compressed, base64-encoded).
 const USER_DATA_LIMIT: usize = 16 * 1024;
@@ -279,14 +279,10 @@ fn the_host_files_are_exactly_the_committed_ones() {
 
 #[test]
 fn the_env_file_and_timer_carry_the_platform_values() {
-    for (fixture, _, doc) in documents() {
+    for ((fixture, _, doc), (_, platform)) in documents().into_iter().zip(platforms()) {
         let env = content(&doc, "/etc/hadrian/etl.env");
         let lines: Vec<&str> = env.lines().filter(|l| !l.starts_with('#')).collect();
-        let db = if fixture == "production" {
-            "features"
-        } else {
-            "hadrian"
-        };
+        let db = &platform.database.db_name;
         assert_eq!(
             lines,
             [
@@ -302,7 +298,7 @@ fn the_env_file_and_timer_carry_the_platform_values() {
         );
         let timer = content(&doc, "/etc/systemd/system/hadrian-etl.timer");
         let calendar = match fixture {
-            "default" | "full" => "OnCalendar=*-*-* 00/1:00:00",
+            "default" => "OnCalendar=*-*-* 00/1:00:00",
             "github" => "OnCalendar=*-*-* 00/24:00:00",
             _ => "OnCalendar=*-*-* *:00/15:00",
         };
@@ -314,12 +310,7 @@ fn the_env_file_and_timer_carry_the_platform_values() {
         ] {
             assert!(timer.lines().any(|l| l == line), "{fixture}: {line}");
         }
-        let name = match fixture {
-            "default" => "demo",
-            "github" => "acme-ci",
-            "full" => "acme-full",
-            _ => "acme-prod",
-        };
+        let name = platform.name.to_string();
         assert_eq!(
             doc["runcmd"],
             serde_json::json!([[
