@@ -54,6 +54,8 @@ KINDS = {
     ("aws_sqs_queue_policy", "policy"): "queue",
     ("aws_sqs_queue", "policy"): "queue",
 }
+# Attributes named like policies that hold no IAM document (SQS redrive settings), so never linted.
+NOT_IAM = {"redrive_policy", "redrive_allow_policy"}
 ACCOUNT = "123456789012"
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 # ARNs for attributes known only after apply: `{x}` fields come from the planned resource, p/r/a are partition,
@@ -150,7 +152,7 @@ class Plan:
             values = res.get("values", {})
             exprs = self.config.get(address.split("[")[0], {})
             for attr in sorted(set(values) | set(exprs)):
-                if attr != "policy" and not attr.endswith("_policy"):
+                if attr in NOT_IAM or (attr != "policy" and not attr.endswith("_policy")):
                     continue
                 text = values.get(attr)
                 template = exprs.get(attr, {}).get("constant_value")
