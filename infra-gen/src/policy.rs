@@ -45,9 +45,17 @@ const WORLD: [&str; 2] = ["0.0.0.0/0", "::/0"];
 const EC2_DESCRIBE: &str =
     "EC2 Describe* calls do not support resource-level permissions; the resource must be *";
 
+/// Why the SSM agent's Session Manager channels may name no resource.
+const SSM_MESSAGES: &str =
+    "ssmmessages defines no resource type: the agent opens channels for its own instance only";
+
+/// Why the SSM agent's Run Command message calls may name no resource.
+const EC2_MESSAGES: &str =
+    "ec2messages defines no resource type: the agent polls the messages for its own instance only";
+
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 38] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
@@ -80,6 +88,16 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
         "logs:DescribeLogGroups",
         "listing log groups is not controlled per group; changes are scoped to the platform's groups",
     ),
+    ("ssmmessages:CreateControlChannel", SSM_MESSAGES),
+    ("ssmmessages:CreateDataChannel", SSM_MESSAGES),
+    ("ssmmessages:OpenControlChannel", SSM_MESSAGES),
+    ("ssmmessages:OpenDataChannel", SSM_MESSAGES),
+    ("ec2messages:AcknowledgeMessage", EC2_MESSAGES),
+    ("ec2messages:DeleteMessage", EC2_MESSAGES),
+    ("ec2messages:FailMessage", EC2_MESSAGES),
+    ("ec2messages:GetEndpoint", EC2_MESSAGES),
+    ("ec2messages:GetMessages", EC2_MESSAGES),
+    ("ec2messages:SendReply", EC2_MESSAGES),
     ("ec2:DescribeAccountAttributes", EC2_DESCRIBE),
     ("ec2:DescribeAddresses", EC2_DESCRIBE),
     ("ec2:DescribeAddressesAttribute", EC2_DESCRIBE),

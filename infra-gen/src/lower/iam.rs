@@ -1,4 +1,5 @@
-//! IAM: service roles for flow logs and RDS monitoring, and the ETL host's least-privilege role.
+//! IAM: service roles for flow logs and RDS monitoring, the SSM agent's policy every instance
+//! role shares, and the ETL host's least-privilege role.
 
 use crate::lower::database::Db;
 use crate::lower::delivery::Runtime;
@@ -7,7 +8,7 @@ use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::iam::{
-    AwsIamInstanceProfile, AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment,
+    AwsIamInstanceProfile, AwsIamPolicy, AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment,
 };
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, Suppression, TfError, TfString};
@@ -117,15 +118,95 @@ pub(crate) fn attach_managed(
     role: &Handle<AwsIamRole>,
     path: &str,
 ) -> Result<(), TfError> {
+    attach(doc, name, role, ctx.managed_policy(path))
+}
+
+/// Attaches the managed policy `policy_arn` (AWS's or the platform's own) to `role`.
+pub(crate) fn attach(
+    doc: &mut Document,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    policy_arn: TfString,
+) -> Result<(), TfError> {
     doc.resource(
         IAM,
         name,
         &AwsIamRolePolicyAttachment {
             role: role.id(),
-            policy_arn: ctx.managed_policy(path),
+            policy_arn,
         },
     )?;
     Ok(())
+}
+
+/// The calls the SSM agent makes for Session Manager and Run Command, as one customer managed
+/// policy that every instance role of the platform attaches (the ETL host's, and any worker's).
+/// It replaces `AmazonSSMManagedInstanceCore`, whose `ssm:GetParameter(s)` on every parameter of
+/// the account would make each instance's narrow parameter grants meaningless. The agent's own
+/// calls on its instance are scoped to the account's instances in this region (the agent cannot
+/// name another instance: SSM binds the call to the caller's instance identity); the message
+/// and channel services define no resource type, so they take `*`.
+pub(crate) fn lower_ssm_agent_policy(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+) -> Result<Handle<AwsIamPolicy>, TfError> {
+    let instances = ctx.arn("ec2", "instance/*");
+    let document = doc.data(
+        IAM,
+        "ssm_agent",
+        &AwsIamPolicyDocument {
+            statement: vec![
+                allow(
+                    "RegisterAndReportInstanceState",
+                    vec![
+                        "ssm:ListInstanceAssociations",
+                        "ssm:UpdateInstanceAssociationStatus",
+                        "ssm:UpdateInstanceInformation",
+                    ],
+                    vec![instances.clone()],
+                ),
+                allow(
+                    "ReadAssociationsOfThisAccount",
+                    vec!["ssm:DescribeAssociation"],
+                    vec![ctx.arn("ssm", "association/*"), instances],
+                ),
+                allow(
+                    "SessionManagerChannels",
+                    vec![
+                        "ssmmessages:CreateControlChannel",
+                        "ssmmessages:CreateDataChannel",
+                        "ssmmessages:OpenControlChannel",
+                        "ssmmessages:OpenDataChannel",
+                    ],
+                    vec![TfString::lit("*")],
+                ),
+                allow(
+                    "RunCommandMessages",
+                    vec![
+                        "ec2messages:AcknowledgeMessage",
+                        "ec2messages:DeleteMessage",
+                        "ec2messages:FailMessage",
+                        "ec2messages:GetEndpoint",
+                        "ec2messages:GetMessages",
+                        "ec2messages:SendReply",
+                    ],
+                    vec![TfString::lit("*")],
+                ),
+            ],
+        },
+    )?;
+    doc.resource(
+        IAM,
+        "ssm_agent",
+        &AwsIamPolicy {
+            name: ctx.named("ssm-agent"),
+            description: TfString::lit(
+                "SSM agent on the platform's instances: Session Manager and Run Command, nothing else",
+            ),
+            policy: document.attr("json"),
+            tags: ctx.tags("ssm-agent"),
+        },
+    )
 }
 
 /// The ARN of the SSM parameter holding the deployed image digest.
@@ -136,23 +217,37 @@ pub(crate) fn image_parameter_arn(ctx: &Ctx<'_>) -> TfString {
     )
 }
 
+/// What the ETL host's role grants access to, from the areas lowered before it.
+pub(crate) struct EtlRoleDeps<'a> {
+    pub(crate) buckets: &'a Buckets,
+    pub(crate) key: &'a Handle<AwsKmsKey>,
+    pub(crate) db: &'a Db,
+    pub(crate) telemetry: &'a Telemetry,
+    pub(crate) runtime: &'a Runtime,
+    pub(crate) ssm_agent: &'a Handle<AwsIamPolicy>,
+}
+
 /// Why the host's metrics policy may name no resource.
 const PUT_METRIC_DATA_REASON: &str = "cloudwatch:PutMetricData has no resource type, so \"*\" is the only resource; \
      the statement is limited to the agent's namespace with the cloudwatch:namespace condition";
 
 /// The ETL host's role: read the data bucket, decrypt with the platform key, read the
 /// database's managed secret, write its own log groups, read the agent configuration, publish
-/// agent metrics, pull the ETL image, plus the SSM managed policy for Session Manager and Run
-/// Command.
+/// agent metrics, pull the ETL image, plus the shared [`lower_ssm_agent_policy`] for Session
+/// Manager and Run Command.
 pub(crate) fn lower_etl_role(
     doc: &mut Document,
     ctx: &Ctx<'_>,
-    buckets: &Buckets,
-    key: &Handle<AwsKmsKey>,
-    db: &Db,
-    telemetry: &Telemetry,
-    runtime: &Runtime,
+    deps: &EtlRoleDeps<'_>,
 ) -> Result<Handle<AwsIamInstanceProfile>, TfError> {
+    let EtlRoleDeps {
+        buckets,
+        key,
+        db,
+        telemetry,
+        runtime,
+        ssm_agent,
+    } = deps;
     let role = service_role(
         doc,
         ctx,
@@ -225,13 +320,7 @@ pub(crate) fn lower_etl_role(
             ..Meta::default()
         },
     )?;
-    attach_managed(
-        doc,
-        ctx,
-        "etl_host_ssm",
-        &role,
-        "AmazonSSMManagedInstanceCore",
-    )?;
+    attach(doc, "etl_host_ssm", &role, ssm_agent.arn())?;
     doc.resource(
         IAM,
         "etl_host",

@@ -14,6 +14,7 @@ mod security;
 mod storage;
 
 use crate::lower::compute::HostDeps;
+use crate::lower::iam::EtlRoleDeps;
 use crate::model::Platform;
 use crate::tf::data::{AwsCallerIdentity, AwsPartition, AwsRegion};
 use crate::tf::network::Tags;
@@ -148,7 +149,19 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
     let db = database::lower(&mut doc, &ctx, &net, &groups, &key)?;
     let telemetry = monitoring::lower_logs(&mut doc, &ctx, &key)?;
     let runtime = delivery::lower_runtime(&mut doc, &ctx, &key)?;
-    let profile = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry, &runtime)?;
+    let ssm_agent = iam::lower_ssm_agent_policy(&mut doc, &ctx)?;
+    let profile = iam::lower_etl_role(
+        &mut doc,
+        &ctx,
+        &EtlRoleDeps {
+            buckets: &buckets,
+            key: &key,
+            db: &db,
+            telemetry: &telemetry,
+            runtime: &runtime,
+            ssm_agent: &ssm_agent,
+        },
+    )?;
     let host = compute::lower(
         &mut doc,
         &ctx,
@@ -381,13 +394,17 @@ mod tests {
             .filter(|a| a["role"] == "${aws_iam_role.github_apply.id}")
             .map(|a| &a["policy_arn"])
             .collect();
-        let policies = doc["resource"]["aws_iam_policy"].as_object().unwrap();
+        let mut policies = doc["resource"]["aws_iam_policy"]
+            .as_object()
+            .unwrap()
+            .clone();
+        policies.retain(|name, _| name.starts_with("github_apply_"));
         assert_eq!(attached.len(), policies.len());
         assert!(
             policies.len() <= 10,
             "IAM attaches at most 10 managed policies"
         );
-        for (name, policy) in policies {
+        for (name, policy) in &policies {
             assert!(attached.contains(&&json!(format!("${{aws_iam_policy.{name}.arn}}"))));
             assert!(
                 policy["name"]
@@ -395,7 +412,7 @@ mod tests {
                     .unwrap()
                     .starts_with("demo-github-apply-")
             );
-            let document = &doc["data"]["aws_iam_policy_document"][name.as_str()];
+            let document = &doc["data"]["aws_iam_policy_document"][name];
             let text = longest_policy_json(document);
             assert!(text.len() < 6144, "{name}: {} characters", text.len());
         }
@@ -572,6 +589,26 @@ mod tests {
             repository["encryption_configuration"]["encryption_type"],
             "KMS"
         );
+    }
+
+    #[test]
+    fn the_host_reads_no_parameter_through_its_ssm_agent_policy() {
+        let doc = generated(GITHUB);
+        let attachments = doc["resource"]["aws_iam_role_policy_attachment"]
+            .as_object()
+            .unwrap();
+        let host: Vec<&Value> = attachments
+            .values()
+            .filter(|a| a["role"] == "${aws_iam_role.etl_host.id}")
+            .map(|a| &a["policy_arn"])
+            .collect();
+        assert_eq!(host, [&json!("${aws_iam_policy.ssm_agent.arn}")]);
+        let agent = doc["data"]["aws_iam_policy_document"]["ssm_agent"].to_string();
+        assert!(agent.contains("ssm:UpdateInstanceInformation"));
+        assert!(agent.contains("ssmmessages:OpenDataChannel"));
+        assert!(agent.contains("ec2messages:GetMessages"));
+        assert!(!agent.contains("Parameter"));
+        assert!(!doc.to_string().contains("AmazonSSMManagedInstanceCore"));
     }
 
     #[test]
