@@ -149,7 +149,9 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
     for r in &resources {
         let mut fire = |rule: &'static str, message: String| found.push((r, rule, message));
         match r.type_ {
-            "aws_security_group_rule" => security_group_rule(doc, r, &mut fire),
+            "aws_vpc_security_group_ingress_rule" | "aws_vpc_security_group_egress_rule" => {
+                security_group_rule(doc, r, &mut fire);
+            }
             "aws_db_instance" => {
                 if r.body["publicly_accessible"] != Value::Bool(false) {
                     fire(
@@ -236,17 +238,21 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
     }
 }
 
-/// The CIDRs a rule admits, resolving `${var.x}` to the variable's default.
-fn cidrs<'a>(doc: &'a Document, value: &'a Value) -> Vec<&'a str> {
-    let list = match value
-        .as_str()
-        .and_then(|s| s.strip_prefix("${var."))
-        .and_then(|s| s.strip_suffix('}'))
-    {
-        Some(var) => doc.variable_default(var).unwrap_or(&Value::Null),
-        None => value,
+/// The CIDRs a rule admits: its `cidr_ipv4`, or for a rule repeated over
+/// `for_each = "${toset(var.x)}"` with `cidr_ipv4 = "${each.value}"`, the variable's default.
+fn cidrs<'a>(doc: &'a Document, body: &'a Value) -> Vec<&'a str> {
+    let Some(cidr) = body["cidr_ipv4"].as_str() else {
+        return Vec::new();
     };
-    list.as_array()
+    if cidr != "${each.value}" {
+        return vec![cidr];
+    }
+    body["for_each"]
+        .as_str()
+        .and_then(|s| s.strip_prefix("${toset(var."))
+        .and_then(|s| s.strip_suffix(")}"))
+        .and_then(|var| doc.variable_default(var))
+        .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
 }
@@ -256,15 +262,13 @@ fn security_group_rule(
     r: &ResourceView<'_>,
     fire: &mut impl FnMut(&'static str, String),
 ) {
-    let world = cidrs(doc, &r.body["cidr_blocks"])
-        .into_iter()
-        .any(|c| WORLD.contains(&c));
+    let world = cidrs(doc, r.body).into_iter().any(|c| WORLD.contains(&c));
     if !world {
         return;
     }
     let from = r.body["from_port"].as_u64().unwrap_or(0);
     let to = r.body["to_port"].as_u64().unwrap_or(65535);
-    if r.body["type"] == "egress" {
+    if r.type_ == "aws_vpc_security_group_egress_rule" {
         fire(
             "open-egress",
             format!("egress to the whole internet on ports {from}-{to}"),
@@ -453,26 +457,47 @@ mod tests {
     use crate::policy::{CREATE_TIME_ACTIONS, UNSCOPED_ACTIONS, check};
     use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
     use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
-    use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule, AwsVpc, Tags};
+    use std::marker::PhantomData;
+
+    use crate::tf::network::{
+        AwsSecurityGroup, AwsVpc, AwsVpcSecurityGroupRule, Egress, Ingress, Peer, Tags,
+    };
     use crate::tf::storage::AwsS3Bucket;
-    use crate::tf::{Document, FileId, Handle, Meta, Suppression, TfString, Val, Variable};
+    use crate::tf::{Document, Expr, FileId, Handle, Meta, Ref, Suppression, TfString, Variable};
 
     const F: FileId = FileId("t");
 
-    fn doc_with_rule(
-        type_: &'static str,
+    fn doc_with_rule(direction: &str, port: u16, cidr: &str, meta: Meta) -> Document {
+        add_rule(
+            Document::default(),
+            direction,
+            port,
+            TfString::lit(cidr),
+            meta,
+        )
+    }
+
+    fn rule<D>(
+        group: Ref<AwsSecurityGroup>,
         port: u16,
-        cidrs: Val<Vec<TfString>>,
-        meta: Meta,
-    ) -> Document {
-        add_rule(Document::default(), type_, port, cidrs, meta)
+        cidr: TfString,
+    ) -> AwsVpcSecurityGroupRule<D> {
+        AwsVpcSecurityGroupRule {
+            security_group_id: group,
+            description: "r".into(),
+            ip_protocol: "tcp",
+            from_port: port,
+            to_port: port,
+            peer: Peer::Cidr(cidr),
+            direction: PhantomData,
+        }
     }
 
     fn add_rule(
         mut doc: Document,
-        type_: &'static str,
+        direction: &str,
         port: u16,
-        cidrs: Val<Vec<TfString>>,
+        cidr: TfString,
         meta: Meta,
     ) -> Document {
         let vpc = doc
@@ -499,17 +524,13 @@ mod tests {
                 },
             )
             .unwrap();
-        let rule = AwsSecurityGroupRule {
-            type_,
-            description: "r".into(),
-            security_group_id: sg.id(),
-            from_port: port,
-            to_port: port,
-            protocol: "tcp",
-            cidr_blocks: Some(cidrs),
-            source_security_group_id: None,
-        };
-        doc.resource_with(F, "r", &rule, meta).unwrap();
+        if direction == "egress" {
+            doc.resource_with(F, "r", &rule::<Egress>(sg.id(), port, cidr), meta)
+                .unwrap();
+        } else {
+            doc.resource_with(F, "r", &rule::<Ingress>(sg.id(), port, cidr), meta)
+                .unwrap();
+        }
         doc
     }
 
@@ -522,26 +543,28 @@ mod tests {
 
     #[test]
     fn ssh_from_the_world_is_refused_also_through_a_variable_default() {
-        let world = Val::Lit(vec![TfString::lit("0.0.0.0/0")]);
         assert_eq!(
-            rules(&doc_with_rule("ingress", 22, world, Meta::default())),
+            rules(&doc_with_rule("ingress", 22, "0.0.0.0/0", Meta::default())),
             ["ssh-world"]
         );
         let mut doc = Document::default();
         let variable = Variable {
             type_: "list(string)",
             description: "x",
-            default: Some(json!(["::/0"])),
+            default: Some(json!(["10.0.0.0/8", "0.0.0.0/0"])),
             validation: vec![],
         };
         let var = doc.variable(F, "cidrs", variable).unwrap();
-        let doc = add_rule(doc, "ingress", 22, Val::Expr(var.expr()), Meta::default());
+        let each = Meta {
+            for_each: Some(Expr::set_of(&var.expr())),
+            ..Meta::default()
+        };
+        let doc = add_rule(doc, "ingress", 22, TfString::each_value(), each);
         assert_eq!(rules(&doc), ["ssh-world"]);
     }
 
     #[test]
     fn suppressions_need_a_firing_rule_and_are_emitted_as_comments() {
-        let world = || Val::Lit(vec![TfString::lit("0.0.0.0/0")]);
         let suppress = || Meta {
             suppressions: vec![Suppression {
                 rule: "open-egress",
@@ -549,7 +572,7 @@ mod tests {
             }],
             ..Meta::default()
         };
-        let doc = doc_with_rule("egress", 443, world(), suppress());
+        let doc = doc_with_rule("egress", 443, "0.0.0.0/0", suppress());
         assert!(check(&doc).is_ok());
         let text = &doc.render().unwrap()["t.tf.json"];
         assert!(
@@ -557,12 +580,11 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            rules(&doc_with_rule("egress", 443, world(), Meta::default())),
+            rules(&doc_with_rule("egress", 443, "0.0.0.0/0", Meta::default())),
             ["open-egress"]
         );
-        let narrow = Val::Lit(vec![TfString::lit("10.0.0.0/8")]);
         assert_eq!(
-            rules(&doc_with_rule("egress", 443, narrow, suppress())),
+            rules(&doc_with_rule("egress", 443, "10.0.0.0/8", suppress())),
             ["open-egress"]
         );
     }

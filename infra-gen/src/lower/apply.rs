@@ -22,7 +22,7 @@ const REQUEST_TAG: &str = "aws:RequestTag/Platform";
 const RESOURCE_TAG: &str = "aws:ResourceTag/Platform";
 
 /// EC2 resource types the platform creates, as they appear in EC2 ARNs.
-const EC2_TYPES: [&str; 10] = [
+const EC2_TYPES: [&str; 11] = [
     "vpc",
     "subnet",
     "route-table",
@@ -33,6 +33,7 @@ const EC2_TYPES: [&str; 10] = [
     "volume",
     "network-interface",
     "vpc-flow-log",
+    "security-group-rule",
 ];
 
 /// EC2 calls that create a resource; `ec2:CreateTags` is allowed during these only.
@@ -45,6 +46,13 @@ const EC2_CREATE: [&str; 8] = [
     "ec2:AllocateAddress",
     "ec2:RunInstances",
     "ec2:CreateFlowLogs",
+];
+
+/// Calls that create a security group rule (`aws_vpc_security_group_*_rule`), tagged at creation
+/// with the provider's default tags; the group itself must already be the platform's.
+const RULE_CREATE: [&str; 2] = [
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:AuthorizeSecurityGroupIngress",
 ];
 
 /// One customer managed policy of the apply role.
@@ -138,9 +146,18 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
                 variable: "ec2:CreateAction",
                 values: EC2_CREATE
                     .iter()
+                    .chain(&RULE_CREATE)
                     .map(|a| TfString::lit(a.trim_start_matches("ec2:")))
                     .collect(),
             }],
+        ),
+        when(
+            allow(
+                "CreateOnlyTaggedRules",
+                RULE_CREATE.to_vec(),
+                vec![ctx.arn("ec2", "security-group-rule/*")],
+            ),
+            vec![platform_tag(ctx, REQUEST_TAG)],
         ),
         allow(
             "RunFromAnyImageIntoNewVolumesAndInterfaces",

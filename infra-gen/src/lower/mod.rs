@@ -261,7 +261,11 @@ mod tests {
             doc["resource"]["aws_eip_association"]["etl_host"]["instance_id"],
             "${aws_instance.etl_host.id}"
         );
-        assert_eq!(doc["provider"]["aws"]["skip_requesting_account_id"], false);
+        assert!(
+            doc["provider"]["aws"]
+                .get("skip_requesting_account_id")
+                .is_none()
+        );
         assert_eq!(
             doc["data"]["aws_ssm_parameter"]["ubuntu_ami"]["name"],
             "${var.ubuntu_ami_ssm_parameter}"
@@ -588,6 +592,38 @@ mod tests {
         assert_eq!(
             repository["encryption_configuration"]["encryption_type"],
             "KMS"
+        );
+    }
+
+    #[test]
+    fn every_security_group_rule_has_one_peer_and_variable_cidrs_one_rule_each() {
+        let doc = generated("[network]\nadmin_cidrs = [\"203.0.113.0/24\", \"198.51.100.7/32\"]\n");
+        assert!(doc["resource"]["aws_security_group_rule"].is_null());
+        let mut rules = 0;
+        for direction in ["ingress", "egress"] {
+            let typed = &doc["resource"][format!("aws_vpc_security_group_{direction}_rule")];
+            for rule in typed.as_object().unwrap().values() {
+                rules += 1;
+                let peers = ["cidr_ipv4", "referenced_security_group_id"]
+                    .iter()
+                    .filter(|k| rule.get(**k).is_some())
+                    .count();
+                assert_eq!(peers, 1, "{rule}");
+                assert_eq!(rule["ip_protocol"], "tcp");
+            }
+        }
+        assert_eq!(rules, 6);
+        let ssh = &doc["resource"]["aws_vpc_security_group_ingress_rule"]["etl_host_ssh"];
+        assert_eq!(ssh["for_each"], "${toset(var.admin_cidrs)}");
+        assert_eq!(ssh["cidr_ipv4"], "${each.value}");
+        assert_eq!(
+            doc["variable"]["admin_cidrs"]["default"],
+            json!(["203.0.113.0/24", "198.51.100.7/32"])
+        );
+        let db = &doc["resource"]["aws_vpc_security_group_ingress_rule"]["database_postgres_in"];
+        assert_eq!(
+            db["referenced_security_group_id"],
+            "${aws_security_group.etl_host.id}"
         );
     }
 

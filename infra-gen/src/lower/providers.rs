@@ -26,9 +26,6 @@ pub(crate) const PLATFORM_TAG: &str = "Platform";
 #[derive(Serialize)]
 struct AwsProvider {
     region: TfString,
-    // Stated although it is the default: security-group rules that reference another group
-    // only converge when the provider knows the account id.
-    skip_requesting_account_id: bool,
     default_tags: DefaultTags,
 }
 
@@ -37,7 +34,8 @@ struct DefaultTags {
     tags: BTreeMap<&'static str, TfString>,
 }
 
-/// A `list(string)` variable of CIDR blocks, defaulting to the configured ones. `extra` adds a
+/// A `list(string)` variable of IPv4 CIDR blocks (`cidrnetmask` refuses IPv6: each becomes a
+/// rule's `cidr_ipv4`), defaulting to the configured ones. `extra` adds a
 /// condition on each element `c` and the matching words to the error message.
 fn cidr_variable(
     doc: &mut Document,
@@ -57,8 +55,8 @@ fn cidr_variable(
                 cidrs.iter().map(ToString::to_string).collect::<Vec<_>>()
             )),
             validation: vec![Validation::new(
-                &format!("alltrue([for c in var.{name} : can(cidrhost(c, 0)){condition}])"),
-                &format!("{name} must be CIDR blocks{message}."),
+                &format!("alltrue([for c in var.{name} : can(cidrnetmask(c)){condition}])"),
+                &format!("{name} must be IPv4 CIDR blocks{message}."),
             )],
         },
     )
@@ -115,7 +113,6 @@ pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfE
         "aws",
         &AwsProvider {
             region: region.string(),
-            skip_requesting_account_id: false,
             default_tags: DefaultTags { tags },
         },
     )?;
