@@ -6,9 +6,9 @@
 #   platform.sh down     stop exactly the processes `up` started and remove their state (logs are kept)
 #   platform.sh status   show what is running and where
 #   platform.sh env      print the exports that point aws/etl/psql at the running local platform
-#   platform.sh e2e      the end-to-end test: apply, converged plan, ETL rows equal data/events.expected.tsv,
-#                        destroy leaves nothing, down; prints per-phase timings; its own instance, so it can
-#                        run while a demo is up
+#   platform.sh e2e      the end-to-end test: apply (bootstrap module, then the platform), converged plans, ETL
+#                        rows equal data/events.expected.tsv, destroy (platform, then bootstrap) leaves nothing,
+#                        down; prints per-phase timings; its own instance, so it can run while a demo is up
 #
 # State lives in <repo>/.work/local/<instance>/ (instance `demo`, or `e2e`): pids, ports, logs, the PostgreSQL
 # cluster, the terraform work dir. Environment overrides:
@@ -434,6 +434,31 @@ tf_plan_converged() {
   esac
 }
 
+# The bootstrap module (out/bootstrap/: the state bucket, the permissions boundary the platform's roles name, the
+# CI identity) in its own work dir and state, applied before the platform as an administrator does it once.
+bootstrap_dir() { printf '%s/bootstrap' "$state"; }
+
+bootstrap_apply() {
+  local dir
+  dir=$(bootstrap_dir)
+  mkdir -p "$dir"
+  rm -f "$dir"/*.tf.json
+  cp "$root"/out/bootstrap/*.tf.json "$dir/"
+  python3 "$helper" override "$dir" "$local_ami" "$(moto_url)" >/dev/null || fail "writing the bootstrap override failed"
+  tfdir=$dir logged "$logs/bootstrap.log" "terraform init (bootstrap)" \
+    tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
+  tfdir=$dir logged "$logs/bootstrap.log" "terraform apply (bootstrap)" \
+    tf "${TF_TIMEOUT_APPLY:-600}" apply -input=false -auto-approve -no-color
+  grep -E '^Apply complete!' "$logs/bootstrap.log" | tail -n 1 | sed 's/^/    /'
+  tfdir=$dir tf_plan_converged
+}
+
+bootstrap_destroy() {
+  tfdir=$(bootstrap_dir) logged "$logs/bootstrap.log" "terraform destroy (bootstrap)" \
+    tf "${TF_TIMEOUT_DESTROY:-600}" destroy -input=false -auto-approve -no-color
+  grep -E '^Destroy complete!' "$logs/bootstrap.log" | tail -n 1 | sed 's/^/    /'
+}
+
 tf_destroy() {
   with_heartbeat Destruction destroyed logged "$logs/terraform.log" "terraform destroy" \
     tf "${TF_TIMEOUT_DESTROY:-600}" destroy -input=false -auto-approve -no-color
@@ -528,6 +553,9 @@ cmd_up() {
   begin "gen + init"
   generate
   tf_init
+  end
+  begin "bootstrap apply"
+  bootstrap_apply
   end
   begin "terraform apply"
   tf_apply
@@ -639,6 +667,7 @@ cmd_e2e() {
   end
   begin "terraform destroy"
   tf_destroy
+  bootstrap_destroy
   local left
   if ! left=$(python3 "$helper" leftovers "$(moto_url)" "$(<"$state/region")"); then
     printf '%s\n' "$left" | sed 's/^/    | /' >&2

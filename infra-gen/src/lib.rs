@@ -46,9 +46,19 @@ pub enum GenerateError {
     Policy(#[from] PolicyViolations),
 }
 
-/// Lowers the platform, checks the policy rules, and renders every file. Pure: no I/O.
+/// Lowers the platform, checks the policy rules, and renders every file of the platform module
+/// (`out/`). Pure: no I/O.
 pub fn generate(platform: &Platform) -> Result<Files, GenerateError> {
-    let doc = lower::lower(platform)?;
-    policy::check(&doc)?;
+    checked(&lower::lower(platform)?)
+}
+
+/// The same for the bootstrap module (`out/bootstrap/`): the state bucket, the permissions
+/// boundary and the CI identity, applied by an administrator before the platform.
+pub fn generate_bootstrap(platform: &Platform) -> Result<Files, GenerateError> {
+    checked(&lower::bootstrap(platform)?)
+}
+
+fn checked(doc: &tf::Document) -> Result<Files, GenerateError> {
+    policy::check(doc)?;
     Ok(doc.render()?)
 }

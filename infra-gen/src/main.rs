@@ -1,13 +1,13 @@
 //! The `infra-gen` command line: parse flags, load the platform, generate, write or check.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use infra_gen::model::config::{self, ConfigError};
-use infra_gen::{GenerateError, generate, write};
+use infra_gen::{Files, GenerateError, generate, generate_bootstrap, write};
 
 /// Typed model of the Hadrian ML data platform that emits Terraform JSON.
 #[derive(Parser)]
@@ -28,7 +28,8 @@ struct GenArgs {
     /// Platform configuration. Without it, ./platform.toml is used when present, else defaults.
     #[arg(long, env = "INFRA_GEN_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Directory that receives the generated files (only its top-level *.tf.json are managed).
+    /// Directory that receives the platform module (only its top-level *.tf.json are managed);
+    /// the bootstrap module goes to its `bootstrap/` subdirectory.
     #[arg(long, env = "INFRA_GEN_OUT", value_name = "DIR", default_value = "out")]
     out: PathBuf,
     /// Write nothing; exit 1 with a diff when any file is stale, missing or extra.
@@ -72,30 +73,44 @@ fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .or_else(|| default.exists().then_some(default.as_path()));
     let platform = config::load(path)?;
-    let files = generate(&platform)?;
-    let out = args.out.display();
-    if args.check {
-        let diff = write::check(&args.out, &files).context("checking generated files")?;
+    let modules = [
+        (args.out.clone(), generate(&platform)?),
+        (args.out.join("bootstrap"), generate_bootstrap(&platform)?),
+    ];
+    let mut code = ExitCode::SUCCESS;
+    for (dir, files) in &modules {
+        if !emit(dir, files, args.check)? {
+            code = ExitCode::from(1);
+        }
+    }
+    Ok(code)
+}
+
+/// Writes one module's files into `dir`, or with `check` compares them; false when stale.
+fn emit(dir: &Path, files: &Files, check: bool) -> anyhow::Result<bool> {
+    let out = dir.display();
+    if check {
+        let diff = write::check(dir, files).context("checking generated files")?;
         if diff.is_empty() {
             log(
                 "info",
                 &format!("{out} is up to date ({} files)", files.len()),
             );
-            return Ok(ExitCode::SUCCESS);
+            return Ok(true);
         }
         print!("{diff}");
         log(
             "error",
             &format!("{out} is stale; run `infra-gen gen` and commit the result"),
         );
-        return Ok(ExitCode::from(1));
+        return Ok(false);
     }
-    let changed = write::write(&args.out, &files).context("writing generated files")?;
+    let changed = write::write(dir, files).context("writing generated files")?;
     let summary = format!(
         "wrote {out} ({} files, {} changed)",
         files.len(),
         changed.len()
     );
     log("info", &summary);
-    Ok(ExitCode::SUCCESS)
+    Ok(true)
 }

@@ -602,6 +602,7 @@ mod tests {
                 name: name.into(),
                 description: name.into(),
                 assume_role_policy,
+                permissions_boundary: None,
                 tags: Tags::new(),
             },
         )

@@ -65,6 +65,7 @@ pub(crate) fn service_role(
             name: ctx.named(&name.replace('_', "-")),
             description: TfString::lit(description),
             assume_role_policy: trust.attr("json"),
+            permissions_boundary: Some(ctx.permissions_boundary()),
             tags: ctx.tags(&name.replace('_', "-")),
         },
     )
@@ -158,11 +159,7 @@ pub(crate) fn lower_ssm_agent_policy(
             statement: vec![
                 allow(
                     "RegisterAndReportInstanceState",
-                    vec![
-                        "ssm:ListInstanceAssociations",
-                        "ssm:UpdateInstanceAssociationStatus",
-                        "ssm:UpdateInstanceInformation",
-                    ],
+                    SSM_AGENT_INSTANCE_ACTIONS.to_vec(),
                     vec![instances.clone()],
                 ),
                 allow(
@@ -172,24 +169,12 @@ pub(crate) fn lower_ssm_agent_policy(
                 ),
                 allow(
                     "SessionManagerChannels",
-                    vec![
-                        "ssmmessages:CreateControlChannel",
-                        "ssmmessages:CreateDataChannel",
-                        "ssmmessages:OpenControlChannel",
-                        "ssmmessages:OpenDataChannel",
-                    ],
+                    SSM_AGENT_CHANNEL_ACTIONS.to_vec(),
                     vec![TfString::lit("*")],
                 ),
                 allow(
                     "RunCommandMessages",
-                    vec![
-                        "ec2messages:AcknowledgeMessage",
-                        "ec2messages:DeleteMessage",
-                        "ec2messages:FailMessage",
-                        "ec2messages:GetEndpoint",
-                        "ec2messages:GetMessages",
-                        "ec2messages:SendReply",
-                    ],
+                    SSM_AGENT_MESSAGE_ACTIONS.to_vec(),
                     vec![TfString::lit("*")],
                 ),
             ],
@@ -205,6 +190,166 @@ pub(crate) fn lower_ssm_agent_policy(
             ),
             policy: document.attr("json"),
             tags: ctx.tags("ssm-agent"),
+        },
+    )
+}
+
+/// The SSM agent's calls on its own instance.
+const SSM_AGENT_INSTANCE_ACTIONS: [&str; 3] = [
+    "ssm:ListInstanceAssociations",
+    "ssm:UpdateInstanceAssociationStatus",
+    "ssm:UpdateInstanceInformation",
+];
+
+/// Session Manager's channels (`ssmmessages` defines no resource type).
+const SSM_AGENT_CHANNEL_ACTIONS: [&str; 4] = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
+
+/// Run Command's message delivery (`ec2messages` defines no resource type).
+const SSM_AGENT_MESSAGE_ACTIONS: [&str; 6] = [
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+];
+
+/// What the platform's roles use besides the SSM agent policy: the ETL host's (and any
+/// worker's) own policies, the flow-logs role and AWS's `AmazonRDSEnhancedMonitoringRole`.
+const ROLE_ACTIONS: [&str; 25] = [
+    "cloudwatch:PutMetricData",
+    "ecr:BatchGetImage",
+    "ecr:GetAuthorizationToken",
+    "ecr:GetDownloadUrlForLayer",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
+    "s3:GetBucketLocation",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:ListBucket",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "ssm:DescribeAssociation",
+    "ssm:GetParameter",
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+];
+
+/// Every action a platform role may ever be granted, sorted: the permissions boundary's list. A
+/// test checks that each action in a platform role's policy is in it.
+pub(crate) fn boundary_actions() -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = ROLE_ACTIONS
+        .iter()
+        .chain(&SSM_AGENT_INSTANCE_ACTIONS)
+        .chain(&SSM_AGENT_CHANNEL_ACTIONS)
+        .chain(&SSM_AGENT_MESSAGE_ACTIONS)
+        .copied()
+        .collect();
+    actions.sort_unstable();
+    actions
+}
+
+/// Why the boundary may name every resource.
+const BOUNDARY_REASON: &str = "a permissions boundary grants nothing by itself: it caps each platform role, \
+     whose own policies name exact resources, to these actions; no IAM, STS or administrative call is listed";
+
+/// [`boundary_actions`] as statements: the calls that read data (objects, the database secret,
+/// parameters) only on the platform's own names, so the cap itself allows no exfiltration; the
+/// rest on any resource.
+fn boundary_statements(ctx: &Ctx<'_>) -> Vec<Statement> {
+    let name = &ctx.platform.name;
+    let scoped: [(&'static str, &str, Vec<TfString>); 3] = [
+        (
+            "ReadOnlyThePlatformsBuckets",
+            "s3:",
+            vec![
+                ctx.s3_arn(&format!("{name}-hadrian-ml-*")),
+                ctx.s3_arn(&format!("{name}-hadrian-ml-*/*")),
+            ],
+        ),
+        (
+            "ReadOnlyTheDatabaseSecret",
+            "secretsmanager:",
+            vec![ctx.arn("secretsmanager", "secret:rds!db-*")],
+        ),
+        (
+            "ReadOnlyThePlatformsParameters",
+            "ssm:GetParameter",
+            vec![
+                ctx.arn("ssm", &format!("parameter/hadrian/{name}/*")),
+                ctx.arn("ssm", &format!("parameter/AmazonCloudWatch-{name}-*")),
+            ],
+        ),
+    ];
+    let all = boundary_actions();
+    let prefixes: Vec<&str> = scoped.iter().map(|(_, prefix, _)| *prefix).collect();
+    let mut statements: Vec<Statement> = scoped
+        .into_iter()
+        .map(|(sid, prefix, resources)| {
+            let actions = all
+                .iter()
+                .copied()
+                .filter(|a| a.starts_with(prefix))
+                .collect();
+            allow(sid, actions, resources)
+        })
+        .collect();
+    statements.push(allow(
+        "EverythingElseThePlatformRolesUse",
+        all.iter()
+            .copied()
+            .filter(|a| !prefixes.iter().any(|p| a.starts_with(p)))
+            .collect(),
+        vec![TfString::lit("*")],
+    ));
+    statements
+}
+
+/// The permissions boundary (bootstrap module): every role the platform creates carries it, and
+/// the apply role may create or change roles only with it, so nothing the apply role creates can
+/// do more than the platform's instances and services need.
+pub(crate) fn lower_boundary(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+) -> Result<Handle<AwsIamPolicy>, TfError> {
+    let document = doc.data(
+        IAM,
+        "permissions_boundary",
+        &AwsIamPolicyDocument {
+            statement: boundary_statements(ctx),
+        },
+    )?;
+    doc.resource_with(
+        IAM,
+        "permissions_boundary",
+        &AwsIamPolicy {
+            name: TfString::lit(ctx.platform.permissions_boundary_name()),
+            description: TfString::lit(
+                "Permissions boundary of every platform role: the most any of them may be granted",
+            ),
+            policy: document.attr("json"),
+            tags: ctx.tags("permissions-boundary"),
+        },
+        Meta {
+            suppressions: vec![Suppression {
+                rule: "wildcard-identity-policy",
+                reason: BOUNDARY_REASON,
+            }],
+            ..Meta::default()
         },
     )
 }

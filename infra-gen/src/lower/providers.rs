@@ -1,4 +1,6 @@
-//! Terraform settings, the S3 backend, the AWS provider and the input variables.
+//! Terraform settings, the S3 backend, the AWS provider and the input variables. The bootstrap
+//! module shares the settings and the provider ([`lower_settings`]), not the backend or the
+//! platform's variables.
 
 use std::collections::BTreeMap;
 
@@ -62,7 +64,9 @@ fn cidr_variable(
     )
 }
 
-pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfError> {
+/// The `terraform` requirements, the `region` variable and the AWS provider with the platform's
+/// default tags: what every root module infra-gen emits starts with.
+pub(crate) fn lower_settings(doc: &mut Document, platform: &Platform) -> Result<(), TfError> {
     doc.terraform(
         VERSIONS,
         TerraformBlock {
@@ -74,17 +78,6 @@ pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfE
                     version: "~> 5.100",
                 },
             )]),
-            ..TerraformBlock::default()
-        },
-    );
-    doc.comment(
-        BACKEND,
-        "S3 state with native S3 locking. bucket, key and region are given at init: terraform init -backend-config=backend.hcl. For local state, delete this file or override it with backend_override.tf.json.",
-    );
-    doc.terraform(
-        BACKEND,
-        TerraformBlock {
-            backend: BTreeMap::from([("s3", json!({ "use_lockfile": true, "encrypt": true }))]),
             ..TerraformBlock::default()
         },
     );
@@ -116,6 +109,22 @@ pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfE
             default_tags: DefaultTags { tags },
         },
     )?;
+    Ok(())
+}
+
+pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfError> {
+    lower_settings(doc, platform)?;
+    doc.comment(
+        BACKEND,
+        "S3 state with native S3 locking. bucket, key and region are given at init: terraform init -backend-config=backend.hcl. For local state, delete this file or override it with backend_override.tf.json.",
+    );
+    doc.terraform(
+        BACKEND,
+        TerraformBlock {
+            backend: BTreeMap::from([("s3", json!({ "use_lockfile": true, "encrypt": true }))]),
+            ..TerraformBlock::default()
+        },
+    );
     let admin_cidrs = cidr_variable(
         doc,
         "admin_cidrs",

@@ -205,6 +205,17 @@ impl<T> Handle<T> {
         TfString::expr(&format!("{}.{attribute}", self.address))
     }
 
+    /// The single element of the list attribute, or the literal `fallback` when the list is
+    /// empty (`one` gives null there, `coalesce` skips it); `one` fails on two or more, which
+    /// stops the plan.
+    pub fn one_or(&self, attribute: &str, fallback: &str) -> TfString {
+        TfString::expr(&format!(
+            "coalesce(one({}.{attribute}), {})",
+            self.address,
+            serde_json::Value::String(fallback.to_owned())
+        ))
+    }
+
     /// The same attribute as a non-string expression (a list, number or bool).
     pub fn attr_expr(&self, attribute: &str) -> Expr {
         Expr(self.attr(attribute))
