@@ -78,22 +78,28 @@ graph format="mermaid":
 check:
     cargo run -q -p infra-gen -- gen --check
 
-# terraform init (offline from the provider mirror when there is one) and validate, on a copy of out/.
+# terraform init (offline from the provider mirror when there is one) and validate, on copies of out/ and
+# out/bootstrap/.
 [group('infra')]
 validate:
     #!/usr/bin/env bash
     set -euo pipefail
-    dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
-    cp out/*.tf.json "$dir/"
     mirror=${INFRA_GEN_TF_PLUGIN_DIR:-/opt/tf-plugins}; args=()
     [[ -d $mirror/registry.terraform.io ]] && args=(-plugin-dir="$mirror")
-    terraform -chdir="$dir" init -backend=false -input=false "${args[@]}" >/dev/null
-    terraform -chdir="$dir" validate
+    for module in out out/bootstrap; do
+      dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+      cp "$module"/*.tf.json "$dir/"
+      terraform -chdir="$dir" init -backend=false -input=false "${args[@]}" >/dev/null
+      printf '%s: ' "$module"
+      terraform -chdir="$dir" validate
+      rm -rf "$dir"
+    done
 
-# checkov on out/ (0 failed checks; the reasoned skips live in infra-gen/checkov.yaml).
+# checkov on out/ and out/bootstrap/ (0 failed checks; the reasoned skips live in infra-gen/checkov*.yaml).
 [group('infra')]
 checkov: setup
     checkov --config-file infra-gen/checkov.yaml
+    checkov --config-file infra-gen/checkov-bootstrap.yaml
 
 # Refresh the committed provider schema subset after adding a resource type or moving the provider.
 [group('infra')]

@@ -8,9 +8,10 @@
 #   platform.sh status   show what is running and where
 #   platform.sh env      print the exports that point aws/etl/psql at the running local platform
 #   platform.sh e2e      the end-to-end test on the all-features configuration (E2E_CONFIG, default
-#                        infra-gen/tests/it/fixtures/full.toml): apply, converged plan, every resource type any
-#                        configuration emits was created, ETL rows equal data/events.expected.tsv, destroy leaves
-#                        nothing, down; prints per-phase timings; its own instance, so it can run while a demo is up
+#                        infra-gen/tests/it/fixtures/full.toml): apply (bootstrap module, then the platform),
+#                        converged plans, every resource type any configuration emits was created, ETL rows equal
+#                        data/events.expected.tsv, destroy (platform, then bootstrap) leaves nothing, down; prints
+#                        per-phase timings; its own instance, so it can run while a demo is up
 #   platform.sh plan [CONFIG.toml|default ...]
 #                        terraform plan of each configuration (default: the defaults and every fixture in
 #                        infra-gen/tests/it/fixtures) against one moto, each in .work/local/plan/configs/<name>/
@@ -407,7 +408,7 @@ gen_into() {
 generate() {
   local config=${1:-${PLATFORM_CONFIG:-}}
   mkdir -p "$tfdir"
-  rm -f "$tfdir"/*.tf.json
+  rm -f "$tfdir"/*.tf.json "$tfdir"/bootstrap/*.tf.json
   if [[ -z $config ]]; then
     logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
     compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
@@ -478,6 +479,36 @@ tf_plan_converged() {
       fail "terraform plan failed with exit code $rc (log: $logs/plan.log)"
       ;;
   esac
+}
+
+# The bootstrap module (out/bootstrap/: the state bucket, the permissions boundary the platform's roles name, the
+# CI identity) in its own work dir and state, applied before the platform as an administrator does it once.
+bootstrap_dir() { printf '%s/bootstrap' "$state"; }
+
+bootstrap_apply() {
+  local dir
+  dir=$(bootstrap_dir)
+  mkdir -p "$dir"
+  rm -f "$dir"/*.tf.json
+  # A configuration generated into the work dir brought its own bootstrap module; otherwise out/'s.
+  if compgen -G "$tfdir/bootstrap/*.tf.json" >/dev/null; then
+    cp "$tfdir"/bootstrap/*.tf.json "$dir/"
+  else
+    cp "$root"/out/bootstrap/*.tf.json "$dir/"
+  fi
+  python3 "$helper" override "$dir" "$local_ami" "$(moto_url)" >/dev/null || fail "writing the bootstrap override failed"
+  tfdir=$dir logged "$logs/bootstrap.log" "terraform init (bootstrap)" \
+    tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
+  tfdir=$dir logged "$logs/bootstrap.log" "terraform apply (bootstrap)" \
+    tf "${TF_TIMEOUT_APPLY:-600}" apply -input=false -auto-approve -no-color
+  grep -E '^Apply complete!' "$logs/bootstrap.log" | tail -n 1 | sed 's/^/    /'
+  tfdir=$dir tf_plan_converged
+}
+
+bootstrap_destroy() {
+  tfdir=$(bootstrap_dir) logged "$logs/bootstrap.log" "terraform destroy (bootstrap)" \
+    tf "${TF_TIMEOUT_DESTROY:-600}" destroy -input=false -auto-approve -no-color
+  grep -E '^Destroy complete!' "$logs/bootstrap.log" | tail -n 1 | sed 's/^/    /'
 }
 
 tf_destroy() {
@@ -617,6 +648,9 @@ cmd_up() {
   begin "gen + init"
   generate "$config"
   tf_init
+  end
+  begin "bootstrap apply"
+  bootstrap_apply
   end
   begin "terraform apply"
   tf_apply
@@ -792,6 +826,7 @@ cmd_e2e() {
   end
   begin "terraform destroy"
   tf_destroy
+  bootstrap_destroy
   local left
   if ! left=$(python3 "$helper" leftovers "$(moto_url)" "$(<"$state/region")"); then
     printf '%s\n' "$left" | sed 's/^/    | /' >&2

@@ -51,7 +51,114 @@ pub struct History {
 /// `Moved { from: "aws_s3_bucket.datasets", to: "aws_s3_bucket.data" }`.
 pub const HISTORY: History = History {
     moved: &[],
-    removed: &[],
+    removed: &[
+        // Security group rules became `aws_vpc_security_group_{ingress,egress}_rule` (one CIDR or
+        // peer each). The provider cannot move state across types, so the old rules are destroyed
+        // and the new ones created; an apply that meets a duplicate rule succeeds when re-run.
+        Removed {
+            from: "aws_security_group_rule.database_postgres_in",
+            destroy: true,
+        },
+        Removed {
+            from: "aws_security_group_rule.etl_host_http",
+            destroy: true,
+        },
+        Removed {
+            from: "aws_security_group_rule.etl_host_http_out",
+            destroy: true,
+        },
+        Removed {
+            from: "aws_security_group_rule.etl_host_https_out",
+            destroy: true,
+        },
+        Removed {
+            from: "aws_security_group_rule.etl_host_postgres_out",
+            destroy: true,
+        },
+        Removed {
+            from: "aws_security_group_rule.etl_host_ssh",
+            destroy: true,
+        },
+        // The CI identity moved to the bootstrap module (out/bootstrap/), which an administrator
+        // applies: the platform's state forgets these objects without destroying them, and the
+        // bootstrap module adopts them with `terraform import` (infra-gen/README.md, Bootstrap).
+        Removed {
+            from: "aws_iam_openid_connect_provider.github",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_policy.github_apply_database",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_policy.github_apply_delivery",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_policy.github_apply_identity",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_policy.github_apply_network",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_policy.github_apply_observability",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_policy.github_apply_storage",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role.github_apply",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role.github_deploy",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role.github_plan",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy.github_deploy",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy.github_plan",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy_attachment.github_apply_database",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy_attachment.github_apply_delivery",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy_attachment.github_apply_identity",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy_attachment.github_apply_network",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy_attachment.github_apply_observability",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy_attachment.github_apply_storage",
+            destroy: false,
+        },
+        Removed {
+            from: "aws_iam_role_policy_attachment.github_plan_read_only",
+            destroy: false,
+        },
+    ],
 };
 
 /// The file that receives the `moved` and `removed` blocks.

@@ -50,10 +50,23 @@ pub enum GenerateError {
     Policy(#[from] PolicyViolations),
 }
 
-/// Lowers the platform, adds the `moved`/`removed` blocks `history` calls for, and checks the
-/// policy rules. Pure: no I/O.
+/// The platform module (`out/`): lowers the platform, adds the `moved`/`removed` blocks
+/// `history` calls for, and checks the policy rules. Pure: no I/O.
 pub fn document(platform: &Platform, history: &History) -> Result<Document, GenerateError> {
-    let mut doc = lower::lower(platform)?;
+    checked(lower::lower(platform)?, history)
+}
+
+/// The bootstrap module (`out/bootstrap/`): the state bucket, the permissions boundary and the CI
+/// identity, applied by an administrator before the platform. Renames there are declared in the
+/// same `history`. Pure: no I/O.
+pub fn bootstrap_document(
+    platform: &Platform,
+    history: &History,
+) -> Result<Document, GenerateError> {
+    checked(lower::bootstrap(platform)?, history)
+}
+
+fn checked(mut doc: Document, history: &History) -> Result<Document, GenerateError> {
     ledger::declare(&mut doc, history)?;
     policy::check(&doc)?;
     Ok(doc)
@@ -62,4 +75,9 @@ pub fn document(platform: &Platform, history: &History) -> Result<Document, Gene
 /// [`document`] with the shipped [`ledger::HISTORY`], rendered into every file. Pure: no I/O.
 pub fn generate(platform: &Platform) -> Result<Files, GenerateError> {
     Ok(document(platform, &ledger::HISTORY)?.render()?)
+}
+
+/// [`bootstrap_document`] with the shipped [`ledger::HISTORY`], rendered. Pure: no I/O.
+pub fn generate_bootstrap(platform: &Platform) -> Result<Files, GenerateError> {
+    Ok(bootstrap_document(platform, &ledger::HISTORY)?.render()?)
 }

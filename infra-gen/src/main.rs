@@ -11,7 +11,8 @@ use infra_gen::graph::{self, EmbedError, Graph};
 use infra_gen::ledger::{self, LEDGER_FILE, Ledger, LedgerError};
 use infra_gen::model::Platform;
 use infra_gen::model::config::{self, ConfigError};
-use infra_gen::{GenerateError, document, write};
+use infra_gen::tf::Document;
+use infra_gen::{Files, GenerateError, bootstrap_document, document, write};
 
 /// Typed model of the Hadrian ML data platform that emits Terraform JSON.
 #[derive(Parser)]
@@ -40,8 +41,9 @@ struct ConfigArg {
 struct GenArgs {
     #[command(flatten)]
     config: ConfigArg,
-    /// Directory that receives the generated files (its top-level *.tf.json and addresses.txt,
-    /// the address ledger, are managed).
+    /// Directory that receives the platform module (its top-level *.tf.json and addresses.txt,
+    /// the address ledger, are managed); the bootstrap module goes to its `bootstrap/`
+    /// subdirectory, with its own ledger.
     #[arg(long, env = "INFRA_GEN_OUT", value_name = "DIR", default_value = "out")]
     out: PathBuf,
     /// Markdown file whose first fenced mermaid block holds the platform diagram. Default:
@@ -141,9 +143,60 @@ fn readme(path: &Path, graph: &Graph) -> anyhow::Result<String> {
 }
 
 fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
-    let doc = document(&load(&args.config)?, &ledger::HISTORY)?;
-    let current = Ledger::of(&doc);
-    let ledger_path = args.out.join(LEDGER_FILE);
+    let platform = load(&args.config)?;
+    let doc = document(&platform, &ledger::HISTORY)?;
+    let readme_text = match readme_path(args) {
+        Some(path) => {
+            let text = readme(&path, &Graph::of(&doc))?;
+            Some((path, text))
+        }
+        None => None,
+    };
+    let modules = [
+        (args.out.clone(), doc),
+        (
+            args.out.join("bootstrap"),
+            bootstrap_document(&platform, &ledger::HISTORY)?,
+        ),
+    ];
+    let mut fresh = true;
+    for (dir, doc) in &modules {
+        let files = with_ledger(dir, doc)?;
+        fresh &= emit(dir, &files, args.check)?;
+    }
+    if let Some((path, text)) = &readme_text {
+        if args.check {
+            let diff = write::check_file(path, text)?;
+            if !diff.is_empty() {
+                print!("{diff}");
+                log(
+                    "error",
+                    &format!(
+                        "{} is stale; run `infra-gen gen` and commit the result",
+                        path.display()
+                    ),
+                );
+                fresh = false;
+            }
+        } else if write::write_file(path, text)? {
+            log(
+                "info",
+                &format!("updated the diagram in {}", path.display()),
+            );
+        }
+    }
+    Ok(if fresh {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A module's rendered files plus its address ledger, after checking that no address in the
+/// committed ledger vanished undeclared.
+fn with_ledger(dir: &Path, doc: &Document) -> anyhow::Result<Files> {
+    let current = Ledger::of(doc);
+    let ledger_path = dir.join(LEDGER_FILE);
     if ledger_path.exists() {
         let text = write::read_file(&ledger_path)?;
         let previous = Ledger::parse(&text, &ledger_path.display().to_string())?;
@@ -151,42 +204,36 @@ fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
     }
     let mut files = doc.render().map_err(GenerateError::from)?;
     files.insert(LEDGER_FILE.to_owned(), current.render());
-    let readme_path = readme_path(args);
-    let readme_text = match &readme_path {
-        Some(path) => Some((path, readme(path, &Graph::of(&doc))?)),
-        None => None,
-    };
-    let out = args.out.display();
-    if args.check {
-        let mut diff = write::check(&args.out, &files).context("checking generated files")?;
-        if let Some((path, text)) = &readme_text {
-            diff.push_str(&write::check_file(path, text)?);
-        }
+    Ok(files)
+}
+
+/// Writes one module's files into `dir`, or with `check` compares them; false when stale.
+fn emit(dir: &Path, files: &Files, check: bool) -> anyhow::Result<bool> {
+    let out = dir.display();
+    if check {
+        let diff = write::check(dir, files).context("checking generated files")?;
         if diff.is_empty() {
             log(
                 "info",
                 &format!("{out} is up to date ({} files)", files.len()),
             );
-            return Ok(ExitCode::SUCCESS);
+            return Ok(true);
         }
         print!("{diff}");
         log(
             "error",
             &format!("{out} is stale; run `infra-gen gen` and commit the result"),
         );
-        return Ok(ExitCode::from(1));
+        return Ok(false);
     }
-    let changed = write::write(&args.out, &files).context("writing generated files")?;
-    let mut summary = format!(
-        "wrote {out} ({} files, {} changed)",
-        files.len(),
-        changed.len()
+    let changed = write::write(dir, files).context("writing generated files")?;
+    log(
+        "info",
+        &format!(
+            "wrote {out} ({} files, {} changed)",
+            files.len(),
+            changed.len()
+        ),
     );
-    if let Some((path, text)) = &readme_text
-        && write::write_file(path, text)?
-    {
-        summary = format!("{summary}; updated the diagram in {}", path.display());
-    }
-    log("info", &summary);
-    Ok(ExitCode::SUCCESS)
+    Ok(true)
 }

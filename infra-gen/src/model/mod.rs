@@ -50,6 +50,21 @@ impl Platform {
         format!("{}-hadrian-ml-data-bucket", self.name)
     }
 
+    /// The Terraform state bucket the bootstrap module creates: `delivery.state_bucket`, or
+    /// `<name>-tfstate` when no GitHub repository is configured.
+    pub fn state_bucket_name(&self) -> String {
+        self.delivery.github.as_ref().map_or_else(
+            || format!("{}-tfstate", self.name),
+            |github| github.state_bucket.clone(),
+        )
+    }
+
+    /// The permissions boundary every role of the platform carries (created by the bootstrap
+    /// module; the apply role may create roles only with it).
+    pub fn permissions_boundary_name(&self) -> String {
+        format!("{}-permissions-boundary", self.name)
+    }
+
     /// The access-log bucket's name.
     pub fn log_bucket_name(&self) -> String {
         format!("{}-hadrian-ml-access-logs", self.name)

@@ -36,6 +36,13 @@ pub struct Filter {
     pub values: Vec<TfString>,
 }
 
+/// `aws_vpcs`: the ids of the VPCs that match the filters (none is not an error).
+#[derive(Debug, Serialize)]
+pub struct AwsVpcs {
+    /// Filters, e.g. on a tag.
+    pub filter: Vec<Filter>,
+}
+
 /// `aws_ssm_parameter`, e.g. a public AMI-id parameter.
 #[derive(Debug, Serialize)]
 pub struct AwsSsmParameter {
@@ -125,6 +132,7 @@ data_type! {
     AwsRegion => "aws_region",
     AwsAvailabilityZones => "aws_availability_zones",
     AwsSsmParameter => "aws_ssm_parameter",
+    AwsVpcs => "aws_vpcs",
     AwsIamOpenidConnectProvider => "aws_iam_openid_connect_provider",
 }
 

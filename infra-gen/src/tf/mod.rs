@@ -42,6 +42,11 @@ impl TfString {
         Self(format!("${{{expression}}}"))
     }
 
+    /// `each.value`: the element of a `for_each` instance.
+    pub fn each_value() -> Self {
+        Self::expr("each.value")
+    }
+
     /// Terraform's `null`, for an output whose resource is not configured.
     pub fn null() -> Self {
         Self::expr("null")
@@ -120,10 +125,11 @@ pub fn escape(text: &str) -> String {
 pub struct Expr(TfString);
 
 impl Expr {
-    /// `1` when the list expression is non-empty, else `0`: for `count` on optional rules.
-    pub fn count_if_nonempty(list: &Expr) -> Self {
+    /// `toset(<list>)`: for `for_each`, one instance per distinct element of a list, keyed by
+    /// the element itself so that removing one element destroys only its own instance.
+    pub fn set_of(list: &Expr) -> Self {
         let inner = list.bare();
-        Self(TfString::expr(&format!("length({inner}) > 0 ? 1 : 0")))
+        Self(TfString::expr(&format!("toset({inner})")))
     }
 
     fn bare(&self) -> &str {
@@ -136,16 +142,6 @@ impl Serialize for Expr {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
-}
-
-/// A value that is either written out literally or computed by an expression.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Val<T> {
-    /// A literal value.
-    Lit(T),
-    /// A value computed by Terraform.
-    Expr(Expr),
 }
 
 /// A Terraform resource type: the struct serializes to the resource's arguments.
@@ -215,6 +211,17 @@ impl<T> Handle<T> {
     /// The interpolation `${<address>.<attribute>}`; `attribute` may index, e.g. `names[0]`.
     pub fn attr(&self, attribute: &str) -> TfString {
         TfString::expr(&format!("{}.{attribute}", self.address))
+    }
+
+    /// The single element of the list attribute, or the literal `fallback` when the list is
+    /// empty (`one` gives null there, `coalesce` skips it); `one` fails on two or more, which
+    /// stops the plan.
+    pub fn one_or(&self, attribute: &str, fallback: &str) -> TfString {
+        TfString::expr(&format!(
+            "coalesce(one({}.{attribute}), {})",
+            self.address,
+            serde_json::Value::String(fallback.to_owned())
+        ))
     }
 
     /// The same attribute as a non-string expression (a list, number or bool).
@@ -303,8 +310,8 @@ pub struct Suppression {
 /// Meta-arguments that apply to any resource.
 #[derive(Clone, Debug, Default)]
 pub struct Meta {
-    /// Conditional creation.
-    pub count: Option<Expr>,
+    /// One instance per element of a set (see [`Expr::set_of`]); none for an empty set.
+    pub for_each: Option<Expr>,
     /// Explicit ordering for dependencies Terraform cannot see.
     pub depends_on: Vec<Address>,
     /// Attribute names whose drift Terraform ignores (bare names, never interpolated).
@@ -574,8 +581,8 @@ impl Document {
         let address = format!("{}.{name}", T::TYPE);
         let mut value = to_value(&address, body)?;
         if let Value::Object(map) = &mut value {
-            if let Some(count) = &meta.count {
-                map.insert("count".into(), Value::String(count.0.0.clone()));
+            if let Some(for_each) = &meta.for_each {
+                map.insert("for_each".into(), Value::String(for_each.0.0.clone()));
             }
             if !meta.depends_on.is_empty() {
                 let deps = meta
@@ -807,9 +814,7 @@ mod tests {
         let meta = Meta {
             depends_on: vec![vpc.address()],
             ignore_changes: vec!["tags"],
-            count: Some(Expr::count_if_nonempty(
-                &vpc.attr_expr("cidr_block_associations"),
-            )),
+            for_each: Some(Expr::set_of(&vpc.attr_expr("cidr_block_associations"))),
             ..Meta::default()
         };
         doc.resource_with(F, "a", &subnet, meta).unwrap();
@@ -820,8 +825,8 @@ mod tests {
         assert_eq!(body["depends_on"], json!(["aws_vpc.main"]));
         assert_eq!(body["lifecycle"], json!({"ignore_changes": ["tags"]}));
         assert_eq!(
-            body["count"],
-            json!("${length(aws_vpc.main.cidr_block_associations) > 0 ? 1 : 0}")
+            body["for_each"],
+            json!("${toset(aws_vpc.main.cidr_block_associations)}")
         );
     }
 

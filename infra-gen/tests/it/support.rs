@@ -40,6 +40,26 @@ pub(crate) fn fixtures() -> Vec<(&'static str, Files)> {
         .collect()
 }
 
+/// Every fixture platform's two root modules: the platform (named after the fixture) and the
+/// bootstrap module (`<fixture>-bootstrap`).
+pub(crate) fn modules() -> Vec<(String, Files)> {
+    platforms()
+        .into_iter()
+        .flat_map(|(name, platform)| {
+            [
+                (
+                    name.to_owned(),
+                    infra_gen::generate(&platform).expect("fixture generates"),
+                ),
+                (
+                    format!("{name}-bootstrap"),
+                    infra_gen::generate_bootstrap(&platform).expect("fixture bootstrap generates"),
+                ),
+            ]
+        })
+        .collect()
+}
+
 /// A fresh directory under the system temp dir, removed on drop.
 pub(crate) struct TempDir(pub(crate) PathBuf);
 
