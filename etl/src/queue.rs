@@ -13,6 +13,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
@@ -31,7 +32,7 @@ use crate::metrics;
 use crate::process::{
     JobOutcome, LoadContext, LoadJob, ProcessConfig, SKIP_BUSY, report, run_loads,
 };
-use crate::source::ObjectVersion;
+use crate::source;
 
 /// Messages asked for per receive (the most SQS returns).
 const BATCH: usize = 10;
@@ -218,19 +219,28 @@ impl Consumer {
             .send()
             .await
             .map_err(|e| {
-                let e = e.into_service_error();
-                if e.is_queue_does_not_exist() {
-                    QueueError::NoSuchQueue {
-                        queue: self.queue.clone(),
-                    }
-                } else {
-                    QueueError::Receive {
-                        queue: self.queue.clone(),
-                        message: error_message(&e),
-                    }
-                }
+                self.failure(&e.into_service_error(), |queue, message| {
+                    QueueError::Receive { queue, message }
+                })
             })?;
         Ok(output.messages.unwrap_or_default())
+    }
+
+    /// A failed queue-wide call: a queue that does not exist is a configuration error, anything else `other`.
+    fn failure<E>(&self, error: &E, other: fn(String, String) -> QueueError) -> QueueError
+    where
+        E: ProvideErrorMetadata + std::error::Error,
+    {
+        if matches!(
+            error.code(),
+            Some("QueueDoesNotExist" | "AWS.SimpleQueueService.NonExistentQueue")
+        ) {
+            QueueError::NoSuchQueue {
+                queue: self.queue.clone(),
+            }
+        } else {
+            other(self.queue.clone(), error_message(error))
+        }
     }
 
     /// Numeric queue attributes, in the order asked (a missing one reads as 0).
@@ -246,17 +256,9 @@ impl Consumer {
             .send()
             .await
             .map_err(|e| {
-                let e = e.into_service_error();
-                if e.is_queue_does_not_exist() {
-                    QueueError::NoSuchQueue {
-                        queue: self.queue.clone(),
-                    }
-                } else {
-                    QueueError::Attributes {
-                        queue: self.queue.clone(),
-                        message: error_message(&e),
-                    }
-                }
+                self.failure(&e.into_service_error(), |queue, message| {
+                    QueueError::Attributes { queue, message }
+                })
             })?;
         let attributes = output.attributes();
         Ok(names.map(|name| {
@@ -351,7 +353,7 @@ impl Consumer {
                   "Ignored a key outside the prefix.");
             return Verdict::Delete;
         }
-        let object = match self.head(key).await {
+        let object = match source::head(&self.s3, &self.bucket, key).await {
             Ok(Some(object)) => object,
             Ok(None) => {
                 // Removals are out of scope: a key that is gone has nothing to load.
@@ -404,36 +406,6 @@ impl Consumer {
                 }
                 JobOutcome::Skipped(_) => return Verdict::Delete,
                 JobOutcome::Failed(_) => return Verdict::Leave,
-            }
-        }
-    }
-
-    /// The key's current version, or `None` when it no longer exists.
-    async fn head(&self, key: &str) -> Result<Option<ObjectVersion>, String> {
-        match self
-            .s3
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(head) => Ok(Some(ObjectVersion {
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-                etag: head.e_tag().unwrap_or_default().to_owned(),
-                size: head
-                    .content_length()
-                    .and_then(|s| u64::try_from(s).ok())
-                    .unwrap_or(0),
-            })),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(error_message(&e))
-                }
             }
         }
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{
-    PEOPLE_SPEC, Queues, Run, TestEnv, assert_loaded_once, people, upload_people, wait_for_copy,
-    wait_for_no_etl_backend,
+    PEOPLE_SPEC, Queues, Run, TestEnv, assert_loaded_once, people, servers, upload_people,
+    wait_for_copy, wait_for_no_etl_backend,
 };
 
 /// A worker on the test's queue that exits once the queue is empty (short polls keep the tests quick).
@@ -331,6 +331,18 @@ async fn sigint_stops_a_listing_run_between_objects_with_exit_0() {
     );
     env.run(&args).await.assert_code(0);
     assert_loaded_once(&env, total, id_sum).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_queue_is_a_usage_error() {
+    let env = TestEnv::new("queue_missing").await;
+    let spec = env.spec(PEOPLE_SPEC);
+    let url = format!("{}/123456789012/no-such-queue", servers().moto_url);
+    let run = env
+        .run(&["process", "--queue", &url, "--dataset", &spec])
+        .await;
+    run.assert_code(2);
+    assert_eq!(run.error(), format!("queue {url} does not exist"));
 }
 
 fn signal(pid: u32, name: &str) {
