@@ -1,8 +1,8 @@
 //! `etl process`: every object under the prefix, not yet loaded, goes S3 → CSV → transform → COPY in one
 //! transaction with its ledger row and rejects.
 //!
-//! Work arrives as [`LoadJob`]s from a producer (the listing here, or the queue consumer in `queue.rs`) and
-//! [`run_loads`] loads them; each job's [`JobOutcome`] goes back to its producer, which reports it and, for a
+//! Work arrives as `LoadJob`s from a producer (the listing here, or the queue consumer in `queue.rs`) and
+//! `run_loads` loads them; each job's `JobOutcome` goes back to its producer, which reports it and, for a
 //! queue message, decides whether to delete it. Per object, three stages overlap: a task streams the S3 body into
 //! a bounded channel; a blocking thread parses, transforms and encodes COPY chunks into a second bounded channel;
 //! the async side sends those chunks into the COPY. The channels bound memory and give backpressure both ways.

@@ -1,7 +1,7 @@
 //! `etl process --queue`: S3 event notifications on SQS as a source of work.
 //!
 //! S3 delivers each notification at least once and in no particular order, so a message is only a hint that a key
-//! changed: the consumer resolves the key's current version (`HeadObject`) and submits it as a [`LoadJob`], and the
+//! changed: the consumer resolves the key's current version (`HeadObject`) and submits it as a `LoadJob`, and the
 //! ledger decides. Duplicate, stale and out-of-order events therefore change nothing. A message is deleted only
 //! once every record in it reached a final outcome (loaded or skipped, i.e. after the commit). A failed load, or a
 //! message that is not an S3 event of our bucket, stays in the queue: it comes back after the visibility timeout
@@ -53,7 +53,7 @@ pub struct QueueConfig {
 }
 
 /// Consumes the queue until `shutdown` fires (or, with `exit_when_idle`, until the queue is empty), loading every
-/// changed key through [`run_loads`]. Object failures are per message (left for a retry, then the dead-letter
+/// changed key through `run_loads`. Object failures are per message (left for a retry, then the dead-letter
 /// queue), so they do not end the run; only the queue or the database being unusable does.
 pub async fn serve(
     config: &ProcessConfig,
