@@ -134,6 +134,11 @@ demo-process:
 bench rows="1000000":
     etl/bench/bench.sh {{ rows }}
 
+# Benchmark the event path: objects/s with 1, 2 and 4 `etl process --queue` workers draining one queue (moto, fsync on).
+[group('etl')]
+bench-queue objects="300" rows="100":
+    etl/bench/queue.sh {{ objects }} {{ rows }}
+
 # Regenerate the sample data and its independently computed expected output.
 [group('etl')]
 etl-data:

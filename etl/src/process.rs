@@ -1,10 +1,12 @@
 //! `etl process`: every object under the prefix, not yet loaded, goes S3 → CSV → transform → COPY in one
 //! transaction with its ledger row and rejects.
 //!
-//! Per object, three stages overlap: a task streams the S3 body into a bounded channel; a blocking thread parses,
-//! transforms and encodes COPY chunks into a second bounded channel; the async side sends those chunks into the
-//! COPY. The channels bound memory and give backpressure both ways. This is the only module that knows both the
-//! source and the sink.
+//! Work arrives as `LoadJob`s from a producer (the listing here, or the queue consumer in `queue.rs`) and
+//! `run_loads` loads them; each job's `JobOutcome` goes back to its producer, which reports it and, for a
+//! queue message, decides whether to delete it. Per object, three stages overlap: a task streams the S3 body into
+//! a bounded channel; a blocking thread parses, transforms and encodes COPY chunks into a second bounded channel;
+//! the async side sends those chunks into the COPY. The channels bound memory and give backpressure both ways.
+//! This is the only module that knows both the source and the sink.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +16,9 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use indicatif::ProgressBar;
 use tokio::sync::mpsc::{Receiver, Sender, channel};
+use tokio::sync::oneshot;
 use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::aws::AwsOptions;
@@ -33,6 +37,11 @@ use crate::transform::Transform;
 const DOWNLOAD_QUEUE: usize = 16;
 /// COPY chunks buffered between the parser and PostgreSQL.
 const COPY_QUEUE: usize = 4;
+
+/// The [`JobOutcome::Skipped`] reason when another transaction holds the key's claim. Unlike the other skips it
+/// is not final for a queue message: the holder may be loading an older version, or may roll back, so the
+/// consumer submits the job again a little later instead of deleting the message.
+pub(crate) const SKIP_BUSY: &str = "another loader holds this key";
 
 /// Everything `etl process` needs, validated.
 #[derive(Debug, Clone)]
@@ -58,6 +67,57 @@ pub struct RunSummary {
     pub rows_rejected: u64,
 }
 
+/// One object version to load, and where its outcome goes. The engine may group small jobs into one
+/// transaction; each job still gets its own reply after the commit (or failure) that decided it.
+pub(crate) struct LoadJob {
+    pub(crate) object: ObjectVersion,
+    pub(crate) reply: oneshot::Sender<JobOutcome>,
+}
+
+/// What became of one job. `Loaded` and `Skipped` are final (the caller may ack / delete a message);
+/// `Failed` means nothing of it was committed (the caller must NOT ack; the message will be retried).
+pub(crate) enum JobOutcome {
+    Loaded {
+        rows: u64,
+        rejected: u64,
+        bytes: u64,
+        version_id: String,
+        seconds: f64,
+    },
+    /// Already loaded (same ETag), or [`SKIP_BUSY`]: nothing to do now.
+    Skipped(&'static str),
+    Failed(ObjectError),
+}
+
+/// What the engine needs for every load: the run's settings, the clients and the compiled transform.
+pub struct LoadContext {
+    config: ProcessConfig,
+    db: DbConfig,
+    s3: aws_sdk_s3::Client,
+    transform: Arc<Transform>,
+}
+
+impl LoadContext {
+    /// Builds the S3 client and the transform, and brings the schema up to date (once, before any load).
+    pub async fn new(config: &ProcessConfig, db: &DbConfig) -> Result<Self, Error> {
+        let sdk = crate::aws::sdk_config(&config.aws).await;
+        let s3 = crate::aws::s3_client(&sdk, &config.aws);
+        let mut client = crate::db::connect(db).await?;
+        crate::migrate::migrate(&mut client, &config.dataset).await?;
+        Ok(Self {
+            config: config.clone(),
+            db: db.clone(),
+            s3,
+            transform: Arc::new(Transform::new(&config.dataset)),
+        })
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> &ProcessConfig {
+        &self.config
+    }
+}
+
 enum Outcome {
     Loaded {
         rows: u64,
@@ -69,25 +129,28 @@ enum Outcome {
     Skipped(&'static str),
 }
 
-/// Runs `etl process` against an already resolved database config.
-pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary, Error> {
-    let started = Instant::now();
-    let dataset = &config.dataset;
-    let transform = Arc::new(Transform::new(dataset));
-    let sdk = crate::aws::sdk_config(&config.aws).await;
-    let s3 = crate::aws::s3_client(&sdk, &config.aws);
-    let mut client = crate::db::connect(db).await?;
-    crate::migrate::migrate(&mut client, dataset).await?;
-    let objects = source::list(&s3, &config.bucket, &config.prefix).await?;
-    info!(bucket = %config.bucket, prefix = %config.prefix, objects = objects.len(), "Listed objects.");
-
-    let mut summary = RunSummary::default();
-    let mut first_failure: Option<(String, bool)> = None;
-    for object in &objects {
-        let object_started = Instant::now();
-        let result = load_object(&mut client, &s3, config, &transform, object).await;
-        let seconds = object_started.elapsed().as_secs_f64();
-        match result {
+/// Runs loads until `jobs` is closed and every job has replied, or `shutdown` fires: then it takes no new job,
+/// lets in-flight transactions commit or roll back, replies to every job it took, and returns.
+///
+/// This is the simple engine: one job at a time on one connection, through [`load_object`].
+pub(crate) async fn run_loads(
+    ctx: &LoadContext,
+    mut jobs: Receiver<LoadJob>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let mut client = crate::db::connect(&ctx.db).await?;
+    loop {
+        let job = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            job = jobs.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        let started = Instant::now();
+        let result = load_object(&mut client, ctx, &job.object).await;
+        let outcome = match result {
             Ok(Outcome::Loaded {
                 rows,
                 rejected,
@@ -95,52 +158,149 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
                 replaced,
                 version_id,
             }) => {
-                summary.objects_loaded += 1;
-                summary.rows_loaded += rows;
-                summary.rows_rejected += rejected;
-                info!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, version_id = %version_id,
-                      rows, rejected, bytes, replaced, seconds, "Loaded object.");
-                let m = ObjectMetrics {
-                    rows_loaded: rows,
-                    rows_rejected: rejected,
-                    loaded: true,
-                    seconds,
-                };
-                metrics::emit(&metrics::object_record(&dataset.name, &object.key, &m));
-            }
-            Ok(Outcome::Skipped(reason)) => {
-                summary.objects_skipped += 1;
-                info!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, reason, "Skipped object.");
-            }
-            Err(e) => {
-                summary.objects_failed += 1;
-                let message = format!("s3://{}/{}: {e}", object.bucket, object.key);
-                error!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, error = %e, seconds, "Object failed, nothing of it was loaded.");
-                metrics::emit(&metrics::object_record(
-                    &dataset.name,
-                    &object.key,
-                    &ObjectMetrics {
-                        seconds,
-                        ..ObjectMetrics::default()
-                    },
-                ));
-                let runtime = !e.is_bad_input();
-                match &mut first_failure {
-                    None => first_failure = Some((message, runtime)),
-                    Some((_, any_runtime)) => *any_runtime |= runtime,
+                if replaced > 0 {
+                    info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
+                          replaced, "Replaced the previous version's rows.");
                 }
-                if client.is_closed() {
-                    warn!("PostgreSQL connection lost, reconnecting.");
-                    client = crate::db::connect(db).await?;
+                JobOutcome::Loaded {
+                    rows,
+                    rejected,
+                    bytes,
+                    version_id,
+                    seconds: started.elapsed().as_secs_f64(),
+                }
+            }
+            Ok(Outcome::Skipped(reason)) => JobOutcome::Skipped(reason),
+            Err(e) => JobOutcome::Failed(e),
+        };
+        // A producer that stopped waiting has nothing left to decide.
+        let _ = job.reply.send(outcome);
+        if client.is_closed() {
+            warn!("PostgreSQL connection lost, reconnecting.");
+            client = crate::db::connect(&ctx.db).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Logs one job's outcome and writes its EMF record: the one place both producers report what became of an
+/// object. `message_id` names the queue message that asked for it, on the event path.
+pub(crate) fn report(
+    dataset: &str,
+    object: &ObjectVersion,
+    outcome: &JobOutcome,
+    message_id: Option<&str>,
+) {
+    let (bucket, key) = (&object.bucket, &object.key);
+    match outcome {
+        JobOutcome::Loaded {
+            rows,
+            rejected,
+            bytes,
+            version_id,
+            seconds,
+        } => {
+            info!(
+                dataset,
+                bucket,
+                key,
+                version_id,
+                rows,
+                rejected,
+                bytes,
+                seconds,
+                message_id,
+                "Loaded object."
+            );
+            let m = ObjectMetrics {
+                rows_loaded: *rows,
+                rows_rejected: *rejected,
+                loaded: true,
+                seconds: *seconds,
+            };
+            metrics::emit(&metrics::object_record(dataset, key, &m));
+        }
+        JobOutcome::Skipped(reason) => {
+            info!(dataset, bucket, key, reason, message_id, "Skipped object.");
+        }
+        JobOutcome::Failed(e) => {
+            error!(dataset, bucket, key, error = %e, message_id, "Object failed, nothing of it was loaded.");
+            metrics::emit(&metrics::object_record(
+                dataset,
+                key,
+                &ObjectMetrics::default(),
+            ));
+        }
+    }
+}
+
+/// Runs `etl process` in listing mode against an already resolved database config: lists the prefix and submits
+/// every object as a job. On `shutdown` it submits nothing more, lets the load in flight finish and returns the
+/// summary so far.
+pub async fn process(
+    config: &ProcessConfig,
+    db: &DbConfig,
+    shutdown: CancellationToken,
+) -> Result<RunSummary, Error> {
+    let started = Instant::now();
+    let dataset = &config.dataset;
+    let ctx = LoadContext::new(config, db).await?;
+    let objects = source::list(&ctx.s3, &config.bucket, &config.prefix).await?;
+    info!(bucket = %config.bucket, prefix = %config.prefix, objects = objects.len(), "Listed objects.");
+
+    let (job_tx, job_rx) = channel(1);
+    let submit = async {
+        let mut summary = RunSummary::default();
+        let mut first_failure: Option<(String, bool)> = None;
+        for object in &objects {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let (reply, outcome) = oneshot::channel();
+            let job = LoadJob {
+                object: object.clone(),
+                reply,
+            };
+            // A closed channel or a dropped reply means the engine stopped (shutdown or a run-level error).
+            if job_tx.send(job).await.is_err() {
+                break;
+            }
+            let Ok(outcome) = outcome.await else { break };
+            report(&dataset.name, object, &outcome, None);
+            match outcome {
+                JobOutcome::Loaded { rows, rejected, .. } => {
+                    summary.objects_loaded += 1;
+                    summary.rows_loaded += rows;
+                    summary.rows_rejected += rejected;
+                }
+                JobOutcome::Skipped(_) => summary.objects_skipped += 1,
+                JobOutcome::Failed(e) => {
+                    summary.objects_failed += 1;
+                    let message = format!("s3://{}/{}: {e}", object.bucket, object.key);
+                    let runtime = !e.is_bad_input();
+                    match &mut first_failure {
+                        None => first_failure = Some((message, runtime)),
+                        Some((_, any_runtime)) => *any_runtime |= runtime,
+                    }
                 }
             }
         }
-    }
+        drop(job_tx);
+        (summary, first_failure)
+    };
+    let ((summary, first_failure), loads) =
+        tokio::join!(submit, run_loads(&ctx, job_rx, shutdown.clone()));
+    loads?;
     let seconds = started.elapsed().as_secs_f64();
+    let done = summary.objects_loaded + summary.objects_skipped + summary.objects_failed;
+    if shutdown.is_cancelled() {
+        warn!(dataset = %dataset.name, not_submitted = objects.len() as u64 - done,
+              "Stopped by a signal; the next run picks up the objects not submitted.");
+    }
     metrics::emit(&metrics::run_record(
         &dataset.name,
         seconds,
-        first_failure.is_none(),
+        first_failure.is_none() && !shutdown.is_cancelled(),
     ));
     info!(dataset = %dataset.name, loaded = summary.objects_loaded, skipped = summary.objects_skipped,
           failed = summary.objects_failed, rows = summary.rows_loaded, rejected = summary.rows_rejected, seconds,
@@ -159,18 +319,17 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
 /// Loads one object in one transaction; dropping the transaction on any error rolls everything back.
 async fn load_object(
     client: &mut Client,
-    s3: &aws_sdk_s3::Client,
-    config: &ProcessConfig,
-    transform: &Arc<Transform>,
+    ctx: &LoadContext,
     object: &ObjectVersion,
 ) -> Result<Outcome, ObjectError> {
+    let config = &ctx.config;
     let dataset = &config.dataset;
     let tx = client
         .transaction()
         .await
         .map_err(|e| ObjectError::db("begin a transaction", &e))?;
     if !ledger::try_claim(&tx, &dataset.name, object).await? {
-        return Ok(Outcome::Skipped("another loader holds this key"));
+        return Ok(Outcome::Skipped(SKIP_BUSY));
     }
     let mut replaced = 0;
     if let Some(current) = ledger::current(&tx, &dataset.name, object).await? {
@@ -179,7 +338,7 @@ async fn load_object(
         }
         replaced = ledger::supersede(&tx, &dataset.qualified_table(), current.id).await?;
     }
-    let opened = source::open(s3, object).await?;
+    let opened = source::open(&ctx.s3, object).await?;
     let object_id = ledger::begin(&tx, &dataset.name, object, &opened.version_id).await?;
 
     let (byte_tx, byte_rx) = channel(DOWNLOAD_QUEUE);
@@ -188,7 +347,7 @@ async fn load_object(
     bar.set_message(object.key.clone());
     let download = tokio::spawn(download(opened.body, byte_tx, bar.clone()));
     let stage = ParseStage {
-        transform: Arc::clone(transform),
+        transform: Arc::clone(&ctx.transform),
         delimiter: dataset.delimiter,
         header: dataset.header,
         max_rejects: config.max_rejects,

@@ -6,5 +6,6 @@
 mod bad_input;
 mod config;
 mod faults;
+mod queue;
 mod sample;
 mod support;

@@ -25,6 +25,12 @@ pub mod emf {
     pub const DURATION_SECONDS: &str = "DurationSeconds";
     /// 1 at the end of a run in which no object failed; absent otherwise.
     pub const RUN_SUCCEEDED: &str = "RunSucceeded";
+    /// Messages one receive from the event queue brought (`etl process --queue`).
+    pub const MESSAGES_RECEIVED: &str = "MessagesReceived";
+    /// 1 per object loaded on the event path.
+    pub const EVENT_OBJECTS_LOADED: &str = "EventObjectsLoaded";
+    /// Seconds from an S3 event's `eventTime` to the commit of the load it caused.
+    pub const EVENT_TO_COMMIT_SECONDS: &str = "EventToCommitSeconds";
 }
 
 /// Names of the host metrics the CloudWatch agent publishes.

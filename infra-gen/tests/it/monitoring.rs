@@ -156,6 +156,9 @@ fn the_checked_copy_of_the_emf_names_matches_etl() {
         ("OBJECTS_FAILED", emf::OBJECTS_FAILED),
         ("DURATION_SECONDS", emf::DURATION_SECONDS),
         ("RUN_SUCCEEDED", emf::RUN_SUCCEEDED),
+        ("MESSAGES_RECEIVED", emf::MESSAGES_RECEIVED),
+        ("EVENT_OBJECTS_LOADED", emf::EVENT_OBJECTS_LOADED),
+        ("EVENT_TO_COMMIT_SECONDS", emf::EVENT_TO_COMMIT_SECONDS),
     ];
     let copy: BTreeMap<String, String> = copy
         .iter()
