@@ -178,7 +178,7 @@ plan-configs *configs:
 [group('test')]
 iam-lint: plan-configs
     PYTHONDONTWRITEBYTECODE=1 python -m unittest discover -s infra-gen/scripts -p 'test_*.py'
-    python infra-gen/scripts/iam_lint.py .work/local/plan/configs/*/
+    python infra-gen/scripts/iam_lint.py .work/local/plan/configs/*/ .work/local/plan/configs/*/bootstrap/
 
 # End to end: apply on moto, converged second plan, expected rows, destroy leaves nothing, down.
 [group('test')]

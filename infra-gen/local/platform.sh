@@ -709,6 +709,15 @@ plan_config() {
   logged "$log" "terraform plan ($name)" tf "${TF_TIMEOUT_PLAN:-300}" plan -input=false -no-color -out=tfplan
   grep -E '^Plan:' "$log" | tail -n 1 | sed 's/^/    /'
   tf 120 show -json tfplan >"$tfdir/plan.json" 2>>"$log" || fail "terraform show -json tfplan ($name) failed (log: $log)"
+  # The configuration's bootstrap module (the CI roles, the boundary, the state bucket): planned too, so the IAM
+  # lint reads its documents.
+  local boot=$tfdir/bootstrap
+  python3 "$helper" override "$boot" "$local_ami" "$(moto_url)" >/dev/null || fail "writing the bootstrap override ($name) failed"
+  tfdir=$boot logged "$log" "terraform init ($name bootstrap)" tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
+  tfdir=$boot logged "$log" "terraform plan ($name bootstrap)" tf "${TF_TIMEOUT_PLAN:-300}" plan -input=false -no-color -out=tfplan
+  grep -E '^Plan:' "$log" | tail -n 1 | sed 's/^/    /'
+  tfdir=$boot tf 120 show -json tfplan >"$boot/plan.json" 2>>"$log" ||
+    fail "terraform show -json tfplan ($name bootstrap) failed (log: $log)"
 }
 
 cmd_load() {

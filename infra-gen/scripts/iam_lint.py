@@ -370,7 +370,8 @@ def lint(plan_dirs, suppressions_path):
     problems = documents = hidden = 0
     for plan_dir in plan_dirs:
         plan_dir = pathlib.Path(plan_dir)
-        name = plan_dir.name
+        # A configuration's bootstrap module is planned in its `bootstrap/` subdirectory.
+        name = f"{plan_dir.parent.name}/bootstrap" if plan_dir.name == "bootstrap" else plan_dir.name
         plan = Plan(plan_dir)
         for address, attr, kind, source, doc in plan.documents():
             documents += 1

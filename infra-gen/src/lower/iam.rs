@@ -168,9 +168,13 @@ pub(crate) fn lower_ssm_agent_policy(
                     SSM_AGENT_INSTANCE_ACTIONS.to_vec(),
                     vec![instances.clone()],
                 ),
+                // Both calls name the association and the instance (IAM's service reference).
                 allow(
-                    "ReadAssociationsOfThisAccount",
-                    vec!["ssm:DescribeAssociation"],
+                    "ReadAndReportAssociations",
+                    vec![
+                        "ssm:DescribeAssociation",
+                        "ssm:UpdateInstanceAssociationStatus",
+                    ],
                     vec![ctx.arn("ssm", "association/*"), instances],
                 ),
                 allow(
@@ -201,9 +205,8 @@ pub(crate) fn lower_ssm_agent_policy(
 }
 
 /// The SSM agent's calls on its own instance.
-const SSM_AGENT_INSTANCE_ACTIONS: [&str; 3] = [
+const SSM_AGENT_INSTANCE_ACTIONS: [&str; 2] = [
     "ssm:ListInstanceAssociations",
-    "ssm:UpdateInstanceAssociationStatus",
     "ssm:UpdateInstanceInformation",
 ];
 
