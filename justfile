@@ -4,12 +4,16 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 set positional-arguments := true
 
-# Tools installed by .ci/setup (just, checkov, zizmor, actionlint) live in this venv.
+# Tools installed by `just setup` (.ci/setup: just, checkov, zizmor, actionlint, moto_server) live in this venv.
 export PATH := justfile_directory() / ".work/venv/bin:" + env_var("PATH")
 
 # List the recipes.
 default:
     @just --list --unsorted
+
+# Install what the recipes need into .work/ on first use (silent when done); `all` or `demo` (prerequisites, moto).
+setup scope="all":
+    @bash .ci/setup {{ scope }}
 
 # ── Quality ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -38,13 +42,14 @@ deny:
 
 # ── Test ────────────────────────────────────────────────────────────────────────────────────────
 
-# The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, end to end.
+# The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, every
+# configuration planned on moto and its IAM linted, end to end.
 [group('test')]
-test: test-rust check checkov lint-workflows e2e
+test: setup test-rust check checkov lint-workflows plan-configs iam-lint e2e
 
 # Rust tests of both crates (real terraform, PostgreSQL and moto_server on loopback ports).
 [group('test')]
-test-rust:
+test-rust: setup
     cargo test --workspace --locked
 
 # Review pending insta snapshots.
@@ -58,32 +63,43 @@ ci: lint test
 
 # ── Infrastructure (infra-gen → out/ → Terraform) ───────────────────────────────────────────────
 
-# Write out/*.tf.json from platform.toml (or the defaults).
+# Write out/*.tf.json, the address ledger out/addresses.txt and README.md's diagram from platform.toml (or the defaults).
 [group('infra')]
 gen:
     cargo run -q -p infra-gen -- gen
 
-# Fail with a diff when out/ is stale, missing a file or has an extra one.
+# Print the platform diagram: `just graph dot | dot -Tsvg > platform.svg`.
+[group('infra')]
+graph format="mermaid":
+    cargo run -q -p infra-gen -- graph --format {{ format }}
+
+# Fail with a diff when out/ (or the ledger, or README.md's diagram) is stale, missing a file or has an extra one.
 [group('infra')]
 check:
     cargo run -q -p infra-gen -- gen --check
 
-# terraform init (offline from the provider mirror when there is one) and validate, on a copy of out/.
+# terraform init (offline from the provider mirror when there is one) and validate, on copies of out/ and
+# out/bootstrap/.
 [group('infra')]
 validate:
     #!/usr/bin/env bash
     set -euo pipefail
-    dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
-    cp out/*.tf.json "$dir/"
     mirror=${INFRA_GEN_TF_PLUGIN_DIR:-/opt/tf-plugins}; args=()
     [[ -d $mirror/registry.terraform.io ]] && args=(-plugin-dir="$mirror")
-    terraform -chdir="$dir" init -backend=false -input=false "${args[@]}" >/dev/null
-    terraform -chdir="$dir" validate
+    for module in out out/bootstrap; do
+      dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+      cp "$module"/*.tf.json "$dir/"
+      terraform -chdir="$dir" init -backend=false -input=false "${args[@]}" >/dev/null
+      printf '%s: ' "$module"
+      terraform -chdir="$dir" validate
+      rm -rf "$dir"
+    done
 
-# checkov on out/ (0 failed checks; the reasoned skips live in infra-gen/checkov.yaml).
+# checkov on out/ and out/bootstrap/ (0 failed checks; the reasoned skips live in infra-gen/checkov*.yaml).
 [group('infra')]
-checkov:
+checkov: setup
     checkov --config-file infra-gen/checkov.yaml
+    checkov --config-file infra-gen/checkov-bootstrap.yaml
 
 # Refresh the committed provider schema subset after adding a resource type or moving the provider.
 [group('infra')]
@@ -123,6 +139,11 @@ bench rows="1000000":
 bench-objects objects="1000" rows="100":
     etl/bench/objects.sh {{ objects }} {{ rows }}
 
+# Benchmark the event path: objects/s with 1, 2 and 4 `etl process --queue` workers draining one queue (moto, fsync on).
+[group('etl')]
+bench-queue objects="300" rows="100":
+    etl/bench/queue.sh {{ objects }} {{ rows }}
+
 # Regenerate the sample data and its independently computed expected output.
 [group('etl')]
 etl-data:
@@ -132,14 +153,14 @@ etl-data:
 
 # zizmor and actionlint on the workflows, shellcheck, checkov on the Dockerfile, host runtime tests.
 [group('delivery')]
-lint-workflows:
+lint-workflows: setup
     .github/lint.sh
 
 # ── Local platform (moto + a private PostgreSQL; no AWS account) ────────────────────────────────
 
 # Run the whole platform locally: moto + PostgreSQL, terraform apply of out/, etl ingest + process, report.
 [group('local')]
-demo:
+demo: (setup "demo")
     infra-gen/local/platform.sh up
 
 # Stop exactly what `just demo` started and remove its state (logs are kept for reading).
@@ -152,7 +173,19 @@ down:
 status:
     infra-gen/local/platform.sh status
 
+# terraform plan of the defaults and of every fixture (or of the given platform.toml files) against one moto.
+[group('test')]
+plan-configs *configs:
+    infra-gen/local/platform.sh plan "$@"
+
+# parliament (community auditors) and IAM's resource types on every IAM document of every configuration's
+# plan; reasoned exceptions live in infra-gen/iam-lint.toml.
+[group('test')]
+iam-lint: plan-configs
+    PYTHONDONTWRITEBYTECODE=1 python -m unittest discover -s infra-gen/scripts -p 'test_*.py'
+    python infra-gen/scripts/iam_lint.py .work/local/plan/configs/*/ .work/local/plan/configs/*/bootstrap/
+
 # End to end: apply on moto, converged second plan, expected rows, destroy leaves nothing, down.
 [group('test')]
-e2e:
+e2e: (setup "demo")
     infra-gen/local/platform.sh e2e

@@ -10,13 +10,17 @@
 # Steps: pull the image by digest with short-lived ECR credentials that live in a temporary Docker config and are
 # deleted on exit (no registry token stays on disk); run `etl migrate` with the new image; only then record the
 # new image in /etc/hadrian/etl-image.env (atomic rename), so a failed pull or migration leaves the old image live;
-# finally start one ETL run now through the systemd unit, so the deploy reports whether the new image works.
+# then restart the queue consumer (hadrian-etl-queue.service, where it is enabled) on the new image; finally, where
+# the sweep timer is enabled (the host, not the workers), start one ETL run now, so the deploy reports whether the
+# new image works.
 set -euo pipefail
 
 readonly project_dir=${HADRIAN_ETL_DIR:-/opt/hadrian/etl}
 readonly config_env=${HADRIAN_ETL_ENV:-/etc/hadrian/etl.env}
 readonly image_env=${HADRIAN_ETL_IMAGE_ENV:-/etc/hadrian/etl-image.env}
 readonly unit=${HADRIAN_ETL_UNIT:-hadrian-etl.service}
+readonly timer=${HADRIAN_ETL_TIMER:-hadrian-etl.timer}
+readonly queue_unit=${HADRIAN_ETL_QUEUE_UNIT:-hadrian-etl-queue.service}
 readonly log_file=${HADRIAN_ETL_DEPLOY_LOG:-/var/log/hadrian/deploy.log}
 
 # All output also goes to the log file (shipped by the CloudWatch agent); stdout and stderr stay apart.
@@ -79,6 +83,12 @@ compose --profile deploy run --rm --no-TTY migrate
 mv -f "$next_env" "$image_env"
 say "recorded $image in $image_env"
 
-say "running $unit once with the new image"
-systemctl start "$unit"
+if systemctl is-enabled --quiet "$queue_unit"; then
+  say "restarting $queue_unit on the new image"
+  systemctl restart "$queue_unit"
+fi
+if systemctl is-enabled --quiet "$timer"; then
+  say "running $unit once with the new image"
+  systemctl start "$unit"
+fi
 say "deployed $image"

@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 COMPOSE = HERE / "compose.yaml"
 DEPLOY = HERE / "deploy.sh"
 UNIT = HERE / "hadrian-etl.service"
+QUEUE_UNIT = HERE / "hadrian-etl-queue.service"
 REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-etl"
 DIGEST = "sha256:" + "ab" * 32
 PARAMETER = "/hadrian/demo/etl/image-digest"
@@ -31,6 +32,7 @@ REQUIRED_ENV = [
     "ETL_DATABASE_URL",
     "ETL_DB_SSLMODE",
     "AWS_REGION",
+    "ETL_JOBS",
 ]
 
 
@@ -40,10 +42,13 @@ class ComposeFile(unittest.TestCase):
         cls.doc = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
         cls.services = cls.doc["services"]
 
-    def test_services_are_process_and_migrate(self):
+    def test_services_are_process_queue_and_migrate(self):
         self.assertEqual(self.doc["name"], "hadrian-etl")
-        self.assertEqual(sorted(self.services), ["migrate", "process"])
+        self.assertEqual(sorted(self.services), ["migrate", "process", "queue"])
         self.assertEqual(self.services["process"]["command"], ["process"])
+        # Same command; ETL_QUEUE_URL, set for the queue service only, switches etl to queue mode.
+        self.assertEqual(self.services["queue"]["command"], ["process"])
+        self.assertNotIn("ETL_QUEUE_URL", self.services["process"]["environment"])
         self.assertEqual(self.services["migrate"]["command"], ["migrate"])
         self.assertEqual(self.services["migrate"]["profiles"], ["deploy"])
         self.assertNotIn("profiles", self.services["process"])
@@ -59,7 +64,8 @@ class ComposeFile(unittest.TestCase):
         for name, service in self.services.items():
             env = service["environment"]
             with self.subTest(service=name):
-                self.assertEqual(sorted(env), sorted(REQUIRED_ENV))
+                extra = ["ETL_QUEUE_URL"] if name == "queue" else []
+                self.assertEqual(sorted(env), sorted(REQUIRED_ENV + extra))
                 for key, value in env.items():
                     self.assertRegex(value, r"^\$\{" + key + r"(:\?|:-)", key)
 
@@ -108,6 +114,12 @@ class ComposeFile(unittest.TestCase):
         self.assertNotIn("{%", text)
 
 
+UNIT_EXEC_PREFIX = [
+    "/usr/bin/docker", "compose", "--project-directory", "/opt/hadrian/etl",
+    "--env-file", "/etc/hadrian/etl.env", "--env-file", "/etc/hadrian/etl-image.env",
+]
+
+
 class ServiceUnit(unittest.TestCase):
     def test_runs_the_process_service_with_both_env_files(self):
         lines = UNIT.read_text(encoding="utf-8").splitlines()
@@ -122,6 +134,22 @@ class ServiceUnit(unittest.TestCase):
             ],
         )
         self.assertIn("Type=oneshot", lines)
+
+    def test_the_queue_consumer_is_long_lived_restarts_and_waits_for_an_image(self):
+        lines = QUEUE_UNIT.read_text(encoding="utf-8").splitlines()
+        exec_start = [line.removeprefix("ExecStart=") for line in lines if line.startswith("ExecStart=")]
+        self.assertEqual(exec_start[0].split()[-4:], ["run", "--rm", "--no-TTY", "queue"])
+        self.assertEqual(exec_start[0].split()[:-4], UNIT_EXEC_PREFIX)
+        for line in [
+            "Type=simple",
+            "Restart=on-failure",
+            "ConditionFileNotEmpty=/etc/hadrian/etl-image.env",
+            "LogsDirectory=hadrian",
+            "StandardOutput=append:/var/log/hadrian/etl-queue.log",
+            "StandardError=append:/var/log/hadrian/etl-queue.log",
+            "WantedBy=multi-user.target",
+        ]:
+            self.assertIn(line, lines)
 
     def test_output_is_appended_to_a_file_the_agent_collects(self):
         lines = UNIT.read_text(encoding="utf-8").splitlines()
@@ -166,7 +194,12 @@ class DeployScript(unittest.TestCase):
             'fi\n'
             "echo token\n",
         )
-        _stub(self.bindir, "systemctl", log)
+        # `systemctl is-enabled --quiet UNIT` fails for the units listed in DISABLED (a worker has no timer).
+        _stub(
+            self.bindir,
+            "systemctl",
+            log + 'if [[ $1 == is-enabled && " ${DISABLED:-} " == *" $3 "* ]]; then exit 1; fi\n',
+        )
         # `docker compose ... run --rm migrate` fails when FAIL_MIGRATE is set; everything else succeeds.
         _stub(
             self.bindir,
@@ -211,7 +244,16 @@ class DeployScript(unittest.TestCase):
         self.assertEqual(len(migrate), 1, calls)
         self.assertIn(f"--env-file {self.config_env}", migrate[0])
         self.assertEqual(calls[-1], "systemctl start hadrian-etl.service")
+        self.assertIn("systemctl restart hadrian-etl-queue.service", calls)
+        self.assertLess(calls.index("systemctl restart hadrian-etl-queue.service"), len(calls) - 1)
         self.assertEqual(list(self.tmp.glob("etl-image.env.*")), [])
+
+    def test_a_worker_restarts_its_queue_consumer_and_runs_no_sweep(self):
+        result = self.run_deploy(REPOSITORY, DIGEST, DISABLED="hadrian-etl.timer")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        calls = self.calls_made()
+        self.assertIn("systemctl restart hadrian-etl-queue.service", calls)
+        self.assertNotIn("systemctl start hadrian-etl.service", calls)
 
     def test_everything_printed_is_appended_to_the_log_file(self):
         self.assertEqual(self.run_deploy(REPOSITORY, DIGEST).returncode, 0)

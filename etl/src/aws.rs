@@ -1,4 +1,5 @@
-//! AWS clients, built once: default credential and region chain, standard retries, optional endpoint override.
+//! AWS clients (S3, SQS), built once: default credential and region chain, standard retries, optional endpoint
+//! override.
 //!
 //! An endpoint override (moto, LocalStack, a VPC endpoint by IP) turns path-style addressing on, because
 //! virtual-host style needs DNS for `bucket.host`, which an IP endpoint does not have.
@@ -40,6 +41,12 @@ pub fn s3_client(config: &SdkConfig, options: &AwsOptions) -> aws_sdk_s3::Client
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .build();
     aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// The SQS client of the queue consumer: the same endpoint override and retry settings as S3 (both come from the
+/// shared [`SdkConfig`]).
+pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(config)
 }
 
 /// One line for an SDK error: the AWS error code when the service sent one, else the full cause chain.

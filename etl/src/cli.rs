@@ -16,6 +16,7 @@ use etl::config::DbSettings;
 use etl::error::Error;
 use etl::ingest::IngestConfig;
 use etl::process::ProcessConfig;
+use etl::queue::QueueConfig;
 use etl::spec::Dataset;
 
 /// Streams CSV objects from S3 through a regex transform into PostgreSQL, exactly once per object version.
@@ -43,7 +44,11 @@ pub(crate) enum LogFormat {
 pub(crate) enum Command {
     /// Upload local CSV files to S3 (multipart with parallel parts, SHA-256 checksums, unchanged files skipped).
     Ingest(IngestArgs),
-    /// Load every not-yet-loaded object under the prefix into PostgreSQL, one transaction per object.
+    /// Load every not-yet-loaded object under the prefix into PostgreSQL, one transaction per object; with
+    /// --queue, load the objects named by S3 event notifications on an SQS queue instead.
+    ///
+    /// SIGTERM or SIGINT stops taking work, lets loads in flight commit or roll back, and exits 0; a second
+    /// signal aborts at once.
     Process(ProcessArgs),
     /// Create the ledger, rejects and target tables if missing, then exit.
     Migrate(MigrateArgs),
@@ -90,6 +95,17 @@ pub(crate) struct ProcessArgs {
     /// Show a progress bar per object (default: when stderr is a terminal).
     #[arg(long, env = "ETL_PROGRESS")]
     pub(crate) progress: Option<bool>,
+    /// SQS queue URL: run as a service that loads each key named by the S3 event notifications on this queue
+    /// (the key's current version, through the same ledger), instead of listing the prefix.
+    #[arg(long = "queue", env = "ETL_QUEUE_URL")]
+    pub(crate) queue_url: Option<String>,
+    /// With --queue: long-poll wait of one receive (seconds).
+    #[arg(long, env = "ETL_QUEUE_WAIT_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=20))]
+    pub(crate) queue_wait_seconds: u8,
+    /// With --queue: exit once a receive comes back empty and the queue holds no message, visible, delayed or
+    /// in flight. For batch runs and tests; the service leaves it off.
+    #[arg(long, env = "ETL_EXIT_WHEN_IDLE")]
+    pub(crate) exit_when_idle: bool,
     /// Size of the COPY data chunks sent to PostgreSQL (KiB).
     #[arg(long, env = "ETL_COPY_CHUNK_KIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(4..=16384))]
     pub(crate) copy_chunk_kib: u32,
@@ -167,7 +183,7 @@ pub(crate) struct DbArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct AwsArgs {
-    /// Endpoint override for S3 and Secrets Manager (moto, LocalStack); turns on path-style addressing.
+    /// Endpoint override for S3, SQS and Secrets Manager (moto, LocalStack); turns on path-style addressing.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub(crate) endpoint_url: Option<String>,
     /// AWS region (default: the SDK's chain, e.g. AWS_REGION or the instance's region).
@@ -234,6 +250,15 @@ impl IngestArgs {
 
 impl ProcessArgs {
     pub(crate) fn config(&self) -> Result<ProcessConfig, Error> {
+        let queue = self.queue_config();
+        if queue.is_some() && self.reprocess {
+            return Err(Error::Config(
+                "--reprocess reloads a listing; it does not combine with --queue".to_owned(),
+            ));
+        }
+        if queue.is_none() && self.exit_when_idle {
+            return Err(Error::Config("--exit-when-idle needs --queue".to_owned()));
+        }
         Ok(ProcessConfig {
             bucket: self.location.bucket.clone(),
             prefix: prefix(&self.location.prefix),
@@ -248,6 +273,18 @@ impl ProcessArgs {
             jobs: usize::from(self.jobs),
             group_bytes: self.group_bytes,
             group_objects: usize::from(self.group_objects),
+        })
+    }
+}
+
+impl ProcessArgs {
+    /// The queue settings, when --queue (or a non-empty ETL_QUEUE_URL) is given.
+    pub(crate) fn queue_config(&self) -> Option<QueueConfig> {
+        let url = self.queue_url.clone().filter(|u| !u.is_empty())?;
+        Some(QueueConfig {
+            url,
+            wait_seconds: self.queue_wait_seconds,
+            exit_when_idle: self.exit_when_idle,
         })
     }
 }

@@ -75,6 +75,43 @@ pub enum S3Error {
     },
 }
 
+/// An SQS problem of the queue consumer; each names the queue and, for one message's trouble, the message id.
+#[derive(Debug, Error)]
+pub enum QueueError {
+    #[error("queue {queue} does not exist")]
+    NoSuchQueue { queue: String },
+    #[error("cannot read the attributes of queue {queue}: {message}")]
+    Attributes { queue: String, message: String },
+    #[error("cannot receive from queue {queue}: {message}")]
+    Receive { queue: String, message: String },
+    #[error("cannot delete message {message_id} from queue {queue}: {message}")]
+    Delete {
+        queue: String,
+        message_id: String,
+        message: String,
+    },
+    #[error("cannot change the visibility of message {message_id} in queue {queue}: {message}")]
+    Visibility {
+        queue: String,
+        message_id: String,
+        message: String,
+    },
+    #[error("message {message_id} in queue {queue} is not an S3 event notification: {reason}")]
+    NotAnEvent {
+        queue: String,
+        message_id: String,
+        reason: String,
+    },
+    #[error("message {message_id} in queue {queue}: cannot read s3://{bucket}/{key}: {message}")]
+    Head {
+        queue: String,
+        message_id: String,
+        bucket: String,
+        key: String,
+        message: String,
+    },
+}
+
 /// Why one object failed; the object's failure rolls back everything it wrote.
 #[derive(Debug, Error)]
 pub enum ObjectError {
@@ -119,6 +156,8 @@ pub enum Error {
     Db(#[from] DbError),
     #[error(transparent)]
     S3(#[from] S3Error),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
     #[error("{failed} of {total} object(s) failed, first: {first}")]
     ObjectsFailed {
         failed: u64,
@@ -135,9 +174,10 @@ impl Error {
             Self::Spec(_)
             | Self::Config(_)
             | Self::S3(S3Error::NoSuchBucket { .. } | S3Error::Read { .. })
+            | Self::Queue(QueueError::NoSuchQueue { .. })
             | Self::Db(DbError::Schema { .. } | DbError::Tls(_))
             | Self::ObjectsFailed { runtime: false, .. } => 2,
-            Self::Db(_) | Self::S3(_) | Self::ObjectsFailed { .. } => 1,
+            Self::Db(_) | Self::S3(_) | Self::Queue(_) | Self::ObjectsFailed { .. } => 1,
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Modules in reading order: the dataset [`spec`]; the shared [`record`] types; the [`source`] (S3 listing and
 //! the streaming CSV parser); the pure [`transform`]; the COPY [`sink`]; the [`ledger`] that makes loads
-//! exactly-once; [`migrate`] for the schema; [`process`] and [`ingest`], the two pipelines; and the plumbing:
+//! exactly-once; [`migrate`] for the schema; [`process`] and [`ingest`], the two pipelines; [`queue`], the S3
+//! event consumer that feeds `process`; and the plumbing:
 //! [`aws`], [`db`], [`config`], [`metrics`], [`progress`], [`error`].
 
 pub mod aws;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod process;
 pub mod progress;
+pub mod queue;
 pub mod record;
 pub mod sink;
 pub mod source;

@@ -1,12 +1,16 @@
-//! The `etl` binary: parse flags, set up logging, run one subcommand, map the outcome to an exit code.
+//! The `etl` binary: parse flags, set up logging and signal handling, run one subcommand, map the outcome to an
+//! exit code.
 
 mod cli;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
-use tracing::error;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, LogFormat};
@@ -46,8 +50,14 @@ async fn run(command: &Command) -> anyhow::Result<()> {
         }
         Command::Process(args) => {
             let config = args.config()?;
+            let shutdown = shutdown_on_signals()?;
             let db = args.db.settings().resolve(&config.aws).await?;
-            etl::process::process(&config, &db).await?;
+            match args.queue_config() {
+                Some(queue) => Box::pin(etl::queue::serve(&config, &queue, &db, shutdown)).await?,
+                None => {
+                    etl::process::process(&config, &db, shutdown).await?;
+                }
+            }
         }
         Command::Migrate(args) => {
             let dataset =
@@ -62,6 +72,38 @@ async fn run(command: &Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A token that SIGTERM or SIGINT cancels: the run then takes no new work and lets the loads in flight commit or
+/// roll back. A second signal exits at once with 128 + its number; PostgreSQL rolls back what was not committed.
+fn shutdown_on_signals() -> anyhow::Result<CancellationToken> {
+    let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch for SIGINT")?;
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let (first, _) = next_signal(&mut term, &mut int).await;
+        warn!(
+            signal = first,
+            "Stopping: no new work; loads in flight commit or roll back. A second signal aborts."
+        );
+        cancel.cancel();
+        let (second, code) = next_signal(&mut term, &mut int).await;
+        error!(
+            signal = second,
+            "Second signal: aborting; uncommitted loads roll back."
+        );
+        std::process::exit(code);
+    });
+    Ok(token)
+}
+
+/// Waits for SIGTERM or SIGINT; returns its name and the conventional exit code for dying of it.
+async fn next_signal(term: &mut Signal, int: &mut Signal) -> (&'static str, i32) {
+    tokio::select! {
+        _ = term.recv() => ("SIGTERM", 143),
+        _ = int.recv() => ("SIGINT", 130),
+    }
 }
 
 /// JSON lines on stdout when it is not a terminal (CloudWatch, Docker), readable text when it is.

@@ -16,6 +16,9 @@ pub const OBJECTS_LOADED: &str = "ObjectsLoaded";
 pub const OBJECTS_FAILED: &str = "ObjectsFailed";
 pub const DURATION_SECONDS: &str = "DurationSeconds";
 pub const RUN_SUCCEEDED: &str = "RunSucceeded";
+pub const MESSAGES_RECEIVED: &str = "MessagesReceived";
+pub const EVENT_OBJECTS_LOADED: &str = "EventObjectsLoaded";
+pub const EVENT_TO_COMMIT_SECONDS: &str = "EventToCommitSeconds";
 
 /// What one object's load produced.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,6 +48,25 @@ pub fn run_record(dataset: &str, seconds: f64, succeeded: bool) -> Value {
         metrics.push((RUN_SUCCEEDED, "Count", json!(1)));
     }
     record(dataset, &metrics, None)
+}
+
+/// The EMF record for one receive from the queue: how many messages it brought.
+pub fn received_record(dataset: &str, messages: usize) -> Value {
+    record(
+        dataset,
+        &[(MESSAGES_RECEIVED, "Count", json!(messages))],
+        None,
+    )
+}
+
+/// The EMF record for one object loaded on the event path, with the seconds from the S3 event's `eventTime` to
+/// the commit (`None` when the event had no readable time).
+pub fn event_loaded_record(dataset: &str, key: &str, event_to_commit: Option<f64>) -> Value {
+    let mut metrics = vec![(EVENT_OBJECTS_LOADED, "Count", json!(1))];
+    if let Some(seconds) = event_to_commit {
+        metrics.push((EVENT_TO_COMMIT_SECONDS, "Seconds", json!(seconds)));
+    }
+    record(dataset, &metrics, Some(key))
 }
 
 fn record(dataset: &str, metrics: &[(&str, &str, Value)], key: Option<&str>) -> Value {
@@ -86,7 +108,9 @@ pub fn emit(record: &Value) {
 
 #[cfg(test)]
 mod tests {
-    use crate::metrics::{ObjectMetrics, object_record, run_record};
+    use crate::metrics::{
+        ObjectMetrics, event_loaded_record, object_record, received_record, run_record,
+    };
 
     #[test]
     fn records_follow_the_emf_shape() {
@@ -127,6 +151,21 @@ mod tests {
             ]
         );
         assert_eq!(run_record("events", 1.0, true)["RunSucceeded"], 1);
+        assert_eq!(received_record("events", 7)["MessagesReceived"], 7);
+        let loaded = event_loaded_record("events", "k.csv", Some(2.5));
+        assert_eq!(
+            (
+                loaded["EventObjectsLoaded"].as_u64(),
+                loaded["Key"].as_str()
+            ),
+            (Some(1), Some("k.csv"))
+        );
+        assert_eq!(loaded["EventToCommitSeconds"], 2.5);
+        assert!(
+            event_loaded_record("events", "k.csv", None)
+                .get("EventToCommitSeconds")
+                .is_none()
+        );
         assert!(
             run_record("events", 1.0, false)
                 .get("RunSucceeded")

@@ -140,7 +140,11 @@ enum Outcome {
 }
 
 /// Runs `etl process` against an already resolved database config.
-pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary, Error> {
+pub async fn process(
+    config: &ProcessConfig,
+    db: &DbConfig,
+    shutdown: CancellationToken,
+) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let dataset = &config.dataset;
     let ctx = LoadContext::new(config, db).await?;
@@ -154,6 +158,9 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
         let (mut listed, mut already) = (0_u64, 0_u64);
         // Stops early only when the engine has stopped taking jobs (it failed); its error is the run's.
         'pages: while let Some(page) = listing.next_page().await? {
+            if shutdown.is_cancelled() {
+                break;
+            }
             listed += page.len() as u64;
             let loaded = if config.reprocess {
                 BTreeSet::new()
@@ -161,6 +168,9 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
                 ledger::loaded_keys(&client, &dataset.name, &config.bucket, &page).await?
             };
             for object in page {
+                if shutdown.is_cancelled() {
+                    break 'pages;
+                }
                 if loaded.contains(&object.key) {
                     already += 1;
                     debug!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, reason = "already loaded", "Skipped object.");
@@ -188,9 +198,15 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
         let mut summary = RunSummary::default();
         let mut first_failure: Option<(String, bool)> = None;
         while let Some((object, outcome)) = pending_rx.recv().await {
-            let outcome = outcome.await.unwrap_or_else(|_| {
-                JobOutcome::Failed(ObjectError::Download("the load was abandoned".to_owned()))
-            });
+            let outcome = match outcome.await {
+                Ok(outcome) => outcome,
+                // The engine dropped a job it never started because a signal stopped the run:
+                // nothing of it was written, and the next run (or sweep) picks it up.
+                Err(_) if shutdown.is_cancelled() => continue,
+                Err(_) => JobOutcome::Failed(ObjectError::Download(
+                    "the load was abandoned".to_owned(),
+                )),
+            };
             report(&dataset.name, &object, &outcome, None);
             match outcome {
                 JobOutcome::Loaded { rows, rejected, .. } => {
@@ -215,7 +231,7 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
         (summary, first_failure)
     };
     let (loads, listed, (mut summary, first_failure)) = tokio::join!(
-        run_loads(&ctx, job_rx, CancellationToken::new()),
+        run_loads(&ctx, job_rx, shutdown.clone()),
         produce,
         collect
     );
@@ -224,10 +240,15 @@ pub async fn process(config: &ProcessConfig, db: &DbConfig) -> Result<RunSummary
     summary.objects_skipped += already;
 
     let seconds = started.elapsed().as_secs_f64();
+    if shutdown.is_cancelled() {
+        let done = summary.objects_loaded + summary.objects_skipped + summary.objects_failed;
+        warn!(dataset = %dataset.name, not_done = listed.saturating_sub(done),
+              "Stopped by a signal; the next run picks up the objects not loaded.");
+    }
     metrics::emit(&metrics::run_record(
         &dataset.name,
         seconds,
-        first_failure.is_none(),
+        first_failure.is_none() && !shutdown.is_cancelled(),
     ));
     info!(dataset = %dataset.name, loaded = summary.objects_loaded, skipped = summary.objects_skipped,
           failed = summary.objects_failed, rows = summary.rows_loaded, rejected = summary.rows_rejected, seconds,

@@ -6,11 +6,15 @@ Standard library only: it runs with whatever python3 is on PATH, before any venv
   localtf.py port                               print a free TCP port on 127.0.0.1
   localtf.py wait-http URL SECONDS              wait until URL answers any HTTP status
   localtf.py override WORKDIR AMI_ID ENDPOINT   write WORKDIR/local_override.tf.json; print "region<TAB>name<TAB>ami"
-                                                lines for the SSM parameters the local run must seed
+                                                lines for the SSM parameters the local run must seed; creates
+                                                in moto the GitHub OIDC provider a configuration looks up
   localtf.py seed-ssm ENDPOINT REGION NAME VAL  create (or overwrite) one String SSM parameter in moto
   localtf.py objects ENDPOINT BUCKET            print "key<TAB>size" for every object in BUCKET
   localtf.py leftovers ENDPOINT REGION          print what moto still holds (buckets, live instances, DB
-                                                instances); exit 1 when anything is left
+                                                instances, queues, Auto Scaling groups); exit 1 when anything is left
+  localtf.py queue-depth ENDPOINT REGION URL    print "visible<TAB>in flight" message counts of an SQS queue
+  localtf.py types-applied STATE.json GENDIR... print the managed resource types a GENDIR emits that STATE.json
+                                                (terraform show -json) lacks; exit 1 when there are any
   localtf.py spec-table SPEC.toml               print the target table named by a dataset spec
   localtf.py etl-summary LOG                    print the last ingest and process summaries of an etl JSON log
 """
@@ -33,6 +37,7 @@ OVERRIDE = "local_override.tf.json"
 SERVICES = {
     "aws_acm": "acm",
     "aws_ami": "ec2",
+    "aws_autoscaling": "autoscaling",
     "aws_availability_zones": "ec2",
     "aws_caller_identity": "sts",
     "aws_cloudtrail": "cloudtrail",
@@ -230,8 +235,10 @@ def override(workdir, ami_id, endpoint):
                 "moto endpoint for every service the configuration uses, fake keys moto accepts, path-style S3 "
                 "(a bucket name cannot resolve as a subdomain of 127.0.0.1), no credential/metadata lookups, and "
                 "max_retries 1 because moto answers unimplemented calls with HTTP 500 which the provider would "
-                "otherwise retry for 10-16 minutes. The account id is still requested (from moto's STS) because "
-                "security-group rules that reference another group drift without it. default_tags are kept."
+                "otherwise retry for 10-16 minutes. The account id is requested from moto's STS (the provider's "
+                "default, stated here because the setting belongs to the emulator run, not to out/): moto "
+                "returns a referenced security group as <account>/<group id>, which the provider can only "
+                "match to the configured group id when it knows the account. default_tags are kept."
             ),
             "access_key": "test",
             "secret_key": "test",
@@ -271,6 +278,12 @@ def override(workdir, ami_id, endpoint):
                 "//": "moto cannot hold /aws/service/... public parameters; platform.sh seeds this copy.",
                 "name": local_ssm_name(body["name"]),
             }
+    # A configuration that looks GitHub's OIDC provider up expects the account to have one already (there is one
+    # per account). moto's empty account has none, so the local run creates it before terraform reads it.
+    for rtype, name, body in blocks(docs, "data"):
+        if rtype == "aws_iam_openid_connect_provider" and body.get("url"):
+            seed_oidc(endpoint, body["url"])
+            print(f"  seeded IAM OIDC provider {body['url']} in moto (data.{rtype}.{name} looks it up)", file=sys.stderr)
     res = {}
 
     def put(rtype, name, values):
@@ -302,6 +315,35 @@ def override(workdir, ami_id, endpoint):
                 "//": "moto stores the parameters but never reads them back as set, so every plan would "
                 "show them changing.",
                 "lifecycle": {"ignore_changes": ignore(body, ["parameter"])},
+            })
+        elif rtype == "aws_sqs_queue" and body.get("redrive_policy"):
+            put(rtype, name, {
+                "//": "moto returns the redrive policy JSON re-serialized with spaces after ':' and ',' (AWS returns "
+                "it compact, as generated), which the provider reports as a change on every plan.",
+                "lifecycle": {"ignore_changes": ignore(body, ["redrive_policy"])},
+            })
+        elif rtype == "aws_autoscaling_group":
+            put(rtype, name, {
+                "//": "moto's Auto Scaling does not store DefaultInstanceWarmup and reads it back as 0.",
+                "lifecycle": {"ignore_changes": ignore(body, ["default_instance_warmup"])},
+            })
+        elif rtype == "aws_autoscaling_policy":
+            put(rtype, name, {
+                "//": "moto reads a target-tracking policy back as disabled (Enabled false) with an empty "
+                "predictive-scaling block that the policy never had.",
+                "lifecycle": {"ignore_changes": ignore(body, ["enabled", "predictive_scaling_configuration"])},
+            })
+        elif rtype == "aws_launch_template":
+            put(rtype, name, {
+                "//": "moto adds a tag specification for the launch template itself (with the provider's default "
+                "tags) to what it reads back, which the configuration never declares.",
+                "lifecycle": {"ignore_changes": ignore(body, ["tag_specifications"])},
+            })
+        elif rtype.startswith("aws_vpc_security_group_") and "referenced_security_group_id" in body:
+            put(rtype, name, {
+                "//": "moto does not read back the description of a rule that references another group, so "
+                "every plan would show it changing; it is still sent on create.",
+                "lifecycle": {"ignore_changes": ignore(body, ["description"])},
             })
         elif rtype == "aws_cloudwatch_log_group" and body.get("skip_destroy"):
             put(rtype, name, {
@@ -395,6 +437,18 @@ def seed_ssm(endpoint, region, name, value):
         die(f"seeding SSM parameter {name}: HTTP {err.code}: {err.read()[:200]!r}")
 
 
+def seed_oidc(endpoint, url):
+    """Creates the OIDC provider for url in moto; one that is already there is kept."""
+    signed(endpoint, "us-east-1", "iam", {
+        "Action": "CreateOpenIDConnectProvider",
+        "Version": "2010-05-08",
+        "Url": url,
+        "ClientIDList.member.1": "sts.amazonaws.com",
+        # Any 40 hex digits: moto checks none, and AWS no longer uses the thumbprint for GitHub.
+        "ThumbprintList.member.1": "0" * 40,
+    }, tolerate="EntityAlreadyExists")
+
+
 def objects(endpoint, bucket):
     token = None
     ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -414,8 +468,9 @@ def objects(endpoint, bucket):
             return
 
 
-def signed(endpoint, region, service, data=None, path="/"):
-    """One request to moto, which reads the region from the credential scope and checks no signature."""
+def signed(endpoint, region, service, data=None, path="/", tolerate=None):
+    """One request to moto, which reads the region from the credential scope and checks no signature. An error
+    whose body names the `tolerate` code returns None; any other error stops the run."""
     headers = {
         "Authorization": f"AWS4-HMAC-SHA256 Credential=test/20260101/{region}/{service}/aws4_request, "
         "SignedHeaders=host, Signature=0",
@@ -429,7 +484,10 @@ def signed(endpoint, region, service, data=None, path="/"):
         with urllib.request.urlopen(req, timeout=30) as resp:
             return ET.fromstring(resp.read())
     except urllib.error.HTTPError as err:
-        die(f"{service} request to moto failed: HTTP {err.code}: {err.read()[:200]!r}")
+        body = err.read()
+        if tolerate and tolerate.encode() in body:
+            return None
+        die(f"{service} request to moto failed: HTTP {err.code}: {body[:200]!r}")
 
 
 def local_names(root, tag):
@@ -446,9 +504,59 @@ def leftovers(endpoint, region):
             left.append(f"ec2 instance {inst.findtext('{*}instanceId')} ({state})")
     rds = signed(endpoint, region, "rds", {"Action": "DescribeDBInstances", "Version": "2014-10-31"})
     left += [f"rds db instance {d}" for d in local_names(rds, "DBInstanceIdentifier")]
+    sqs = signed(endpoint, region, "sqs", {"Action": "ListQueues", "Version": "2012-11-05"})
+    left += [f"sqs queue {q}" for q in local_names(sqs, "QueueUrl")]
+    asg = signed(endpoint, region, "autoscaling", {"Action": "DescribeAutoScalingGroups", "Version": "2011-01-01"})
+    left += [f"auto scaling group {g}" for g in local_names(asg, "AutoScalingGroupName")]
     for line in left:
         print(line)
     sys.exit(1 if left else 0)
+
+
+def queue_depth(endpoint, region, url):
+    """Messages visible and in flight in the queue at URL (moto's query protocol, as the AWS CLI once spoke)."""
+    path = urllib.parse.urlparse(url).path
+    root = signed(endpoint, region, "sqs", {
+        "Action": "GetQueueAttributes",
+        "Version": "2012-11-05",
+        "AttributeName.1": "ApproximateNumberOfMessages",
+        "AttributeName.2": "ApproximateNumberOfMessagesNotVisible",
+    }, path=path)
+    attrs = {}
+    for attr in root.iter():
+        if attr.tag.rsplit("}", 1)[-1] == "Attribute":
+            name = value = None
+            for child in attr:
+                tag = child.tag.rsplit("}", 1)[-1]
+                if tag == "Name":
+                    name = child.text
+                elif tag == "Value":
+                    value = child.text
+            attrs[name] = value
+    print(f"{attrs.get('ApproximateNumberOfMessages', '0')}\t{attrs.get('ApproximateNumberOfMessagesNotVisible', '0')}")
+
+
+def types_applied(state_json, *gen_dirs):
+    """Managed resource types emitted in any generated dir but absent from `terraform show -json` of the applied
+    state: one line each with the configurations emitting it, exit 1; else one summary line."""
+    emitted = {}
+    for gen_dir in gen_dirs:
+        for rtype, _, _ in blocks(load_config(gen_dir), "resource"):
+            emitted.setdefault(rtype, set()).add(pathlib.Path(gen_dir).name)
+    with open(state_json, encoding="utf-8") as f:
+        state = json.load(f)
+    applied = set()
+    modules = [state.get("values", {}).get("root_module", {})]
+    while modules:
+        module = modules.pop()
+        applied.update(r["type"] for r in module.get("resources", []) if r.get("mode") == "managed")
+        modules.extend(module.get("child_modules", []))
+    missing = sorted(set(emitted) - applied)
+    for rtype in missing:
+        print(f"{rtype} (emitted by {', '.join(sorted(emitted[rtype]))}) is not in the applied state")
+    if missing:
+        sys.exit(1)
+    print(f"all {len(emitted)} resource types that {len(gen_dirs)} configurations emit were applied")
 
 
 def etl_summary(log):
@@ -487,10 +595,12 @@ def main(argv):
         "seed-ssm": (4, seed_ssm),
         "objects": (2, objects),
         "leftovers": (2, leftovers),
+        "queue-depth": (3, queue_depth),
         "spec-table": (1, spec_table),
+        "types-applied": (None, types_applied),
         "etl-summary": (1, etl_summary),
     }
-    if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][0]:
+    if len(argv) < 2 or argv[1] not in cmds or cmds[argv[1]][0] not in (None, len(argv) - 2):
         die("usage: see the header of infra-gen/local/localtf.py")
     cmds[argv[1]][1](*argv[2:])
 

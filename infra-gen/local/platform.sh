@@ -2,19 +2,28 @@
 # The local platform: the generated Terraform applied to the moto AWS emulator, and the ETL loading a private
 # PostgreSQL cluster that stands in for RDS. No AWS account, no network beyond 127.0.0.1.
 #
-#   platform.sh up       start moto + PostgreSQL, gen, terraform apply, etl migrate/ingest/process, print a report
+#   platform.sh up       start moto + PostgreSQL, gen, terraform apply, etl migrate/ingest, the event path (S3 ->
+#                        SQS -> etl process --queue), the listing sweep, print a report
 #   platform.sh down     stop exactly the processes `up` started and remove their state (logs are kept)
 #   platform.sh status   show what is running and where
 #   platform.sh env      print the exports that point aws/etl/psql at the running local platform
-#   platform.sh e2e      the end-to-end test: apply, converged plan, ETL rows equal data/events.expected.tsv,
-#                        destroy leaves nothing, down; prints per-phase timings; its own instance, so it can
-#                        run while a demo is up
+#   platform.sh e2e      the end-to-end test on the all-features configuration (E2E_CONFIG, default
+#                        infra-gen/tests/it/fixtures/full.toml): apply (bootstrap module, then the platform),
+#                        converged plans, every resource type any configuration emits was created, ETL rows equal
+#                        data/events.expected.tsv, destroy (platform, then bootstrap) leaves nothing, down; prints
+#                        per-phase timings; its own instance, so it can run while a demo is up
+#   platform.sh plan [CONFIG.toml|default ...]
+#                        terraform plan of each configuration (default: the defaults and every fixture in
+#                        infra-gen/tests/it/fixtures) against one moto, each in .work/local/plan/configs/<name>/
+#                        with tfplan and plan.json; fails naming every configuration that does not plan
 #
 # State lives in <repo>/.work/local/<instance>/ (instance `demo`, or `e2e`): pids, ports, logs, the PostgreSQL
 # cluster, the terraform work dir. Environment overrides:
 #   TF_PLUGIN_MIRROR   provider filesystem mirror (default: /opt/tf-plugins, else found with `find`)
 #   TF_TIMEOUT_APPLY / TF_TIMEOUT_DESTROY / TF_TIMEOUT_PLAN / TF_TIMEOUT_INIT   seconds (600/600/300/180)
 #   PLATFORM_VERBOSE=1 stream terraform and etl output instead of only writing it to the logs
+#   PLATFORM_CONFIG    a platform.toml to generate from instead of out/ (e.g. infra-gen/tests/it/fixtures/full.toml,
+#                      which turns the worker fleet on); generated straight into the work dir, out/ is not touched
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +35,7 @@ expected=$root/data/events.expected.tsv
 expected_rejects=$root/data/events.rejects.tsv
 prefix=raw/events
 venv=$root/.work/venv
+fixtures_dir=$root/infra-gen/tests/it/fixtures
 
 instance=demo
 set_instance() {
@@ -77,7 +87,8 @@ timings() {
 logged() {
   local log=$1 what=$2
   shift 2
-  local rc=0
+  local rc=0 from=1
+  [[ -f $log ]] && from=$(($(wc -l <"$log") + 1))
   say "    $what (log: ${log#"$root"/})"
   if [[ ${PLATFORM_VERBOSE:-0} == 1 ]]; then
     "$@" 2>&1 | tee -a "$log" || rc=${PIPESTATUS[0]}
@@ -85,7 +96,12 @@ logged() {
     "$@" >>"$log" 2>&1 || rc=$?
   fi
   if ((rc != 0)); then
-    tail -n 25 "$log" | sed 's/^/    | /' >&2
+    # Terraform's own error blocks when there are any, else the last lines of this command's output.
+    if tail -n +"$from" "$log" | grep -q '^Error: '; then
+      tail -n +"$from" "$log" | sed -n '/^Error: /,$p' | head -n 40 | sed 's/^/    | /' >&2
+    else
+      tail -n +"$from" "$log" | tail -n 25 | sed 's/^/    | /' >&2
+    fi
     if ((rc == 124)); then
       fail "$what timed out (log: $log)"
     fi
@@ -323,12 +339,15 @@ find_mirror() {
   [[ -n $bin ]] && dirname "$(dirname "$(dirname "$(dirname "$(dirname "$(dirname "$bin")")")")")"
 }
 
-# The project's own CLI config: providers from the local mirror (offline), the registry only without one.
+# The project's own CLI config: providers from the local mirror (offline), the registry only without one; one
+# plugin cache per instance, so the work dirs of `plan` link the provider instead of copying it each.
 write_cli_config() {
   local mirror
   mirror=$(find_mirror || true)
+  mkdir -p "$state/plugin-cache"
   if [[ -n $mirror ]]; then
     cat >"$state/terraformrc" <<EOF
+plugin_cache_dir = "$state/plugin-cache"
 provider_installation {
   filesystem_mirror {
     path    = "$mirror"
@@ -338,7 +357,7 @@ provider_installation {
 EOF
     note "providers from the filesystem mirror $mirror"
   else
-    printf 'provider_installation {\n  direct {}\n}\n' >"$state/terraformrc"
+    printf 'plugin_cache_dir = "%s"\nprovider_installation {\n  direct {}\n}\n' "$state/plugin-cache" >"$state/terraformrc"
     note "no provider mirror found (set TF_PLUGIN_MIRROR): providers come from registry.terraform.io"
   fi
 }
@@ -362,14 +381,42 @@ build() {
   [[ -x $bin_dir/etl && -x $bin_dir/infra-gen ]] || fail "built binaries not found in $bin_dir"
 }
 
-in_root() { (cd "$root" && "$@"); }
+in_dir() {
+  local dir=$1
+  shift
+  (cd "$dir" && "$@")
+}
+in_root() { in_dir "$root" "$@"; }
 
+# `infra-gen gen` of CONFIG (a platform.toml, or `default` for the built-in defaults) into DIR; out/ is left alone.
+gen_into() {
+  local dir=$1 config=$2
+  mkdir -p "$dir"
+  if [[ $config == default ]]; then
+    # In DIR, where no platform.toml can be picked up.
+    logged "$logs/gen.log" "infra-gen gen (defaults)" in_dir "$dir" "$bin_dir/infra-gen" gen --out .
+  else
+    logged "$logs/gen.log" "infra-gen gen --config ${config#"$root"/}" \
+      in_root "$bin_dir/infra-gen" gen --config "$config" --out "$dir"
+  fi
+}
+
+# Generates a configuration into the terraform work dir and writes the local override there. Without CONFIG it
+# runs `infra-gen gen` as a user would (./platform.toml or the defaults into out/) and copies out/; with CONFIG
+# (a platform.toml, or `default` for the built-in defaults) it generates straight into the work dir and out/ is
+# left alone.
 generate() {
-  logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
-  compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
+  local config=${1:-${PLATFORM_CONFIG:-}}
   mkdir -p "$tfdir"
-  rm -f "$tfdir"/*.tf.json
-  cp "$root"/out/*.tf.json "$tfdir/"
+  rm -f "$tfdir"/*.tf.json "$tfdir"/bootstrap/*.tf.json
+  if [[ -z $config ]]; then
+    logged "$logs/gen.log" "infra-gen gen" in_root "$bin_dir/infra-gen" gen
+    compgen -G "$root/out/*.tf.json" >/dev/null || fail "infra-gen gen wrote no out/*.tf.json"
+    cp "$root"/out/*.tf.json "$tfdir/"
+  else
+    gen_into "$tfdir" "$config"
+  fi
+  compgen -G "$tfdir/*.tf.json" >/dev/null || fail "infra-gen gen wrote no *.tf.json into $tfdir"
   local seeds region name value
   seeds=$(python3 "$helper" override "$tfdir" "$local_ami" "$(moto_url)") || fail "writing the override failed"
   while IFS=$'\t' read -r region name value; do
@@ -378,7 +425,7 @@ generate() {
     python3 "$helper" seed-ssm "$(moto_url)" "$region" "$name" "$value"
     note "seeded SSM parameter $name = $value in moto ($region)"
   done <<<"$seeds"
-  note "copied $(find "$tfdir" -maxdepth 1 -name '*.tf.json' ! -name local_override.tf.json | wc -l) generated files + local_override.tf.json into ${tfdir#"$root"/}"
+  note "$(find "$tfdir" -maxdepth 1 -name '*.tf.json' ! -name local_override.tf.json | wc -l) generated files + local_override.tf.json in ${tfdir#"$root"/}"
 }
 
 tf_init() {
@@ -434,6 +481,36 @@ tf_plan_converged() {
   esac
 }
 
+# The bootstrap module (out/bootstrap/: the state bucket, the permissions boundary the platform's roles name, the
+# CI identity) in its own work dir and state, applied before the platform as an administrator does it once.
+bootstrap_dir() { printf '%s/bootstrap' "$state"; }
+
+bootstrap_apply() {
+  local dir
+  dir=$(bootstrap_dir)
+  mkdir -p "$dir"
+  rm -f "$dir"/*.tf.json
+  # A configuration generated into the work dir brought its own bootstrap module; otherwise out/'s.
+  if compgen -G "$tfdir/bootstrap/*.tf.json" >/dev/null; then
+    cp "$tfdir"/bootstrap/*.tf.json "$dir/"
+  else
+    cp "$root"/out/bootstrap/*.tf.json "$dir/"
+  fi
+  python3 "$helper" override "$dir" "$local_ami" "$(moto_url)" >/dev/null || fail "writing the bootstrap override failed"
+  tfdir=$dir logged "$logs/bootstrap.log" "terraform init (bootstrap)" \
+    tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
+  tfdir=$dir logged "$logs/bootstrap.log" "terraform apply (bootstrap)" \
+    tf "${TF_TIMEOUT_APPLY:-600}" apply -input=false -auto-approve -no-color
+  grep -E '^Apply complete!' "$logs/bootstrap.log" | tail -n 1 | sed 's/^/    /'
+  tfdir=$dir tf_plan_converged
+}
+
+bootstrap_destroy() {
+  tfdir=$(bootstrap_dir) logged "$logs/bootstrap.log" "terraform destroy (bootstrap)" \
+    tf "${TF_TIMEOUT_DESTROY:-600}" destroy -input=false -auto-approve -no-color
+  grep -E '^Destroy complete!' "$logs/bootstrap.log" | tail -n 1 | sed 's/^/    /'
+}
+
 tf_destroy() {
   with_heartbeat Destruction destroyed logged "$logs/terraform.log" "terraform destroy" \
     tf "${TF_TIMEOUT_DESTROY:-600}" destroy -input=false -auto-approve -no-color
@@ -443,6 +520,22 @@ tf_destroy() {
 output() {
   python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["value"])' "$state/outputs.json" "$1" ||
     fail "terraform output $1 is missing"
+}
+
+# Every managed resource type that the defaults or any fixture emits must be in the applied state: a type the
+# e2e never creates on the emulator is a type whose apply nobody has seen work.
+types_applied() {
+  local dir=$state/emitted config name missing
+  rm -rf "$dir"
+  for config in default "$fixtures_dir"/*.toml; do
+    gen_into "$dir/$(basename "$config" .toml)" "$config" >/dev/null
+  done
+  tf 120 show -json >"$state/applied.json" || fail "terraform show -json failed"
+  if ! missing=$(python3 "$helper" types-applied "$state/applied.json" "$dir"/*/); then
+    printf '%s\n' "$missing" | sed 's/^/    | /' >&2
+    fail "resource types emitted by a configuration but never applied by the e2e: add them to the e2e configuration"
+  fi
+  note "$missing"
 }
 
 # ── etl ────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -484,7 +577,27 @@ run_etl() {
   source "$state/etl.env"
   logged "$logs/etl.log" "etl migrate" "$bin_dir/etl" migrate
   logged "$logs/etl.log" "etl ingest ${samples[*]#"$root"/}" "$bin_dir/etl" ingest "${samples[@]}"
-  logged "$logs/etl.log" "etl process" "$bin_dir/etl" process
+  event_path
+  logged "$logs/etl.log" "etl process (the listing sweep)" "$bin_dir/etl" process
+}
+
+# The event path: the ingest's uploads reach the SQS queue through the bucket notification (moto delivers them, an
+# s3:TestEvent first); when this etl has queue mode, `etl process --queue --exit-when-idle` drains the queue before
+# the sweep runs (which then finds everything loaded).
+event_path() {
+  local url visible in_flight
+  url=$(output etl_queue_url)
+  IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+  note "event queue ${url##*/}: $visible messages visible, $in_flight in flight after the ingest"
+  ((visible + in_flight > 0)) || fail "the ingest raised no event in $url: the bucket notification does not reach the queue"
+  if "$bin_dir/etl" process --help 2>/dev/null | grep -q -- '--exit-when-idle'; then
+    logged "$logs/etl.log" "etl process --queue (the event path, until the queue is idle)" \
+      "$bin_dir/etl" process --queue "$url" --exit-when-idle
+    IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+    note "event queue after draining: $visible visible, $in_flight in flight"
+  else
+    note "this etl has no queue mode (etl process --queue) yet: the events stay queued, the sweep loads the objects"
+  fi
 }
 
 table_name() { python3 "$helper" spec-table "$dataset"; }
@@ -513,25 +626,98 @@ report() {
 }
 
 # ── commands ───────────────────────────────────────────────────────────────────────────────────────────────────
-cmd_up() {
-  mkdir -p "$logs"
+# The tools are there and the binaries built, as two timed phases.
+prepare() {
   begin prerequisites
   prerequisites
   end
   begin build
   build
   end
+}
+
+# CONFIG as for generate: none for ./platform.toml (or the defaults) through out/.
+cmd_up() {
+  local config=${1:-}
+  mkdir -p "$logs"
+  prepare
   begin services
   start_moto
   start_pg
   end
   begin "gen + init"
-  generate
+  generate "$config"
   tf_init
+  end
+  begin "bootstrap apply"
+  bootstrap_apply
   end
   begin "terraform apply"
   tf_apply
   end
+}
+
+# Every configuration (the defaults and each fixture) planned against one moto: gen into its own work dir, the
+# override, init (offline, the instance's plugin cache), `plan -out tfplan`, and `show -json` into plan.json for
+# the IAM lint. Plans all, then fails naming each configuration whose plan failed.
+cmd_plan() {
+  local started config name failed=()
+  started=$(now)
+  fresh_instance plan
+  local configs=("$@")
+  if ((${#configs[@]} == 0)); then
+    configs=(default "$fixtures_dir"/*.toml)
+  fi
+  trap 'rc=$?; stop_all >/dev/null 2>&1 || true; exit "$rc"' EXIT
+  prepare
+  begin moto
+  mkdir -p "$state"
+  start_moto
+  write_cli_config
+  end
+  for config in "${configs[@]}"; do
+    if [[ $config == default ]]; then
+      name=default
+    else
+      [[ -f $config ]] || fail "no configuration file $config"
+      config=$(realpath "$config")
+      name=$(basename "$config" .toml)
+    fi
+    begin "plan $name"
+    if (plan_config "$name" "$config"); then
+      end
+    else
+      failed+=("$name")
+      say "    FAILED: configuration $name (log: ${logs#"$root"/}/plan-$name.log)"
+    fi
+  done
+  stop_all >/dev/null
+  trap - EXIT
+  timings
+  ((${#failed[@]} == 0)) || fail "terraform plan failed for configuration(s): ${failed[*]}"
+  say "plan: ${#configs[@]} configuration(s) plan on moto in $(elapsed "$started")s; plans in ${state#"$root"/}/configs/*/plan.json"
+}
+
+# One configuration of cmd_plan; runs in a subshell, so `fail` ends only this configuration.
+plan_config() {
+  local name=$1 config=$2 log
+  tfdir=$state/configs/$name
+  log=$logs/plan-$name.log
+  rm -rf "$tfdir"
+  generate "$config"
+  logged "$log" "terraform init ($name)" tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
+  logged "$log" "terraform plan ($name)" tf "${TF_TIMEOUT_PLAN:-300}" plan -input=false -no-color -out=tfplan
+  grep -E '^Plan:' "$log" | tail -n 1 | sed 's/^/    /'
+  tf 120 show -json tfplan >"$tfdir/plan.json" 2>>"$log" || fail "terraform show -json tfplan ($name) failed (log: $log)"
+  # The configuration's bootstrap module (the CI roles, the boundary, the state bucket): planned too, so the IAM
+  # lint reads its documents.
+  local boot=$tfdir/bootstrap
+  python3 "$helper" override "$boot" "$local_ami" "$(moto_url)" >/dev/null || fail "writing the bootstrap override ($name) failed"
+  tfdir=$boot logged "$log" "terraform init ($name bootstrap)" tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
+  tfdir=$boot logged "$log" "terraform plan ($name bootstrap)" tf "${TF_TIMEOUT_PLAN:-300}" plan -input=false -no-color -out=tfplan
+  grep -E '^Plan:' "$log" | tail -n 1 | sed 's/^/    /'
+  tfdir=$boot tf 120 show -json tfplan >"$boot/plan.json" 2>>"$log" ||
+    fail "terraform show -json tfplan ($name bootstrap) failed (log: $log)"
 }
 
 cmd_load() {
@@ -582,6 +768,16 @@ cmd_status() {
   ((any)) || say "local platform is down"
 }
 
+# A clean slate for a test instance each time: a run killed earlier may have left it behind.
+fresh_instance() {
+  set_instance "$1"
+  if [[ -d $state ]]; then
+    cmd_down >/dev/null
+  fi
+  rm -rf "$logs"
+  mkdir -p "$logs"
+}
+
 cmd_env() {
   [[ -f $state/etl.env ]] || fail "the local platform is not up: run infra-gen/local/platform.sh up"
   cat "$state/etl.env"
@@ -621,17 +817,17 @@ verify_rows() {
 cmd_e2e() {
   local started
   started=$(now)
-  set_instance e2e
-  # A clean slate each time: a run killed earlier may have left its instance behind.
-  if [[ -d $state ]]; then
-    cmd_down >/dev/null
-  fi
-  rm -rf "$logs"
-  mkdir -p "$logs"
+  fresh_instance e2e
   trap 'rc=$?; if ((rc != 0)); then say "e2e: FAILED${current_phase:+ in phase \"$current_phase\"} (logs: ${logs#"$root"/})" >&2; cmd_down >/dev/null 2>&1 || true; fi' EXIT
-  cmd_up
+  local config=${E2E_CONFIG:-$fixtures_dir/full.toml}
+  [[ -f $config ]] || fail "no configuration file $config (E2E_CONFIG)"
+  say "e2e configuration: ${config#"$root"/}"
+  cmd_up "$(realpath "$config")"
   begin "plan converged"
   tf_plan_converged
+  end
+  begin "resource types applied"
+  types_applied
   end
   cmd_load
   begin "verify rows"
@@ -639,12 +835,13 @@ cmd_e2e() {
   end
   begin "terraform destroy"
   tf_destroy
+  bootstrap_destroy
   local left
   if ! left=$(python3 "$helper" leftovers "$(moto_url)" "$(<"$state/region")"); then
     printf '%s\n' "$left" | sed 's/^/    | /' >&2
     fail "terraform destroy left resources in moto"
   fi
-  note "moto holds no buckets, instances or DB instances"
+  note "moto holds no buckets, instances, DB instances, queues or Auto Scaling groups"
   end
   begin down
   cmd_down
@@ -670,6 +867,10 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     e2e) cmd_e2e ;;
+    plan)
+      shift
+      cmd_plan "$@"
+      ;;
     *)
       sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
       exit 2

@@ -2,7 +2,8 @@
 //!
 //! Reading order: [`model`] (the platform in business terms, read from `platform.toml`),
 //! [`lower`] (the only module that knows both sides), [`tf`] (the Terraform JSON vocabulary),
-//! [`policy`] (security rules over the emitted document), [`write`](mod@write) (files on disk and `--check`).
+//! [`policy`] (security rules over the emitted document), [`ledger`] (renames and removals must be
+//! declared), [`graph`] (the picture of the platform), [`write`](mod@write) (files on disk and `--check`).
 //! [`agent`] is the CloudWatch agent's configuration vocabulary, filled in by `lower` like `tf`.
 //! Imports flow one way: `model` → `lower` → `tf`/`agent`; `tf`, `agent` and `policy` never
 //! import `model`.
@@ -20,6 +21,8 @@
 )]
 
 pub mod agent;
+pub mod graph;
+pub mod ledger;
 pub mod lower;
 pub mod model;
 pub mod policy;
@@ -28,9 +31,10 @@ pub mod write;
 
 use std::collections::BTreeMap;
 
+use crate::ledger::History;
 use crate::model::Platform;
 use crate::policy::PolicyViolations;
-use crate::tf::TfError;
+use crate::tf::{Document, TfError};
 
 /// Generated files by name (e.g. `network.tf.json`) with their exact contents.
 pub type Files = BTreeMap<String, String>;
@@ -46,9 +50,34 @@ pub enum GenerateError {
     Policy(#[from] PolicyViolations),
 }
 
-/// Lowers the platform, checks the policy rules, and renders every file. Pure: no I/O.
-pub fn generate(platform: &Platform) -> Result<Files, GenerateError> {
-    let doc = lower::lower(platform)?;
+/// The platform module (`out/`): lowers the platform, adds the `moved`/`removed` blocks
+/// `history` calls for, and checks the policy rules. Pure: no I/O.
+pub fn document(platform: &Platform, history: &History) -> Result<Document, GenerateError> {
+    checked(lower::lower(platform)?, history)
+}
+
+/// The bootstrap module (`out/bootstrap/`): the state bucket, the permissions boundary and the CI
+/// identity, applied by an administrator before the platform. Renames there are declared in the
+/// same `history`. Pure: no I/O.
+pub fn bootstrap_document(
+    platform: &Platform,
+    history: &History,
+) -> Result<Document, GenerateError> {
+    checked(lower::bootstrap(platform)?, history)
+}
+
+fn checked(mut doc: Document, history: &History) -> Result<Document, GenerateError> {
+    ledger::declare(&mut doc, history)?;
     policy::check(&doc)?;
-    Ok(doc.render()?)
+    Ok(doc)
+}
+
+/// [`document`] with the shipped [`ledger::HISTORY`], rendered into every file. Pure: no I/O.
+pub fn generate(platform: &Platform) -> Result<Files, GenerateError> {
+    Ok(document(platform, &ledger::HISTORY)?.render()?)
+}
+
+/// [`bootstrap_document`] with the shipped [`ledger::HISTORY`], rendered. Pure: no I/O.
+pub fn generate_bootstrap(platform: &Platform) -> Result<Files, GenerateError> {
+    Ok(bootstrap_document(platform, &ledger::HISTORY)?.render()?)
 }

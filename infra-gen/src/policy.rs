@@ -45,9 +45,23 @@ const WORLD: [&str; 2] = ["0.0.0.0/0", "::/0"];
 const EC2_DESCRIBE: &str =
     "EC2 Describe* calls do not support resource-level permissions; the resource must be *";
 
+/// Why an Auto Scaling `Describe*` call may name no resource.
+const AUTOSCALING_DESCRIBE: &str = "Auto Scaling Describe* calls do not support resource-level permissions; the resource must be *";
+
+/// Why an SNS subscription call may name no resource.
+const SNS_SUBSCRIPTION: &str = "IAM's service reference gives SNS subscription calls no resource type; a subscription ARN cannot be named";
+
+/// Why the SSM agent's Session Manager channels may name no resource.
+const SSM_MESSAGES: &str =
+    "ssmmessages defines no resource type: the agent opens channels for its own instance only";
+
+/// Why the SSM agent's Run Command message calls may name no resource.
+const EC2_MESSAGES: &str =
+    "ec2messages defines no resource type: the agent polls the messages for its own instance only";
+
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 47] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
@@ -76,17 +90,46 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
         "iam:ListOpenIDConnectProviders",
         "listing the account's OIDC providers defines no resource; changes name the GitHub provider",
     ),
+    ("sns:GetSubscriptionAttributes", SNS_SUBSCRIPTION),
+    ("sns:SetSubscriptionAttributes", SNS_SUBSCRIPTION),
+    ("sns:Unsubscribe", SNS_SUBSCRIPTION),
     (
         "logs:DescribeLogGroups",
         "listing log groups is not controlled per group; changes are scoped to the platform's groups",
     ),
+    ("ssmmessages:CreateControlChannel", SSM_MESSAGES),
+    ("ssmmessages:CreateDataChannel", SSM_MESSAGES),
+    ("ssmmessages:OpenControlChannel", SSM_MESSAGES),
+    ("ssmmessages:OpenDataChannel", SSM_MESSAGES),
+    ("ec2messages:AcknowledgeMessage", EC2_MESSAGES),
+    ("ec2messages:DeleteMessage", EC2_MESSAGES),
+    ("ec2messages:FailMessage", EC2_MESSAGES),
+    ("ec2messages:GetEndpoint", EC2_MESSAGES),
+    ("ec2messages:GetMessages", EC2_MESSAGES),
+    ("ec2messages:SendReply", EC2_MESSAGES),
     ("ec2:DescribeAccountAttributes", EC2_DESCRIBE),
+    ("ec2:DescribeLaunchTemplateVersions", EC2_DESCRIBE),
+    ("ec2:DescribeLaunchTemplates", EC2_DESCRIBE),
+    (
+        "autoscaling:DescribeAutoScalingGroups",
+        AUTOSCALING_DESCRIBE,
+    ),
+    (
+        "autoscaling:DescribeInstanceRefreshes",
+        AUTOSCALING_DESCRIBE,
+    ),
+    ("autoscaling:DescribeLifecycleHooks", AUTOSCALING_DESCRIBE),
+    ("autoscaling:DescribePolicies", AUTOSCALING_DESCRIBE),
+    (
+        "autoscaling:DescribeScalingActivities",
+        AUTOSCALING_DESCRIBE,
+    ),
+    ("autoscaling:DescribeWarmPool", AUTOSCALING_DESCRIBE),
     ("ec2:DescribeAddresses", EC2_DESCRIBE),
     ("ec2:DescribeAddressesAttribute", EC2_DESCRIBE),
     ("ec2:DescribeAvailabilityZones", EC2_DESCRIBE),
     ("ec2:DescribeFlowLogs", EC2_DESCRIBE),
     ("ec2:DescribeImages", EC2_DESCRIBE),
-    ("ec2:DescribeInstanceAttribute", EC2_DESCRIBE),
     ("ec2:DescribeInstanceCreditSpecifications", EC2_DESCRIBE),
     ("ec2:DescribeInstanceTypes", EC2_DESCRIBE),
     ("ec2:DescribeInstances", EC2_DESCRIBE),
@@ -98,7 +141,6 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 28] = [
     ("ec2:DescribeSubnets", EC2_DESCRIBE),
     ("ec2:DescribeTags", EC2_DESCRIBE),
     ("ec2:DescribeVolumes", EC2_DESCRIBE),
-    ("ec2:DescribeVpcAttribute", EC2_DESCRIBE),
     ("ec2:DescribeVpcs", EC2_DESCRIBE),
 ];
 
@@ -131,7 +173,9 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
     for r in &resources {
         let mut fire = |rule: &'static str, message: String| found.push((r, rule, message));
         match r.type_ {
-            "aws_security_group_rule" => security_group_rule(doc, r, &mut fire),
+            "aws_vpc_security_group_ingress_rule" | "aws_vpc_security_group_egress_rule" => {
+                security_group_rule(doc, r, &mut fire);
+            }
             "aws_db_instance" => {
                 if r.body["publicly_accessible"] != Value::Bool(false) {
                     fire(
@@ -154,6 +198,51 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
                     fire(
                         "encryption",
                         "root_block_device.encrypted must be true".into(),
+                    );
+                }
+            }
+            "aws_launch_template" => {
+                if r.body["metadata_options"]["http_tokens"] != "required" {
+                    fire(
+                        "imdsv2",
+                        "metadata_options.http_tokens must be \"required\"".into(),
+                    );
+                }
+                let devices = r.body["block_device_mappings"].as_array();
+                if devices.is_none_or(|d| {
+                    d.is_empty() || d.iter().any(|m| m["ebs"]["encrypted"] != "true")
+                }) {
+                    fire(
+                        "encryption",
+                        "every block_device_mappings.ebs must be encrypted".into(),
+                    );
+                }
+            }
+            "aws_sqs_queue"
+                if r.body["kms_master_key_id"]
+                    .as_str()
+                    .is_none_or(str::is_empty) =>
+            {
+                fire("encryption", "queue has no kms_master_key_id".into());
+            }
+            "aws_sqs_queue_policy" => {
+                let denies_plain_http = policy_document(doc, &r.body["policy"])
+                    .and_then(|d| d["statement"].as_array())
+                    .is_some_and(|statements| {
+                        statements.iter().any(|s| {
+                            s["effect"] == "Deny"
+                                && s["condition"].as_array().is_some_and(|c| {
+                                    c.iter().any(|c| {
+                                        c["variable"] == "aws:SecureTransport"
+                                            && c["values"] == serde_json::json!(["false"])
+                                    })
+                                })
+                        })
+                    });
+                if !denies_plain_http {
+                    fire(
+                        "tls-only",
+                        "the queue policy must deny requests without TLS (aws:SecureTransport false)".into(),
                     );
                 }
             }
@@ -218,17 +307,21 @@ pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
     }
 }
 
-/// The CIDRs a rule admits, resolving `${var.x}` to the variable's default.
-fn cidrs<'a>(doc: &'a Document, value: &'a Value) -> Vec<&'a str> {
-    let list = match value
-        .as_str()
-        .and_then(|s| s.strip_prefix("${var."))
-        .and_then(|s| s.strip_suffix('}'))
-    {
-        Some(var) => doc.variable_default(var).unwrap_or(&Value::Null),
-        None => value,
+/// The CIDRs a rule admits: its `cidr_ipv4`, or for a rule repeated over
+/// `for_each = "${toset(var.x)}"` with `cidr_ipv4 = "${each.value}"`, the variable's default.
+fn cidrs<'a>(doc: &'a Document, body: &'a Value) -> Vec<&'a str> {
+    let Some(cidr) = body["cidr_ipv4"].as_str() else {
+        return Vec::new();
     };
-    list.as_array()
+    if cidr != "${each.value}" {
+        return vec![cidr];
+    }
+    body["for_each"]
+        .as_str()
+        .and_then(|s| s.strip_prefix("${toset(var."))
+        .and_then(|s| s.strip_suffix(")}"))
+        .and_then(|var| doc.variable_default(var))
+        .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
 }
@@ -238,15 +331,13 @@ fn security_group_rule(
     r: &ResourceView<'_>,
     fire: &mut impl FnMut(&'static str, String),
 ) {
-    let world = cidrs(doc, &r.body["cidr_blocks"])
-        .into_iter()
-        .any(|c| WORLD.contains(&c));
+    let world = cidrs(doc, r.body).into_iter().any(|c| WORLD.contains(&c));
     if !world {
         return;
     }
     let from = r.body["from_port"].as_u64().unwrap_or(0);
     let to = r.body["to_port"].as_u64().unwrap_or(65535);
-    if r.body["type"] == "egress" {
+    if r.type_ == "aws_vpc_security_group_egress_rule" {
         fire(
             "open-egress",
             format!("egress to the whole internet on ports {from}-{to}"),
@@ -433,28 +524,54 @@ mod tests {
     use serde_json::json;
 
     use crate::policy::{CREATE_TIME_ACTIONS, UNSCOPED_ACTIONS, check};
+    use crate::tf::compute::{
+        AwsLaunchTemplate, BlockDeviceMapping, Enabled, LaunchTemplateEbs, LaunchTemplateProfile,
+        MetadataOptions,
+    };
     use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
     use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
-    use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule, AwsVpc, Tags};
+    use std::marker::PhantomData;
+
+    use crate::tf::network::{
+        AwsSecurityGroup, AwsVpc, AwsVpcSecurityGroupRule, Egress, Ingress, Peer, Tags,
+    };
+    use crate::tf::sqs::{AwsSqsQueue, AwsSqsQueuePolicy};
     use crate::tf::storage::AwsS3Bucket;
-    use crate::tf::{Document, FileId, Handle, Meta, Suppression, TfString, Val, Variable};
+    use crate::tf::{Document, Expr, FileId, Handle, Meta, Ref, Suppression, TfString, Variable};
 
     const F: FileId = FileId("t");
 
-    fn doc_with_rule(
-        type_: &'static str,
+    fn doc_with_rule(direction: &str, port: u16, cidr: &str, meta: Meta) -> Document {
+        add_rule(
+            Document::default(),
+            direction,
+            port,
+            TfString::lit(cidr),
+            meta,
+        )
+    }
+
+    fn rule<D>(
+        group: Ref<AwsSecurityGroup>,
         port: u16,
-        cidrs: Val<Vec<TfString>>,
-        meta: Meta,
-    ) -> Document {
-        add_rule(Document::default(), type_, port, cidrs, meta)
+        cidr: TfString,
+    ) -> AwsVpcSecurityGroupRule<D> {
+        AwsVpcSecurityGroupRule {
+            security_group_id: group,
+            description: "r".into(),
+            ip_protocol: "tcp",
+            from_port: port,
+            to_port: port,
+            peer: Peer::Cidr(cidr),
+            direction: PhantomData,
+        }
     }
 
     fn add_rule(
         mut doc: Document,
-        type_: &'static str,
+        direction: &str,
         port: u16,
-        cidrs: Val<Vec<TfString>>,
+        cidr: TfString,
         meta: Meta,
     ) -> Document {
         let vpc = doc
@@ -481,17 +598,13 @@ mod tests {
                 },
             )
             .unwrap();
-        let rule = AwsSecurityGroupRule {
-            type_,
-            description: "r".into(),
-            security_group_id: sg.id(),
-            from_port: port,
-            to_port: port,
-            protocol: "tcp",
-            cidr_blocks: Some(cidrs),
-            source_security_group_id: None,
-        };
-        doc.resource_with(F, "r", &rule, meta).unwrap();
+        if direction == "egress" {
+            doc.resource_with(F, "r", &rule::<Egress>(sg.id(), port, cidr), meta)
+                .unwrap();
+        } else {
+            doc.resource_with(F, "r", &rule::<Ingress>(sg.id(), port, cidr), meta)
+                .unwrap();
+        }
         doc
     }
 
@@ -504,26 +617,28 @@ mod tests {
 
     #[test]
     fn ssh_from_the_world_is_refused_also_through_a_variable_default() {
-        let world = Val::Lit(vec![TfString::lit("0.0.0.0/0")]);
         assert_eq!(
-            rules(&doc_with_rule("ingress", 22, world, Meta::default())),
+            rules(&doc_with_rule("ingress", 22, "0.0.0.0/0", Meta::default())),
             ["ssh-world"]
         );
         let mut doc = Document::default();
         let variable = Variable {
             type_: "list(string)",
             description: "x",
-            default: Some(json!(["::/0"])),
+            default: Some(json!(["10.0.0.0/8", "0.0.0.0/0"])),
             validation: vec![],
         };
         let var = doc.variable(F, "cidrs", variable).unwrap();
-        let doc = add_rule(doc, "ingress", 22, Val::Expr(var.expr()), Meta::default());
+        let each = Meta {
+            for_each: Some(Expr::set_of(&var.expr())),
+            ..Meta::default()
+        };
+        let doc = add_rule(doc, "ingress", 22, TfString::each_value(), each);
         assert_eq!(rules(&doc), ["ssh-world"]);
     }
 
     #[test]
     fn suppressions_need_a_firing_rule_and_are_emitted_as_comments() {
-        let world = || Val::Lit(vec![TfString::lit("0.0.0.0/0")]);
         let suppress = || Meta {
             suppressions: vec![Suppression {
                 rule: "open-egress",
@@ -531,7 +646,7 @@ mod tests {
             }],
             ..Meta::default()
         };
-        let doc = doc_with_rule("egress", 443, world(), suppress());
+        let doc = doc_with_rule("egress", 443, "0.0.0.0/0", suppress());
         assert!(check(&doc).is_ok());
         let text = &doc.render().unwrap()["t.tf.json"];
         assert!(
@@ -539,12 +654,11 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            rules(&doc_with_rule("egress", 443, world(), Meta::default())),
+            rules(&doc_with_rule("egress", 443, "0.0.0.0/0", Meta::default())),
             ["open-egress"]
         );
-        let narrow = Val::Lit(vec![TfString::lit("10.0.0.0/8")]);
         assert_eq!(
-            rules(&doc_with_rule("egress", 443, narrow, suppress())),
+            rules(&doc_with_rule("egress", 443, "10.0.0.0/8", suppress())),
             ["open-egress"]
         );
     }
@@ -562,6 +676,7 @@ mod tests {
                 name: name.into(),
                 description: name.into(),
                 assume_role_policy,
+                permissions_boundary: None,
                 tags: Tags::new(),
             },
         )
@@ -773,5 +888,111 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rules(&doc), ["encryption", "public-access"]);
+    }
+
+    /// A queue and its policy, the policy built from `statements`.
+    fn queue_doc(key: &str, statements: Vec<Statement>) -> Document {
+        let mut doc = Document::default();
+        let queue = doc
+            .resource(
+                F,
+                "q",
+                &AwsSqsQueue {
+                    name: "q".into(),
+                    kms_master_key_id: TfString::lit(key),
+                    kms_data_key_reuse_period_seconds: 300,
+                    message_retention_seconds: 86_400,
+                    receive_wait_time_seconds: 20,
+                    visibility_timeout_seconds: 300,
+                    redrive_policy: None,
+                    tags: Tags::new(),
+                },
+            )
+            .unwrap();
+        let policy = doc
+            .data(
+                F,
+                "q",
+                &AwsIamPolicyDocument {
+                    statement: statements,
+                },
+            )
+            .unwrap();
+        doc.resource(
+            F,
+            "q",
+            &AwsSqsQueuePolicy {
+                queue_url: queue.attr("id"),
+                policy: policy.attr("json"),
+            },
+        )
+        .unwrap();
+        doc
+    }
+
+    #[test]
+    fn queues_are_encrypted_and_their_policies_deny_plain_http() {
+        let tls_deny = || Statement::deny_without_tls(vec!["sqs:*"], vec![TfString::lit("*")]);
+        assert!(check(&queue_doc("arn:aws:kms:k", vec![tls_deny()])).is_ok());
+        let rules = |doc: &Document| -> Vec<&'static str> {
+            check(doc).unwrap_err().0.iter().map(|v| v.rule).collect()
+        };
+        assert_eq!(rules(&queue_doc("", vec![tls_deny()])), ["encryption"]);
+        let allow_only = Statement {
+            effect: "Allow",
+            condition: Vec::new(),
+            ..tls_deny()
+        };
+        assert_eq!(
+            rules(&queue_doc("arn:aws:kms:k", vec![allow_only])),
+            ["tls-only"]
+        );
+    }
+
+    #[test]
+    fn launch_templates_need_imdsv2_and_encrypted_volumes() {
+        let template = |http_tokens: &'static str, encrypted: &'static str| {
+            let mut doc = Document::default();
+            doc.resource(
+                F,
+                "lt",
+                &AwsLaunchTemplate {
+                    name: "lt".into(),
+                    description: "d".into(),
+                    image_id: "ami".into(),
+                    instance_type: "t3.small".into(),
+                    ebs_optimized: "true",
+                    user_data: TfString::default(),
+                    update_default_version: true,
+                    iam_instance_profile: LaunchTemplateProfile { arn: "p".into() },
+                    network_interfaces: Vec::new(),
+                    metadata_options: MetadataOptions {
+                        http_endpoint: "enabled",
+                        http_tokens,
+                        http_put_response_hop_limit: 2,
+                        instance_metadata_tags: "disabled",
+                    },
+                    block_device_mappings: vec![BlockDeviceMapping {
+                        device_name: "/dev/sda1",
+                        ebs: LaunchTemplateEbs {
+                            volume_type: "gp3",
+                            volume_size: 8,
+                            encrypted,
+                            kms_key_id: "k".into(),
+                            delete_on_termination: "true",
+                        },
+                    }],
+                    monitoring: Enabled { enabled: true },
+                    tag_specifications: Vec::new(),
+                    tags: Tags::new(),
+                },
+            )
+            .unwrap();
+            doc
+        };
+        assert!(check(&template("required", "true")).is_ok());
+        let violations = check(&template("optional", "false")).unwrap_err().0;
+        let rules: Vec<&str> = violations.iter().map(|v| v.rule).collect();
+        assert_eq!(rules, ["imdsv2", "encryption"]);
     }
 }

@@ -1,7 +1,8 @@
 //! Putting generated files on disk, or comparing them with what is there (`--check`).
 //!
-//! The generator owns the top-level `*.tf.json` files of the output directory and nothing else,
-//! so `.terraform/`, lock files and state are never touched.
+//! The generator owns the top-level `*.tf.json` files of the output directory, the other files it
+//! names (the address ledger), and nothing else, so `.terraform/`, lock files and state are never
+//! touched. [`write_file`] and [`check_file`] serve a single file outside it (the README's diagram).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -30,8 +31,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
     }
 }
 
-/// The generated files currently in `dir` (top-level `*.tf.json`), by name.
-fn existing(dir: &Path) -> Result<Files, WriteError> {
+/// The generated files currently in `dir` (top-level `*.tf.json`, and those of `named` that
+/// exist), by name.
+fn existing(dir: &Path, named: &Files) -> Result<Files, WriteError> {
     let mut files = Files::new();
     if !dir.exists() {
         return Ok(files);
@@ -41,7 +43,7 @@ fn existing(dir: &Path) -> Result<Files, WriteError> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if path.is_file() && name.ends_with(".tf.json") {
+        if path.is_file() && (name.ends_with(".tf.json") || named.contains_key(name)) {
             let text = std::fs::read_to_string(&path).map_err(io(&path))?;
             files.insert(name.to_owned(), text);
         }
@@ -53,7 +55,7 @@ fn existing(dir: &Path) -> Result<Files, WriteError> {
 /// the names that changed.
 pub fn write(dir: &Path, files: &Files) -> Result<Vec<String>, WriteError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let old = existing(dir)?;
+    let old = existing(dir, files)?;
     let mut changed = Vec::new();
     for (name, text) in files {
         if old.get(name) != Some(text) {
@@ -73,7 +75,7 @@ pub fn write(dir: &Path, files: &Files) -> Result<Vec<String>, WriteError> {
 /// Compares `files` with `dir`; returns a unified diff of every stale, missing or extra file,
 /// empty when everything is up to date.
 pub fn check(dir: &Path, files: &Files) -> Result<String, WriteError> {
-    let old = existing(dir)?;
+    let old = existing(dir, files)?;
     let mut report = String::new();
     let names = old
         .keys()
@@ -82,20 +84,45 @@ pub fn check(dir: &Path, files: &Files) -> Result<String, WriteError> {
     for name in names {
         let before = old.get(name).map_or("", String::as_str);
         let after = files.get(name).map_or("", String::as_str);
-        if before != after {
-            let shown = dir.join(name);
-            let diff = TextDiff::from_lines(before, after);
-            let _ = write!(
-                report,
-                "{}",
-                diff.unified_diff().header(
-                    &format!("{} (on disk)", shown.display()),
-                    &format!("{} (generated)", shown.display())
-                )
-            );
-        }
+        report.push_str(&diff(&dir.join(name), before, after));
     }
     Ok(report)
+}
+
+/// A unified diff from the file on disk to the generated text; empty when they are equal.
+fn diff(shown: &Path, before: &str, after: &str) -> String {
+    let mut report = String::new();
+    if before != after {
+        let diff = TextDiff::from_lines(before, after);
+        let _ = write!(
+            report,
+            "{}",
+            diff.unified_diff().header(
+                &format!("{} (on disk)", shown.display()),
+                &format!("{} (generated)", shown.display())
+            )
+        );
+    }
+    report
+}
+
+/// Reads one file (not generated as a whole, e.g. the README).
+pub fn read_file(path: &Path) -> Result<String, WriteError> {
+    std::fs::read_to_string(path).map_err(io(path))
+}
+
+/// Writes one file when its text changed; returns whether it did.
+pub fn write_file(path: &Path, text: &str) -> Result<bool, WriteError> {
+    if read_file(path)? == text {
+        return Ok(false);
+    }
+    std::fs::write(path, text).map_err(io(path))?;
+    Ok(true)
+}
+
+/// A diff of one file against the text it should have; empty when it is up to date.
+pub fn check_file(path: &Path, text: &str) -> Result<String, WriteError> {
+    Ok(diff(path, &read_file(path)?, text))
 }
 
 #[cfg(test)]

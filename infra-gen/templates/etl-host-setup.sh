@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Brings the ETL host to its runtime; run by cloud-init (runcmd) on first boot, safe to run again
-# by hand (sudo /usr/local/sbin/hadrian-etl-host-setup <region> <agent parameter> <ecr repository
-# url> <image parameter>). Installed by
+# Brings the ETL host or a worker to its runtime; run by cloud-init (runcmd) on first boot, safe to
+# run again by hand (sudo /usr/local/sbin/hadrian-etl-host-setup <region> <agent parameter> <ecr
+# repository url> <image parameter> <host|worker>). Installed by
 # infra-gen's cloud-init document; the files it relies on (compose project, deploy script, units,
 # /etc/hadrian/etl.env) were written by cloud-init before it runs.
 #
 # 1. Docker Engine and the Compose plugin from Docker's apt repository, whose signing key must
 #    have Docker's published fingerprint; Ubuntu's docker.io packages are removed first (never both).
 # 2. The AWS CLI v2 (deploy.sh logs in to ECR with it), from AWS's official bundle.
-# 3. The ETL timer: enabled and started; /etc/hadrian/etl-image.env is created empty if missing,
-#    so a run before the first deploy fails with "ETL_IMAGE is not set" instead of a missing file.
+# 3. The queue consumer (hadrian-etl-queue.service) enabled everywhere, and on the host the sweep
+#    timer enabled and started; /etc/hadrian/etl-image.env is created empty if missing, so a run
+#    before the first deploy fails with "ETL_IMAGE is not set" instead of a missing file (and the
+#    consumer, conditioned on a non-empty file, waits for deploy.sh to start it).
 # 4. The image the deploy workflow recorded, if any (deploy.sh --restore), so a replaced host
 #    runs the ETL at once; a failure is reported last, after the agent step.
 # 5. The CloudWatch agent from the regional download bucket, configured from the SSM parameter
@@ -17,17 +19,19 @@
 #    cloud-init) never keeps the ETL from running.
 set -euo pipefail
 
-readonly usage="usage: hadrian-etl-host-setup <region> <cloudwatch agent ssm parameter> <ecr repository url> <image ssm parameter>"
+readonly usage="usage: hadrian-etl-host-setup <region> <cloudwatch agent ssm parameter> <ecr repository url> <image ssm parameter> <host|worker>"
 readonly region=${1:?$usage}
 readonly agent_parameter=${2:?$usage}
 readonly repository_url=${3:?$usage}
 readonly image_parameter=${4:?$usage}
+readonly role=${5:?$usage}
 readonly docker_key=/etc/apt/keyrings/docker.asc
 readonly docker_fingerprint=9DC858229FC7DD38854AE2D88D81803C0EBFCD88
 export DEBIAN_FRONTEND=noninteractive
 
 say() { printf 'hadrian-etl-host-setup: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }
+[[ $role == host || $role == worker ]] || die "$usage"
 
 arch=$(dpkg --print-architecture)
 # shellcheck source=/dev/null
@@ -62,12 +66,16 @@ if ! command -v aws >/dev/null; then
 fi
 aws --version
 
-say "etl: enabling the timer"
 install -d -m 0755 /etc/hadrian
 [[ -e /etc/hadrian/etl-image.env ]] || install -m 0644 /dev/null /etc/hadrian/etl-image.env
 systemctl daemon-reload
-systemctl enable --now hadrian-etl.timer
-systemctl list-timers hadrian-etl.timer --no-pager
+say "etl: enabling the queue consumer"
+systemctl enable hadrian-etl-queue.service
+if [[ $role == host ]]; then
+  say "etl: enabling the sweep timer"
+  systemctl enable --now hadrian-etl.timer
+  systemctl list-timers hadrian-etl.timer --no-pager
+fi
 
 say "etl: restoring the image recorded in $image_parameter"
 restore_failed=0

@@ -1,4 +1,5 @@
-//! The S3 source: list the objects under a prefix, and stream one object's body.
+//! The S3 source: list the objects under a prefix, resolve one key's current version, and stream one object's
+//! body.
 //!
 //! Listing (`ListObjectsV2`) returns metadata only: keys, ETags, sizes. The ETag identifies an object's content, so
 //! the ledger can tell a loaded object from a changed one without listing versions. `GetObject` is pinned to the
@@ -20,6 +21,18 @@ pub struct ObjectVersion {
     pub key: String,
     pub etag: String,
     pub size: u64,
+}
+
+impl ObjectVersion {
+    /// From S3's metadata fields (a missing ETag or size reads as empty or 0, and then never matches a load).
+    fn from_s3(bucket: &str, key: &str, etag: Option<&str>, size: Option<i64>) -> Self {
+        Self {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag: etag.unwrap_or_default().to_owned(),
+            size: size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+        }
+    }
 }
 
 /// An opened object: its body and the version S3 served (`"null"` in an unversioned bucket, as S3 reports it).
@@ -87,18 +100,39 @@ impl Listing {
             .iter()
             .filter_map(|object| {
                 let key = object.key().filter(|k| !k.ends_with('/'))?;
-                Some(ObjectVersion {
-                    bucket: self.bucket.clone(),
-                    key: key.to_owned(),
-                    etag: object.e_tag().unwrap_or_default().to_owned(),
-                    size: object
-                        .size()
-                        .and_then(|s| u64::try_from(s).ok())
-                        .unwrap_or(0),
-                })
+                Some(ObjectVersion::from_s3(
+                    &self.bucket,
+                    key,
+                    object.e_tag(),
+                    object.size(),
+                ))
             })
             .collect();
         Ok(Some(objects))
+    }
+}
+
+/// The key's current version (`HeadObject`), or `None` when the key does not exist; `Err` is S3's one-line reason.
+pub async fn head(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<ObjectVersion>, String> {
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(head) => Ok(Some(ObjectVersion::from_s3(
+            bucket,
+            key,
+            head.e_tag(),
+            head.content_length(),
+        ))),
+        Err(e) => {
+            let e = e.into_service_error();
+            if e.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error_message(&e))
+            }
+        }
     }
 }
 

@@ -1,37 +1,8 @@
 //! Concurrency and crashes: two loaders at once, a killed loader, a dropped connection.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{PEOPLE_SPEC, TestEnv, people};
-
-/// Uploads `objects` objects of `rows` people each; returns the total row count and sum of ids.
-pub(crate) async fn upload_people(
-    env: &TestEnv,
-    prefix: &str,
-    objects: i64,
-    rows: i64,
-) -> (i64, i64) {
-    for i in 0..objects {
-        let (csv, _) = people(i * rows + 1, rows);
-        env.put(&format!("{prefix}/part-{i:03}.csv"), csv).await;
-    }
-    let n = objects * rows;
-    (n, n * (n + 1) / 2)
-}
-
-pub(crate) async fn assert_loaded_once(env: &TestEnv, total: i64, id_sum: i64) {
-    let counts = env
-        .rows("SELECT count(*)::text, count(DISTINCT id)::text, sum(id)::text FROM people")
-        .await;
-    assert_eq!(
-        counts[0],
-        [
-            Some(total.to_string()),
-            Some(total.to_string()),
-            Some(id_sum.to_string())
-        ]
-    );
-}
+use crate::support::{
+    PEOPLE_SPEC, TestEnv, assert_loaded_once, upload_people, wait_for_copy, wait_for_no_etl_backend,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_concurrent_loaders_load_each_object_once() {
@@ -59,37 +30,6 @@ async fn two_concurrent_loaders_load_each_object_once() {
         "each object loaded by exactly one loader and skipped by the other"
     );
     assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 8);
-}
-
-/// Waits until the `etl` backend is running its COPY; returns its pid.
-async fn wait_for_copy(env: &TestEnv) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let rows = env
-            .rows(&format!(
-                "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'etl' \
-                 AND datname = 't_{}' AND query LIKE 'COPY%' AND state = 'active'",
-                env.name
-            ))
-            .await;
-        if let Some(row) = rows.first() {
-            return row[0].as_deref().unwrap().parse().unwrap();
-        }
-        assert!(Instant::now() < deadline, "etl never reached COPY");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-pub(crate) async fn wait_for_no_etl_backend(env: &TestEnv) {
-    let sql = format!(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl' AND datname = 't_{}'",
-        env.name
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while env.count(&sql).await > 0 {
-        assert!(Instant::now() < deadline, "the etl backend did not go away");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

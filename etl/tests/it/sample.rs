@@ -141,6 +141,7 @@ async fn reprocess_replaces_rows_and_a_new_version_supersedes_the_old() {
         ])
         .await;
     again.assert_code(0);
+    assert_eq!(again.logs("Loaded object.").len(), 1);
     assert_eq!(
         again.logs("Replaced the previous version's rows.")[0]["replaced"],
         50

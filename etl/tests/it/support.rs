@@ -1,5 +1,5 @@
 //! Test support: one real PostgreSQL and one real `moto_server` per test binary, on free loopback ports, and a
-//! fresh database and bucket per test.
+//! fresh database and bucket per test (and, for the event path, its queues and bucket notification).
 //!
 //! PostgreSQL refuses to run as root, so as root the server runs as the `postgres` OS user (via `setpriv`, which
 //! execs, so the pid we hold is the server's). A small reaper process stops both servers by pid and removes the
@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -306,6 +308,16 @@ pub(crate) struct Run {
     pub(crate) stderr: String,
 }
 
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Self {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     /// The JSON lines of stdout (logs and EMF records).
     pub(crate) fn json_lines(&self) -> Vec<Value> {
@@ -439,11 +451,7 @@ impl TestEnv {
             .output()
             .await
             .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from(out)
     }
 
     pub(crate) async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
@@ -503,19 +511,149 @@ impl TestEnv {
     }
 }
 
-pub(crate) async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "test",
         ))
         .load()
-        .await;
-    let s3 = aws_sdk_s3::config::Builder::from(&config)
+        .await
+}
+
+pub(crate) async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint).await)
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// A test's SQS side: the events queue, whose dead-letter queue takes a message after `max_receives` receives,
+/// fed by the bucket's `ObjectCreated` notification (moto sends an `s3:TestEvent` first, as S3 does).
+pub(crate) struct Queues {
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    pub(crate) url: String,
+    pub(crate) dlq_url: String,
+}
+
+impl TestEnv {
+    pub(crate) async fn queues(&self, visibility_seconds: u32, max_receives: u32) -> Queues {
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config(&servers().moto_url).await);
+        let create = |name: String| sqs.create_queue().queue_name(name);
+        let dlq_url = create(format!("{}-dlq", self.bucket))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let redrive = serde_json::json!({
+            "deadLetterTargetArn": queue_arn(&sqs, &dlq_url).await,
+            "maxReceiveCount": max_receives,
+        });
+        let url = create(format!("{}-events", self.bucket))
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility_seconds.to_string(),
+            )
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let notification = QueueConfiguration::builder()
+            .queue_arn(queue_arn(&sqs, &url).await)
+            .events(Event::S3ObjectCreated)
+            .build()
+            .unwrap();
+        self.s3
+            .put_bucket_notification_configuration()
+            .bucket(&self.bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(notification)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        Queues { sqs, url, dlq_url }
+    }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone()
+}
+
+impl Queues {
+    /// Messages in the queue at `url`: visible, in flight and delayed.
+    pub(crate) async fn depth(&self, url: &str) -> u64 {
+        let names = [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+        ];
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .set_attribute_names(Some(names.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        let attributes = out.attributes().unwrap();
+        names
+            .iter()
+            .map(|n| attributes[n].parse::<u64>().unwrap())
+            .sum()
+    }
+
+    /// The dead-letter queue's messages as (message id, body); each received once and left in place.
+    pub(crate) async fn dead_letters(&self) -> Vec<(String, String)> {
+        let mut letters = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.dlq_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(600)
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return letters;
+            }
+            letters.extend(
+                messages
+                    .into_iter()
+                    .map(|m| (m.message_id.unwrap(), m.body.unwrap())),
+            );
+        }
+    }
+
+    /// Sends a message body to the events queue; returns its id.
+    pub(crate) async fn send(&self, body: &str) -> String {
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap()
+            .message_id
+            .unwrap()
+    }
 }
 
 /// A small dataset used by most tests: `people(id bigint not null, name text, score integer, joined date)`.
@@ -564,4 +702,64 @@ pub(crate) fn people(first: i64, n: i64) -> (String, Vec<Vec<Option<String>>>) {
         ]);
     }
     (csv, rows)
+}
+
+/// Uploads `objects` objects of `rows` people each; returns the total row count and sum of ids.
+pub(crate) async fn upload_people(
+    env: &TestEnv,
+    prefix: &str,
+    objects: i64,
+    rows: i64,
+) -> (i64, i64) {
+    for i in 0..objects {
+        let (csv, _) = people(i * rows + 1, rows);
+        env.put(&format!("{prefix}/part-{i:03}.csv"), csv).await;
+    }
+    let n = objects * rows;
+    (n, n * (n + 1) / 2)
+}
+
+pub(crate) async fn assert_loaded_once(env: &TestEnv, total: i64, id_sum: i64) {
+    let counts = env
+        .rows("SELECT count(*)::text, count(DISTINCT id)::text, sum(id)::text FROM people")
+        .await;
+    assert_eq!(
+        counts[0],
+        [
+            Some(total.to_string()),
+            Some(total.to_string()),
+            Some(id_sum.to_string())
+        ]
+    );
+}
+
+/// Waits until the `etl` backend is running its COPY; returns its pid.
+pub(crate) async fn wait_for_copy(env: &TestEnv) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = env
+            .rows(&format!(
+                "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'etl' \
+                 AND datname = 't_{}' AND query LIKE 'COPY%' AND state = 'active'",
+                env.name
+            ))
+            .await;
+        if let Some(row) = rows.first() {
+            return row[0].as_deref().unwrap().parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "etl never reached COPY");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub(crate) async fn wait_for_no_etl_backend(env: &TestEnv) {
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl' AND datname = 't_{}'",
+        env.name
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.count(&sql).await > 0 {
+        assert!(Instant::now() < deadline, "the etl backend did not go away");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

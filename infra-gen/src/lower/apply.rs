@@ -11,18 +11,16 @@
 //! limit for managed policies.
 
 use crate::lower::iam::allow;
-use crate::lower::providers::Vars;
 use crate::lower::{Ctx, DELIVERY, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Statement};
 use crate::tf::iam::{AwsIamPolicy, AwsIamRole, AwsIamRolePolicyAttachment};
-use crate::tf::network::AwsVpc;
 use crate::tf::{Document, Handle, TfError, TfString};
 
 const REQUEST_TAG: &str = "aws:RequestTag/Platform";
 const RESOURCE_TAG: &str = "aws:ResourceTag/Platform";
 
 /// EC2 resource types the platform creates, as they appear in EC2 ARNs.
-const EC2_TYPES: [&str; 10] = [
+const EC2_TYPES: [&str; 11] = [
     "vpc",
     "subnet",
     "route-table",
@@ -33,6 +31,7 @@ const EC2_TYPES: [&str; 10] = [
     "volume",
     "network-interface",
     "vpc-flow-log",
+    "security-group-rule",
 ];
 
 /// EC2 calls that create a resource; `ec2:CreateTags` is allowed during these only.
@@ -47,6 +46,13 @@ const EC2_CREATE: [&str; 8] = [
     "ec2:CreateFlowLogs",
 ];
 
+/// Calls that create a security group rule (`aws_vpc_security_group_*_rule`), tagged at creation
+/// with the provider's default tags; the group itself must already be the platform's.
+const RULE_CREATE: [&str; 2] = [
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:AuthorizeSecurityGroupIngress",
+];
+
 /// One customer managed policy of the apply role.
 pub(crate) struct ApplyPolicy {
     /// Resource name suffix and policy name suffix, e.g. `network`.
@@ -57,10 +63,14 @@ pub(crate) struct ApplyPolicy {
     pub(crate) statements: Vec<Statement>,
 }
 
-/// What the apply policies refer to besides names.
-pub(crate) struct ApplyDeps<'a> {
-    pub(crate) vpc: &'a Handle<AwsVpc>,
-    pub(crate) vars: &'a Vars,
+/// What the apply policies refer to besides names. They live in the bootstrap module, so
+/// nothing of the platform is a handle: the platform VPC is looked up by its tag.
+pub(crate) struct ApplyDeps {
+    /// The platform VPC's ARN (a placeholder before the platform exists: re-apply the
+    /// bootstrap module after the platform's first apply).
+    pub(crate) vpc_arn: TfString,
+    /// The AMI parameter the platform reads (`compute.ami_ssm_parameter`).
+    pub(crate) ami_parameter: TfString,
     /// Statements for the Terraform state (bucket listing, state object, lock file).
     pub(crate) state: Vec<Statement>,
 }
@@ -90,7 +100,7 @@ fn ec2_arns(ctx: &Ctx<'_>, types: &[&str]) -> Vec<TfString> {
         .collect()
 }
 
-fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
+fn network(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
     let image = ctx.arn_of("ec2", true, None, TfString::lit("image/*"));
     vec![
         allow(
@@ -102,7 +112,6 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
                 "ec2:DescribeAvailabilityZones",
                 "ec2:DescribeFlowLogs",
                 "ec2:DescribeImages",
-                "ec2:DescribeInstanceAttribute",
                 "ec2:DescribeInstanceCreditSpecifications",
                 "ec2:DescribeInstanceTypes",
                 "ec2:DescribeInstances",
@@ -114,10 +123,18 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
                 "ec2:DescribeSubnets",
                 "ec2:DescribeTags",
                 "ec2:DescribeVolumes",
-                "ec2:DescribeVpcAttribute",
                 "ec2:DescribeVpcs",
             ],
             vec![TfString::lit("*")],
+        ),
+        // The two describe calls that take a resource type: the platform's instances and VPCs.
+        when(
+            allow(
+                "DescribePlatformInstanceAndVpcAttributes",
+                vec!["ec2:DescribeInstanceAttribute", "ec2:DescribeVpcAttribute"],
+                ec2_arns(ctx, &["instance", "vpc"]),
+            ),
+            vec![platform_tag(ctx, RESOURCE_TAG)],
         ),
         when(
             allow(
@@ -138,9 +155,18 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
                 variable: "ec2:CreateAction",
                 values: EC2_CREATE
                     .iter()
+                    .chain(&RULE_CREATE)
                     .map(|a| TfString::lit(a.trim_start_matches("ec2:")))
                     .collect(),
             }],
+        ),
+        when(
+            allow(
+                "CreateOnlyTaggedRules",
+                RULE_CREATE.to_vec(),
+                vec![ctx.arn("ec2", "security-group-rule/*")],
+            ),
+            vec![platform_tag(ctx, REQUEST_TAG)],
         ),
         allow(
             "RunFromAnyImageIntoNewVolumesAndInterfaces",
@@ -214,7 +240,7 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
             vec![Condition {
                 test: "ArnEquals",
                 variable: "ec2:Vpc",
-                values: vec![deps.vpc.arn()],
+                values: vec![deps.vpc_arn.clone()],
             }],
         ),
         allow(
@@ -224,7 +250,7 @@ fn network(ctx: &Ctx<'_>, deps: &ApplyDeps<'_>) -> Vec<Statement> {
                 "ssm",
                 true,
                 None,
-                TfString::concat([TfString::lit("parameter"), deps.vars.ami_parameter.string()]),
+                TfString::concat([TfString::lit("parameter"), deps.ami_parameter.clone()]),
             )],
         ),
     ]
@@ -439,11 +465,56 @@ fn database(ctx: &Ctx<'_>) -> Vec<Statement> {
 }
 
 /// AWS managed policies the platform attaches to its own roles.
-pub(crate) const ATTACHED_MANAGED_POLICIES: [&str; 3] = [
-    "AmazonSSMManagedInstanceCore",
-    "ReadOnlyAccess",
-    "service-role/AmazonRDSEnhancedMonitoringRole",
+pub(crate) const ATTACHED_MANAGED_POLICIES: [&str; 1] =
+    ["service-role/AmazonRDSEnhancedMonitoringRole"];
+
+/// IAM calls that change a role or a managed policy: denied on everything the bootstrap module
+/// owns (the CI roles, their policies, the permissions boundary, the GitHub OIDC provider).
+const IAM_WRITES: [&str; 22] = [
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:AttachRolePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:DeleteRole",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagOpenIDConnectProvider",
+    "iam:TagPolicy",
+    "iam:TagRole",
+    "iam:UntagPolicy",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:UpdateRole",
 ];
+
+/// S3 calls that change a bucket's configuration: denied on the state bucket.
+const STATE_BUCKET_WRITES: [&str; 9] = [
+    "s3:DeleteBucket",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketAcl",
+];
+
+/// A `Deny` of `actions` on `resources`.
+fn deny(sid: &'static str, actions: Vec<&'static str>, resources: Vec<TfString>) -> Statement {
+    Statement {
+        effect: "Deny",
+        ..allow(sid, actions, resources)
+    }
+}
 
 /// Roles the platform passes to a service, with that service and the statement id (unique: the
 /// provider refuses a policy document with two equal Sids).
@@ -469,38 +540,29 @@ fn identity(ctx: &Ctx<'_>) -> Vec<Statement> {
         .map(|p| ctx.managed_policy(p))
         .collect();
     attachable.push(iam(&format!("policy/{name}-*")));
+    let boundary = ctx.permissions_boundary();
+    let ci_roles = iam(&format!("role/{}", ctx.platform.github_role_name("*")));
+    let ci_policies = iam(&format!("policy/{}", ctx.platform.github_role_name("*")));
     let mut statements = vec![
-        // The lookup of an existing GitHub provider (`create_oidc_provider = false`) lists them.
-        allow(
-            "ListOidcProviders",
-            vec!["iam:ListOpenIDConnectProviders"],
-            vec![TfString::lit("*")],
-        ),
         allow(
             "ManagePlatformIam",
             vec![
-                "iam:AddClientIDToOpenIDConnectProvider",
                 "iam:AddRoleToInstanceProfile",
                 "iam:CreateInstanceProfile",
-                "iam:CreateOpenIDConnectProvider",
                 "iam:CreatePolicy",
                 "iam:CreatePolicyVersion",
-                "iam:CreateRole",
                 "iam:DeleteInstanceProfile",
-                "iam:DeleteOpenIDConnectProvider",
                 "iam:DeletePolicy",
                 "iam:DeletePolicyVersion",
                 "iam:DeleteRole",
                 "iam:DeleteRolePolicy",
                 "iam:GetInstanceProfile",
-                "iam:GetOpenIDConnectProvider",
                 "iam:GetPolicy",
                 "iam:GetPolicyVersion",
                 "iam:GetRole",
                 "iam:GetRolePolicy",
                 "iam:ListAttachedRolePolicies",
                 "iam:ListInstanceProfilesForRole",
-                "iam:ListOpenIDConnectProviderTags",
                 "iam:ListPolicyTags",
                 "iam:ListPolicyVersions",
                 "iam:ListRolePolicies",
@@ -508,15 +570,12 @@ fn identity(ctx: &Ctx<'_>) -> Vec<Statement> {
                 "iam:PutRolePolicy",
                 "iam:RemoveRoleFromInstanceProfile",
                 "iam:TagInstanceProfile",
-                "iam:TagOpenIDConnectProvider",
                 "iam:TagPolicy",
                 "iam:TagRole",
                 "iam:UntagInstanceProfile",
-                "iam:UntagOpenIDConnectProvider",
                 "iam:UntagPolicy",
                 "iam:UntagRole",
                 "iam:UpdateAssumeRolePolicy",
-                "iam:UpdateOpenIDConnectProviderThumbprint",
                 "iam:UpdateRole",
                 "iam:UpdateRoleDescription",
             ],
@@ -524,8 +583,51 @@ fn identity(ctx: &Ctx<'_>) -> Vec<Statement> {
                 iam(&format!("role/{name}-*")),
                 iam(&format!("instance-profile/{name}-*")),
                 iam(&format!("policy/{name}-*")),
+            ],
+        ),
+        when(
+            allow(
+                "CreateRolesOnlyWithTheBoundary",
+                vec!["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+                vec![iam(&format!("role/{name}-*"))],
+            ),
+            vec![Condition {
+                test: "ArnEquals",
+                variable: "iam:PermissionsBoundary",
+                values: vec![boundary.clone()],
+            }],
+        ),
+        deny(
+            "NeverTouchTheBootstrapIdentity",
+            IAM_WRITES.to_vec(),
+            vec![
+                ci_roles,
+                ci_policies.clone(),
+                boundary.clone(),
                 iam("oidc-provider/token.actions.githubusercontent.com"),
             ],
+        ),
+        deny(
+            "NeverDropARolesBoundary",
+            vec!["iam:DeleteRolePermissionsBoundary"],
+            vec![iam(&format!("role/{name}-*"))],
+        ),
+        when(
+            deny(
+                "NeverAttachTheBootstrapPolicies",
+                vec!["iam:AttachRolePolicy"],
+                vec![iam(&format!("role/{name}-*"))],
+            ),
+            vec![Condition {
+                test: "ArnLike",
+                variable: "iam:PolicyARN",
+                values: vec![ci_policies, boundary],
+            }],
+        ),
+        deny(
+            "NeverTouchTheStateBucket",
+            STATE_BUCKET_WRITES.to_vec(),
+            vec![ctx.s3_arn(&ctx.platform.state_bucket_name())],
         ),
         when(
             allow(
@@ -605,17 +707,26 @@ fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
             vec![
                 "sns:CreateTopic",
                 "sns:DeleteTopic",
-                "sns:GetSubscriptionAttributes",
                 "sns:GetTopicAttributes",
                 "sns:ListTagsForResource",
-                "sns:SetSubscriptionAttributes",
                 "sns:SetTopicAttributes",
                 "sns:Subscribe",
                 "sns:TagResource",
-                "sns:Unsubscribe",
                 "sns:UntagResource",
             ],
             vec![ctx.arn("sns", &format!("{name}-*"))],
+        ),
+        // IAM's service reference gives these three no resource type: scoped to the topic, as
+        // they were, they never apply, and the alarm e-mail subscription could not be read or
+        // removed. Subscription ARNs cannot be named in a policy, so `*` is the only scope.
+        allow(
+            "ManageAlarmSubscriptions",
+            vec![
+                "sns:GetSubscriptionAttributes",
+                "sns:SetSubscriptionAttributes",
+                "sns:Unsubscribe",
+            ],
+            vec![TfString::lit("*")],
         ),
         allow(
             "ManagePlatformAlarms",
@@ -699,8 +810,123 @@ fn delivery(ctx: &Ctx<'_>, state: Vec<Statement>) -> Vec<Statement> {
     statements
 }
 
+/// Auto Scaling and launch-template reads Terraform makes; none supports resource-level
+/// permissions.
+const FLEET_DESCRIBE: [&str; 8] = [
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeInstanceRefreshes",
+    "autoscaling:DescribeLifecycleHooks",
+    "autoscaling:DescribePolicies",
+    "autoscaling:DescribeScalingActivities",
+    "autoscaling:DescribeWarmPool",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeLaunchTemplates",
+];
+
+/// The event path and the worker fleet: the platform's queues, the data bucket's notification,
+/// the workers' launch template (tag-scoped like all EC2), Auto Scaling group and scaling policy.
+/// Its own area (and policy), so the other areas stay as they are.
+fn events_and_fleet(ctx: &Ctx<'_>) -> Vec<Statement> {
+    let platform = ctx.platform;
+    let template = vec![ctx.arn("ec2", "launch-template/*")];
+    let mut statements = vec![
+        allow(
+            "ManagePlatformQueues",
+            vec![
+                "sqs:CreateQueue",
+                "sqs:DeleteQueue",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ListQueueTags",
+                "sqs:SetQueueAttributes",
+                "sqs:TagQueue",
+                "sqs:UntagQueue",
+            ],
+            vec![ctx.arn("sqs", &format!("{}*", platform.etl_queue_name()))],
+        ),
+        allow(
+            "ManageTheDataBucketNotification",
+            vec!["s3:GetBucketNotification", "s3:PutBucketNotification"],
+            vec![ctx.s3_arn(&platform.data_bucket_name())],
+        ),
+    ];
+    if platform.etl.workers.is_none() {
+        return statements;
+    }
+    statements.extend([
+        allow(
+            "DescribeFleet",
+            FLEET_DESCRIBE.to_vec(),
+            vec![TfString::lit("*")],
+        ),
+        when(
+            allow(
+                "CreateOnlyTaggedLaunchTemplates",
+                vec!["ec2:CreateLaunchTemplate", "ec2:CreateTags"],
+                template.clone(),
+            ),
+            vec![platform_tag(ctx, REQUEST_TAG)],
+        ),
+        when(
+            allow(
+                "ChangeOnlyPlatformLaunchTemplates",
+                vec![
+                    "ec2:CreateLaunchTemplateVersion",
+                    "ec2:DeleteLaunchTemplate",
+                    "ec2:DeleteLaunchTemplateVersions",
+                    "ec2:ModifyLaunchTemplate",
+                    // Auto Scaling checks that the caller may launch from the template.
+                    "ec2:RunInstances",
+                ],
+                template,
+            ),
+            vec![platform_tag(ctx, RESOURCE_TAG)],
+        ),
+        allow(
+            "ManageTheWorkerGroup",
+            vec![
+                "autoscaling:CreateAutoScalingGroup",
+                "autoscaling:CreateOrUpdateTags",
+                "autoscaling:DeleteAutoScalingGroup",
+                "autoscaling:DeletePolicy",
+                "autoscaling:DeleteTags",
+                "autoscaling:DisableMetricsCollection",
+                "autoscaling:EnableMetricsCollection",
+                "autoscaling:PutScalingPolicy",
+                "autoscaling:StartInstanceRefresh",
+                "autoscaling:CancelInstanceRefresh",
+                "autoscaling:UpdateAutoScalingGroup",
+            ],
+            vec![ctx.arn(
+                "autoscaling",
+                &format!(
+                    "autoScalingGroup:*:autoScalingGroupName/{}",
+                    platform.etl_workers_group_name()
+                ),
+            )],
+        ),
+        // The first group in an account creates Auto Scaling's service-linked role.
+        when(
+            allow(
+                "CreateTheAutoScalingServiceRole",
+                vec!["iam:CreateServiceLinkedRole"],
+                vec![ctx.global_arn(
+                    "iam",
+                    "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+                )],
+            ),
+            vec![Condition {
+                test: "StringEquals",
+                variable: "iam:AWSServiceName",
+                values: vec![TfString::lit("autoscaling.amazonaws.com")],
+            }],
+        ),
+    ]);
+    statements
+}
+
 /// The apply role's policies, one per area.
-pub(crate) fn apply_policies(ctx: &Ctx<'_>, deps: ApplyDeps<'_>) -> Vec<ApplyPolicy> {
+pub(crate) fn apply_policies(ctx: &Ctx<'_>, deps: ApplyDeps) -> Vec<ApplyPolicy> {
     vec![
         ApplyPolicy {
             area: "network",
@@ -731,6 +957,11 @@ pub(crate) fn apply_policies(ctx: &Ctx<'_>, deps: ApplyDeps<'_>) -> Vec<ApplyPol
             area: "delivery",
             description: "terraform apply: state and lock, the ETL repository, the deploy document",
             statements: delivery(ctx, deps.state),
+        },
+        ApplyPolicy {
+            area: "events",
+            description: "terraform apply: the event queue and its notification, the ETL worker fleet",
+            statements: events_and_fleet(ctx),
         },
     ]
 }

@@ -1,8 +1,11 @@
-//! Delivery: what the CI/CD pipeline and the host runtime need from AWS. The ECR repository of
-//! the ETL image, the SSM document that switches the host to an image digest, and, when a GitHub
-//! repository is configured, the GitHub OIDC provider and the three roles the workflows assume
-//! (plan read-only, apply with the customer managed policies of `lower::apply`, deploy). The
-//! ETL containers' log group belongs to monitoring.
+//! Delivery: what the CI/CD pipeline and the host runtime need from AWS. In the platform module,
+//! the ECR repository of the ETL image and the SSM document that switches the host to an image
+//! digest. In the bootstrap module, when a GitHub repository is configured, the GitHub OIDC
+//! provider and the three roles the workflows assume (plan read-only, apply with the customer
+//! managed policies of `lower::apply`, deploy): an administrator applies those, so the apply
+//! role never manages its own permissions. They name the platform's resources by ARN, built
+//! from the same `Platform` methods the platform module uses. The ETL containers' log group
+//! belongs to monitoring.
 //!
 //! Every role is trusted only for the configured repository, with the audience and the `sub`
 //! claim pinned by `StringEquals` (the `oidc-trust` policy rule enforces both).
@@ -13,12 +16,11 @@ use serde_json::json;
 
 use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
 use crate::lower::iam::{allow, attach_managed, image_parameter_arn, inline_policy};
-use crate::lower::network::Net;
-use crate::lower::providers::Vars;
-use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, DELIVERY, IAM};
 use crate::model::GithubDelivery;
-use crate::tf::data::{self, AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::data::{
+    self, AwsIamPolicyDocument, AwsVpcs, Condition, Filter, Principals, Statement,
+};
 use crate::tf::ecr::{AwsEcrRepository, EncryptionConfiguration, ImageScanningConfiguration};
 use crate::tf::iam::{AwsIamOpenidConnectProvider, AwsIamRole};
 use crate::tf::ssm::AwsSsmDocument;
@@ -37,6 +39,9 @@ const DEPLOY_TIMEOUT_SECONDS: u32 = 1500;
 /// GitHub's OIDC issuer and the audience `aws-actions/configure-aws-credentials` asks for.
 const GITHUB_ISSUER: &str = "token.actions.githubusercontent.com";
 const GITHUB_AUDIENCE: &str = "sts.amazonaws.com";
+
+/// The EC2 filter on the provider's default platform tag.
+const PLATFORM_TAG_FILTER: &str = "tag:Platform";
 
 /// The IAM condition key for a tag on the instance a command is sent to.
 const HOST_TAG_CONDITION: &str = "ssm:resourceTag/hadrian:etl-host";
@@ -164,6 +169,8 @@ fn github_role(
             name: TfString::lit(ctx.platform.github_role_name(purpose)),
             description: TfString::lit(description),
             assume_role_policy: trust.attr("json"),
+            // The CI roles are the administrator's (bootstrap module), not the platform's.
+            permissions_boundary: None,
             tags: ctx.tags(&format!("github-{purpose}")),
         },
     )
@@ -174,14 +181,36 @@ fn github_role(
 pub(crate) fn lower_github(
     doc: &mut Document,
     ctx: &Ctx<'_>,
-    buckets: &Buckets,
-    runtime: &Runtime,
-    net: &Net,
-    vars: &Vars,
 ) -> Result<Option<GithubRoles>, TfError> {
     let Some(github) = &ctx.platform.delivery.github else {
         return Ok(None);
     };
+    let platform = ctx.platform;
+    let data_bucket = ctx.s3_arn(&platform.data_bucket_name());
+    let repository = ctx.arn(
+        "ecr",
+        &format!("repository/{}", platform.etl_repository_name()),
+    );
+    let document = ctx.arn(
+        "ssm",
+        &format!("document/{}", platform.etl_deploy_document_name()),
+    );
+    let vpcs = doc.data(
+        DELIVERY,
+        "platform",
+        &AwsVpcs {
+            filter: vec![Filter {
+                name: PLATFORM_TAG_FILTER,
+                values: vec![TfString::lit(platform.name.to_string())],
+            }],
+        },
+    )?;
+    let vpc_arn = ctx.arn_of(
+        "ec2",
+        true,
+        Some(ctx.account.attr("account_id")),
+        TfString::concat([TfString::lit("vpc/"), vpcs.one_or("ids", "none")]),
+    );
     let url = TfString::lit(format!("https://{GITHUB_ISSUER}"));
     let provider_arn = if github.create_oidc_provider {
         doc.resource(
@@ -228,7 +257,7 @@ pub(crate) fn lower_github(
                 vec!["s3:GetObject"],
                 vec![state_object(ctx, github, "")],
             ),
-            deny_data_objects(buckets),
+            deny_data_objects(data_bucket),
         ],
     )?;
 
@@ -259,8 +288,8 @@ pub(crate) fn lower_github(
     let policies = apply_policies(
         ctx,
         ApplyDeps {
-            vpc: &net.vpc,
-            vars,
+            vpc_arn,
+            ami_parameter: TfString::lit(&platform.compute.ami_ssm_parameter),
             state,
         },
     );
@@ -297,7 +326,7 @@ pub(crate) fn lower_github(
                     "ecr:PutImage",
                     "ecr:BatchGetImage",
                 ],
-                vec![runtime.repository.arn()],
+                vec![repository],
             ),
             allow(
                 "RecordDeployedImageDigest",
@@ -307,7 +336,7 @@ pub(crate) fn lower_github(
             allow(
                 "SendDeployDocument",
                 vec!["ssm:SendCommand"],
-                vec![runtime.document.arn()],
+                vec![document],
             ),
             Statement {
                 condition: vec![Condition {
@@ -357,24 +386,26 @@ fn state_object(ctx: &Ctx<'_>, github: &GithubDelivery, suffix: &str) -> TfStrin
 }
 
 /// `ReadOnlyAccess` includes `s3:GetObject` everywhere; a plan never needs the ETL's data.
-fn deny_data_objects(buckets: &Buckets) -> Statement {
+fn deny_data_objects(data_bucket: TfString) -> Statement {
     Statement {
         effect: "Deny",
         ..allow(
             "NeverReadDataObjects",
             vec!["s3:GetObject", "s3:GetObjectVersion"],
-            vec![TfString::concat([buckets.data.arn(), TfString::lit("/*")])],
+            vec![TfString::concat([data_bucket, TfString::lit("/*")])],
         )
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::lower::delivery::HOST_TAG_CONDITION;
+    use crate::lower::delivery::{HOST_TAG_CONDITION, PLATFORM_TAG_FILTER};
+    use crate::lower::providers::PLATFORM_TAG;
     use crate::model::ETL_HOST_TAG_KEY as KEY;
 
     #[test]
     fn the_host_tag_condition_names_the_host_tag() {
         assert_eq!(HOST_TAG_CONDITION, format!("ssm:resourceTag/{KEY}"));
+        assert_eq!(PLATFORM_TAG_FILTER, format!("tag:{PLATFORM_TAG}"));
     }
 }

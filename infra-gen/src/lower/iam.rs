@@ -1,4 +1,5 @@
-//! IAM: service roles for flow logs and RDS monitoring, and the ETL host's least-privilege role.
+//! IAM: service roles for flow logs and RDS monitoring, the SSM agent's policy every instance
+//! role shares, and the ETL host's least-privilege role.
 
 use crate::lower::database::Db;
 use crate::lower::delivery::Runtime;
@@ -7,10 +8,16 @@ use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::iam::{
-    AwsIamInstanceProfile, AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment,
+    AwsIamInstanceProfile, AwsIamPolicy, AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment,
 };
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, Suppression, TfError, TfString};
+
+/// The role the host and the workers run as, and its instance profile.
+pub(crate) struct EtlIdentity {
+    pub(crate) role: Handle<AwsIamRole>,
+    pub(crate) profile: Handle<AwsIamInstanceProfile>,
+}
 
 /// A statement allowing `actions` on `resources`, for identity policies.
 pub(crate) fn allow(
@@ -64,6 +71,7 @@ pub(crate) fn service_role(
             name: ctx.named(&name.replace('_', "-")),
             description: TfString::lit(description),
             assume_role_policy: trust.attr("json"),
+            permissions_boundary: Some(ctx.permissions_boundary()),
             tags: ctx.tags(&name.replace('_', "-")),
         },
     )
@@ -117,15 +125,242 @@ pub(crate) fn attach_managed(
     role: &Handle<AwsIamRole>,
     path: &str,
 ) -> Result<(), TfError> {
+    attach(doc, name, role, ctx.managed_policy(path))
+}
+
+/// Attaches the managed policy `policy_arn` (AWS's or the platform's own) to `role`.
+pub(crate) fn attach(
+    doc: &mut Document,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    policy_arn: TfString,
+) -> Result<(), TfError> {
     doc.resource(
         IAM,
         name,
         &AwsIamRolePolicyAttachment {
             role: role.id(),
-            policy_arn: ctx.managed_policy(path),
+            policy_arn,
         },
     )?;
     Ok(())
+}
+
+/// The calls the SSM agent makes for Session Manager and Run Command, as one customer managed
+/// policy that every instance role of the platform attaches (the ETL host's, and any worker's).
+/// It replaces `AmazonSSMManagedInstanceCore`, whose `ssm:GetParameter(s)` on every parameter of
+/// the account would make each instance's narrow parameter grants meaningless. The agent's own
+/// calls on its instance are scoped to the account's instances in this region (the agent cannot
+/// name another instance: SSM binds the call to the caller's instance identity); the message
+/// and channel services define no resource type, so they take `*`.
+pub(crate) fn lower_ssm_agent_policy(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+) -> Result<Handle<AwsIamPolicy>, TfError> {
+    let instances = ctx.arn("ec2", "instance/*");
+    let document = doc.data(
+        IAM,
+        "ssm_agent",
+        &AwsIamPolicyDocument {
+            statement: vec![
+                allow(
+                    "RegisterAndReportInstanceState",
+                    SSM_AGENT_INSTANCE_ACTIONS.to_vec(),
+                    vec![instances.clone()],
+                ),
+                // Both calls name the association and the instance (IAM's service reference).
+                allow(
+                    "ReadAndReportAssociations",
+                    vec![
+                        "ssm:DescribeAssociation",
+                        "ssm:UpdateInstanceAssociationStatus",
+                    ],
+                    vec![ctx.arn("ssm", "association/*"), instances],
+                ),
+                allow(
+                    "SessionManagerChannels",
+                    SSM_AGENT_CHANNEL_ACTIONS.to_vec(),
+                    vec![TfString::lit("*")],
+                ),
+                allow(
+                    "RunCommandMessages",
+                    SSM_AGENT_MESSAGE_ACTIONS.to_vec(),
+                    vec![TfString::lit("*")],
+                ),
+            ],
+        },
+    )?;
+    doc.resource(
+        IAM,
+        "ssm_agent",
+        &AwsIamPolicy {
+            name: ctx.named("ssm-agent"),
+            description: TfString::lit(
+                "SSM agent on the platform's instances: Session Manager and Run Command, nothing else",
+            ),
+            policy: document.attr("json"),
+            tags: ctx.tags("ssm-agent"),
+        },
+    )
+}
+
+/// The SSM agent's calls on its own instance.
+const SSM_AGENT_INSTANCE_ACTIONS: [&str; 2] = [
+    "ssm:ListInstanceAssociations",
+    "ssm:UpdateInstanceInformation",
+];
+
+/// Session Manager's channels (`ssmmessages` defines no resource type).
+const SSM_AGENT_CHANNEL_ACTIONS: [&str; 4] = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
+
+/// Run Command's message delivery (`ec2messages` defines no resource type).
+const SSM_AGENT_MESSAGE_ACTIONS: [&str; 6] = [
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+];
+
+/// What the platform's roles use besides the SSM agent policy: the ETL host's (and any
+/// worker's) own policies, the flow-logs role and AWS's `AmazonRDSEnhancedMonitoringRole`.
+const ROLE_ACTIONS: [&str; 25] = [
+    "cloudwatch:PutMetricData",
+    "ecr:BatchGetImage",
+    "ecr:GetAuthorizationToken",
+    "ecr:GetDownloadUrlForLayer",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
+    "s3:GetBucketLocation",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:ListBucket",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "ssm:DescribeAssociation",
+    "ssm:GetParameter",
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+];
+
+/// Every action a platform role may ever be granted, sorted: the permissions boundary's list. A
+/// test checks that each action in a platform role's policy is in it.
+pub(crate) fn boundary_actions() -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = ROLE_ACTIONS
+        .iter()
+        .chain(&SSM_AGENT_INSTANCE_ACTIONS)
+        .chain(&SSM_AGENT_CHANNEL_ACTIONS)
+        .chain(&SSM_AGENT_MESSAGE_ACTIONS)
+        .copied()
+        .collect();
+    actions.sort_unstable();
+    actions
+}
+
+/// Why the boundary may name every resource.
+const BOUNDARY_REASON: &str = "a permissions boundary grants nothing by itself: it caps each platform role, \
+     whose own policies name exact resources, to these actions; no IAM, STS or administrative call is listed";
+
+/// [`boundary_actions`] as statements: the calls that read data (objects, the database secret,
+/// parameters) only on the platform's own names, so the cap itself allows no exfiltration; the
+/// rest on any resource.
+fn boundary_statements(ctx: &Ctx<'_>) -> Vec<Statement> {
+    let name = &ctx.platform.name;
+    let scoped: [(&'static str, &str, Vec<TfString>); 3] = [
+        (
+            "ReadOnlyThePlatformsBuckets",
+            "s3:",
+            vec![
+                ctx.s3_arn(&format!("{name}-hadrian-ml-*")),
+                ctx.s3_arn(&format!("{name}-hadrian-ml-*/*")),
+            ],
+        ),
+        (
+            "ReadOnlyTheDatabaseSecret",
+            "secretsmanager:",
+            vec![ctx.arn("secretsmanager", "secret:rds!db-*")],
+        ),
+        (
+            "ReadOnlyThePlatformsParameters",
+            "ssm:GetParameter",
+            vec![
+                ctx.arn("ssm", &format!("parameter/hadrian/{name}/*")),
+                ctx.arn("ssm", &format!("parameter/AmazonCloudWatch-{name}-*")),
+            ],
+        ),
+    ];
+    let all = boundary_actions();
+    let prefixes: Vec<&str> = scoped.iter().map(|(_, prefix, _)| *prefix).collect();
+    let mut statements: Vec<Statement> = scoped
+        .into_iter()
+        .map(|(sid, prefix, resources)| {
+            let actions = all
+                .iter()
+                .copied()
+                .filter(|a| a.starts_with(prefix))
+                .collect();
+            allow(sid, actions, resources)
+        })
+        .collect();
+    statements.push(allow(
+        "EverythingElseThePlatformRolesUse",
+        all.iter()
+            .copied()
+            .filter(|a| !prefixes.iter().any(|p| a.starts_with(p)))
+            .collect(),
+        vec![TfString::lit("*")],
+    ));
+    statements
+}
+
+/// The permissions boundary (bootstrap module): every role the platform creates carries it, and
+/// the apply role may create or change roles only with it, so nothing the apply role creates can
+/// do more than the platform's instances and services need.
+pub(crate) fn lower_boundary(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+) -> Result<Handle<AwsIamPolicy>, TfError> {
+    let document = doc.data(
+        IAM,
+        "permissions_boundary",
+        &AwsIamPolicyDocument {
+            statement: boundary_statements(ctx),
+        },
+    )?;
+    doc.resource_with(
+        IAM,
+        "permissions_boundary",
+        &AwsIamPolicy {
+            name: TfString::lit(ctx.platform.permissions_boundary_name()),
+            description: TfString::lit(
+                "Permissions boundary of every platform role: the most any of them may be granted",
+            ),
+            policy: document.attr("json"),
+            tags: ctx.tags("permissions-boundary"),
+        },
+        Meta {
+            suppressions: vec![Suppression {
+                rule: "wildcard-identity-policy",
+                reason: BOUNDARY_REASON,
+            }],
+            ..Meta::default()
+        },
+    )
 }
 
 /// The ARN of the SSM parameter holding the deployed image digest.
@@ -136,23 +371,37 @@ pub(crate) fn image_parameter_arn(ctx: &Ctx<'_>) -> TfString {
     )
 }
 
+/// What the ETL host's role grants access to, from the areas lowered before it.
+pub(crate) struct EtlRoleDeps<'a> {
+    pub(crate) buckets: &'a Buckets,
+    pub(crate) key: &'a Handle<AwsKmsKey>,
+    pub(crate) db: &'a Db,
+    pub(crate) telemetry: &'a Telemetry,
+    pub(crate) runtime: &'a Runtime,
+    pub(crate) ssm_agent: &'a Handle<AwsIamPolicy>,
+}
+
 /// Why the host's metrics policy may name no resource.
 const PUT_METRIC_DATA_REASON: &str = "cloudwatch:PutMetricData has no resource type, so \"*\" is the only resource; \
      the statement is limited to the agent's namespace with the cloudwatch:namespace condition";
 
 /// The ETL host's role: read the data bucket, decrypt with the platform key, read the
 /// database's managed secret, write its own log groups, read the agent configuration, publish
-/// agent metrics, pull the ETL image, plus the SSM managed policy for Session Manager and Run
-/// Command.
+/// agent metrics, pull the ETL image, plus the shared [`lower_ssm_agent_policy`] for Session
+/// Manager and Run Command.
 pub(crate) fn lower_etl_role(
     doc: &mut Document,
     ctx: &Ctx<'_>,
-    buckets: &Buckets,
-    key: &Handle<AwsKmsKey>,
-    db: &Db,
-    telemetry: &Telemetry,
-    runtime: &Runtime,
-) -> Result<Handle<AwsIamInstanceProfile>, TfError> {
+    deps: &EtlRoleDeps<'_>,
+) -> Result<EtlIdentity, TfError> {
+    let EtlRoleDeps {
+        buckets,
+        key,
+        db,
+        telemetry,
+        runtime,
+        ssm_agent,
+    } = deps;
     let role = service_role(
         doc,
         ctx,
@@ -225,14 +474,8 @@ pub(crate) fn lower_etl_role(
             ..Meta::default()
         },
     )?;
-    attach_managed(
-        doc,
-        ctx,
-        "etl_host_ssm",
-        &role,
-        "AmazonSSMManagedInstanceCore",
-    )?;
-    doc.resource(
+    attach(doc, "etl_host_ssm", &role, ssm_agent.arn())?;
+    let profile = doc.resource(
         IAM,
         "etl_host",
         &AwsIamInstanceProfile {
@@ -240,5 +483,6 @@ pub(crate) fn lower_etl_role(
             role: role.id(),
             tags: ctx.tags("etl-host"),
         },
-    )
+    )?;
+    Ok(EtlIdentity { role, profile })
 }

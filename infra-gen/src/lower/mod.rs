@@ -1,10 +1,14 @@
 //! Lowering: the only module that knows both the platform model and Terraform. One file per
 //! model area; each returns the handles later areas need, so cross-area references are typed.
+//! Two root modules come out: the platform ([`lower`], `out/`) and the bootstrap
+//! ([`bootstrap`], `out/bootstrap/`: state bucket, permissions boundary, CI identity), which an
+//! administrator applies and the CI roles may not change.
 
 mod apply;
 mod compute;
 mod database;
 mod delivery;
+mod events;
 mod iam;
 mod monitoring;
 mod network;
@@ -14,6 +18,7 @@ mod security;
 mod storage;
 
 use crate::lower::compute::HostDeps;
+use crate::lower::iam::EtlRoleDeps;
 use crate::model::Platform;
 use crate::tf::data::{AwsCallerIdentity, AwsPartition, AwsRegion};
 use crate::tf::network::Tags;
@@ -43,8 +48,14 @@ pub const DATABASE: FileId = FileId("database");
 pub const MONITORING: FileId = FileId("monitoring");
 /// The CI/CD side: ECR, the deploy document, the GitHub OIDC provider and roles.
 pub const DELIVERY: FileId = FileId("delivery");
+/// The event queue, its dead-letter queue and the data bucket's notification.
+pub const EVENTS: FileId = FileId("events");
+/// The worker fleet: launch template, Auto Scaling group, scaling policy, security group.
+pub const FLEET: FileId = FileId("fleet");
 /// Outputs (names are a contract with the ETL and the local platform).
 pub const OUTPUTS: FileId = FileId("outputs");
+/// The bootstrap module's Terraform state bucket.
+pub const STATE: FileId = FileId("state");
 
 /// Facts every area needs: the platform, account data sources, tagging.
 pub(crate) struct Ctx<'a> {
@@ -125,30 +136,81 @@ impl Ctx<'_> {
         )
     }
 
+    /// The event queue's ARN built from its name, for the key policy, which exists before it.
+    pub(crate) fn etl_queue_arn(&self) -> TfString {
+        self.arn("sqs", &self.platform.etl_queue_name())
+    }
+
+    /// The permissions boundary every platform role carries; the bootstrap module creates it.
+    pub(crate) fn permissions_boundary(&self) -> TfString {
+        self.global_arn(
+            "iam",
+            &format!("policy/{}", self.platform.permissions_boundary_name()),
+        )
+    }
+
     /// The account root principal, for key policies.
     pub(crate) fn account_root(&self) -> TfString {
         self.global_arn("iam", "root")
     }
 }
 
-/// Translates a validated platform into a Terraform document.
-pub fn lower(platform: &Platform) -> Result<Document, TfError> {
-    let mut doc = Document::default();
-    let vars = providers::lower(&mut doc, platform)?;
-    let ctx = Ctx {
+/// The account facts every module reads, declared once per module.
+fn context<'a>(doc: &mut Document, platform: &'a Platform) -> Result<Ctx<'a>, TfError> {
+    Ok(Ctx {
         platform,
         account: doc.data(PROVIDERS, "current", &AwsCallerIdentity {})?,
         partition: doc.data(PROVIDERS, "current", &AwsPartition {})?,
         region: doc.data(PROVIDERS, "current", &AwsRegion {})?,
-    };
+    })
+}
+
+/// Translates a validated platform into the bootstrap module: what must exist before the
+/// platform's first apply and what the CI roles must never change.
+pub fn bootstrap(platform: &Platform) -> Result<Document, TfError> {
+    let mut doc = Document::default();
+    providers::lower_settings(&mut doc, platform)?;
+    let ctx = context(&mut doc, platform)?;
+    let state = storage::lower_state_bucket(&mut doc, &ctx, STATE)?;
+    let boundary = iam::lower_boundary(&mut doc, &ctx)?;
+    let github = delivery::lower_github(&mut doc, &ctx)?;
+    outputs::lower_bootstrap(&mut doc, &state, &boundary, github.as_ref())?;
+    Ok(doc)
+}
+
+/// Translates a validated platform into a Terraform document.
+pub fn lower(platform: &Platform) -> Result<Document, TfError> {
+    let mut doc = Document::default();
+    let vars = providers::lower(&mut doc, platform)?;
+    let ctx = context(&mut doc, platform)?;
     let key = storage::lower_key(&mut doc, &ctx)?;
     let net = network::lower(&mut doc, &ctx, &key)?;
     let buckets = storage::lower_buckets(&mut doc, &ctx, &key)?;
+    let events = events::lower(&mut doc, &ctx, &buckets, &key)?;
     let groups = security::lower(&mut doc, &ctx, &net, &vars)?;
     let db = database::lower(&mut doc, &ctx, &net, &groups, &key)?;
     let telemetry = monitoring::lower_logs(&mut doc, &ctx, &key)?;
     let runtime = delivery::lower_runtime(&mut doc, &ctx, &key)?;
-    let profile = iam::lower_etl_role(&mut doc, &ctx, &buckets, &key, &db, &telemetry, &runtime)?;
+    let ssm_agent = iam::lower_ssm_agent_policy(&mut doc, &ctx)?;
+    let identity = iam::lower_etl_role(
+        &mut doc,
+        &ctx,
+        &EtlRoleDeps {
+            buckets: &buckets,
+            key: &key,
+            db: &db,
+            telemetry: &telemetry,
+            runtime: &runtime,
+            ssm_agent: &ssm_agent,
+        },
+    )?;
+    iam::inline_policy(
+        &mut doc,
+        &ctx,
+        "etl_host_events",
+        &identity.role,
+        events::consumer_statements(&events),
+    )?;
     let host = compute::lower(
         &mut doc,
         &ctx,
@@ -156,7 +218,8 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
             net: &net,
             groups: &groups,
             key: &key,
-            profile: &profile,
+            profile: &identity.profile,
+            events: &events,
             vars: &vars,
             buckets: &buckets,
             db: &db,
@@ -164,10 +227,9 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
             runtime: &runtime,
         },
     )?;
-    monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db)?;
-    let github = delivery::lower_github(&mut doc, &ctx, &buckets, &runtime, &net, &vars)?;
-    outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db)?;
-    outputs::lower_delivery(&mut doc, &runtime, github.as_ref())?;
+    monitoring::lower_alarms(&mut doc, &ctx, &telemetry, &host, &db, &events)?;
+    outputs::lower(&mut doc, &ctx, &buckets, &key, &host, &db, &events)?;
+    outputs::lower_delivery(&mut doc, &runtime)?;
     Ok(doc)
 }
 
@@ -175,14 +237,14 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
 mod tests {
     use serde_json::{Value, json};
 
-    use crate::generate;
+    use crate::lower::iam::boundary_actions;
     use crate::model::config::from_str;
+    use crate::{generate, generate_bootstrap};
 
-    /// Every generated file merged into one JSON value per top-level block kind.
-    fn generated(toml: &str) -> Value {
-        let files = generate(&from_str(toml, "test.toml").unwrap()).unwrap();
+    /// Generated files merged into one JSON value per top-level block kind.
+    fn merged(files: &[String]) -> Value {
         let mut merged = json!({});
-        for text in files.values() {
+        for text in files {
             let doc: Value = serde_json::from_str(text).unwrap();
             for (kind, blocks) in doc.as_object().unwrap() {
                 for (key, value) in blocks.as_object().into_iter().flatten() {
@@ -195,6 +257,21 @@ mod tests {
             }
         }
         merged
+    }
+
+    /// Both modules merged (they share only the provider, its data sources and `region`).
+    fn generated(toml: &str) -> Value {
+        let platform = from_str(toml, "test.toml").unwrap();
+        let mut files: Vec<String> = generate(&platform).unwrap().into_values().collect();
+        files.extend(generate_bootstrap(&platform).unwrap().into_values());
+        merged(&files)
+    }
+
+    /// The platform module alone.
+    fn platform_module(toml: &str) -> Value {
+        let platform = from_str(toml, "test.toml").unwrap();
+        let files: Vec<String> = generate(&platform).unwrap().into_values().collect();
+        merged(&files)
     }
 
     #[test]
@@ -248,7 +325,11 @@ mod tests {
             doc["resource"]["aws_eip_association"]["etl_host"]["instance_id"],
             "${aws_instance.etl_host.id}"
         );
-        assert_eq!(doc["provider"]["aws"]["skip_requesting_account_id"], false);
+        assert!(
+            doc["provider"]["aws"]
+                .get("skip_requesting_account_id")
+                .is_none()
+        );
         assert_eq!(
             doc["data"]["aws_ssm_parameter"]["ubuntu_ami"]["name"],
             "${var.ubuntu_ami_ssm_parameter}"
@@ -371,9 +452,18 @@ mod tests {
         out
     }
 
+    /// The GitHub identity and a worker fleet: every apply policy area is present.
+    const GITHUB_WITH_WORKERS: &str = "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n[etl]\nworkers = { min = 0, max = 2 }\n";
+
     #[test]
     fn the_apply_role_has_only_its_own_managed_policies_each_within_the_size_limit() {
-        let doc = generated(GITHUB);
+        for config in [GITHUB, GITHUB_WITH_WORKERS] {
+            apply_policies_fit(config);
+        }
+    }
+
+    fn apply_policies_fit(config: &str) {
+        let doc = generated(config);
         let attached: Vec<&Value> = doc["resource"]["aws_iam_role_policy_attachment"]
             .as_object()
             .unwrap()
@@ -381,13 +471,17 @@ mod tests {
             .filter(|a| a["role"] == "${aws_iam_role.github_apply.id}")
             .map(|a| &a["policy_arn"])
             .collect();
-        let policies = doc["resource"]["aws_iam_policy"].as_object().unwrap();
+        let mut policies = doc["resource"]["aws_iam_policy"]
+            .as_object()
+            .unwrap()
+            .clone();
+        policies.retain(|name, _| name.starts_with("github_apply_"));
         assert_eq!(attached.len(), policies.len());
         assert!(
             policies.len() <= 10,
             "IAM attaches at most 10 managed policies"
         );
-        for (name, policy) in policies {
+        for (name, policy) in &policies {
             assert!(attached.contains(&&json!(format!("${{aws_iam_policy.{name}.arn}}"))));
             assert!(
                 policy["name"]
@@ -395,7 +489,7 @@ mod tests {
                     .unwrap()
                     .starts_with("demo-github-apply-")
             );
-            let document = &doc["data"]["aws_iam_policy_document"][name.as_str()];
+            let document = &doc["data"]["aws_iam_policy_document"][name];
             let text = longest_policy_json(document);
             assert!(text.len() < 6144, "{name}: {} characters", text.len());
         }
@@ -404,7 +498,13 @@ mod tests {
 
     #[test]
     fn the_apply_role_is_scoped_to_the_platform() {
-        let doc = generated(GITHUB);
+        for config in [GITHUB, GITHUB_WITH_WORKERS] {
+            apply_role_is_scoped(config);
+        }
+    }
+
+    fn apply_role_is_scoped(config: &str) {
+        let doc = generated(config);
         let documents = doc["data"]["aws_iam_policy_document"].as_object().unwrap();
         let statements: Vec<&Value> = documents
             .iter()
@@ -423,7 +523,7 @@ mod tests {
                     || r.contains("tfstate/")
                     || r.ends_with(":s3:::tfstate")
                     || r.contains("::image/*")
-                    || r.contains("::parameter${var.ubuntu_ami_ssm_parameter}")
+                    || r.ends_with("::parameter/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id")
                     || r.contains(":iam::aws:policy/")
                     || r.contains(":og:default:postgres-");
                 assert!(
@@ -484,7 +584,9 @@ mod tests {
         assert_eq!(send.len(), 2);
         assert_eq!(
             send[0]["resources"],
-            json!(["${aws_ssm_document.etl_deploy.arn}"])
+            json!([
+                "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:document/demo-etl-deploy"
+            ])
         );
         assert_eq!(
             send[1]["condition"],
@@ -575,6 +677,161 @@ mod tests {
     }
 
     #[test]
+    fn every_security_group_rule_has_one_peer_and_variable_cidrs_one_rule_each() {
+        let doc = generated("[network]\nadmin_cidrs = [\"203.0.113.0/24\", \"198.51.100.7/32\"]\n");
+        assert!(doc["resource"]["aws_security_group_rule"].is_null());
+        let mut rules = 0;
+        for direction in ["ingress", "egress"] {
+            let typed = &doc["resource"][format!("aws_vpc_security_group_{direction}_rule")];
+            for rule in typed.as_object().unwrap().values() {
+                rules += 1;
+                let peers = ["cidr_ipv4", "referenced_security_group_id"]
+                    .iter()
+                    .filter(|k| rule.get(**k).is_some())
+                    .count();
+                assert_eq!(peers, 1, "{rule}");
+                assert_eq!(rule["ip_protocol"], "tcp");
+            }
+        }
+        assert_eq!(rules, 6);
+        let ssh = &doc["resource"]["aws_vpc_security_group_ingress_rule"]["etl_host_ssh"];
+        assert_eq!(ssh["for_each"], "${toset(var.admin_cidrs)}");
+        assert_eq!(ssh["cidr_ipv4"], "${each.value}");
+        assert_eq!(
+            doc["variable"]["admin_cidrs"]["default"],
+            json!(["203.0.113.0/24", "198.51.100.7/32"])
+        );
+        let db = &doc["resource"]["aws_vpc_security_group_ingress_rule"]["database_postgres_in"];
+        assert_eq!(
+            db["referenced_security_group_id"],
+            "${aws_security_group.etl_host.id}"
+        );
+    }
+
+    #[test]
+    fn every_platform_role_carries_a_boundary_that_covers_its_policies() {
+        let doc = platform_module(GITHUB);
+        assert!(doc["resource"]["aws_iam_openid_connect_provider"].is_null());
+        let roles = doc["resource"]["aws_iam_role"].as_object().unwrap();
+        assert_eq!(roles.len(), 3);
+        for role in roles.values() {
+            assert_eq!(
+                role["permissions_boundary"],
+                "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/demo-permissions-boundary"
+            );
+        }
+        let documents = &doc["data"]["aws_iam_policy_document"];
+        let granted: Vec<&Value> = ["aws_iam_role_policy", "aws_iam_policy"]
+            .iter()
+            .flat_map(|t| doc["resource"][*t].as_object().into_iter().flatten())
+            .map(|(_, p)| {
+                let name = p["policy"].as_str().unwrap();
+                let name =
+                    &name["${data.aws_iam_policy_document.".len()..name.len() - ".json}".len()];
+                &documents[name]
+            })
+            .flat_map(|d| d["statement"].as_array().unwrap())
+            .filter(|s| s["effect"] == "Allow")
+            .flat_map(|s| s["actions"].as_array().unwrap())
+            .collect();
+        assert!(granted.len() > 20);
+        let boundary = boundary_actions();
+        for action in granted {
+            assert!(
+                boundary.contains(&action.as_str().unwrap()),
+                "{action} is granted to a platform role but not in the permissions boundary"
+            );
+        }
+    }
+
+    #[test]
+    fn the_apply_role_cannot_change_the_bootstrap_or_create_unbounded_roles() {
+        let doc = generated(GITHUB);
+        let statements: Vec<Value> = doc["data"]["aws_iam_policy_document"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
+            .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
+            .collect();
+        let allowing = |action: &str| {
+            statements
+                .iter()
+                .filter(|s| {
+                    s["effect"] == "Allow"
+                        && s["actions"].as_array().unwrap().contains(&json!(action))
+                })
+                .collect::<Vec<_>>()
+        };
+        let boundary = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/demo-permissions-boundary";
+        for action in ["iam:CreateRole", "iam:PutRolePermissionsBoundary"] {
+            let allows = allowing(action);
+            assert_eq!(allows.len(), 1, "{action}");
+            assert_eq!(
+                allows[0]["condition"],
+                json!([{"test": "ArnEquals", "variable": "iam:PermissionsBoundary", "values": [boundary]}])
+            );
+        }
+        assert!(allowing("iam:CreateOpenIDConnectProvider").is_empty());
+        let by_sid = |sid: &str| statements.iter().find(|s| s["sid"] == sid).unwrap();
+        let bootstrap = by_sid("NeverTouchTheBootstrapIdentity");
+        assert_eq!(bootstrap["effect"], "Deny");
+        for action in [
+            "iam:CreatePolicyVersion",
+            "iam:PutRolePolicy",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:AttachRolePolicy",
+        ] {
+            assert!(
+                bootstrap["actions"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(action))
+            );
+        }
+        let denied = bootstrap["resources"].to_string();
+        for target in [
+            "role/demo-github-*",
+            "policy/demo-github-*",
+            "policy/demo-permissions-boundary",
+        ] {
+            assert!(denied.contains(target), "{target}");
+        }
+        assert_eq!(by_sid("NeverDropARolesBoundary")["effect"], "Deny");
+        let state = by_sid("NeverTouchTheStateBucket");
+        assert_eq!(
+            state["resources"],
+            json!(["arn:${data.aws_partition.current.partition}:s3:::tfstate"])
+        );
+        assert!(
+            state["actions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("s3:PutBucketPolicy"))
+        );
+    }
+
+    #[test]
+    fn the_host_reads_no_parameter_through_its_ssm_agent_policy() {
+        let doc = generated(GITHUB);
+        let attachments = doc["resource"]["aws_iam_role_policy_attachment"]
+            .as_object()
+            .unwrap();
+        let host: Vec<&Value> = attachments
+            .values()
+            .filter(|a| a["role"] == "${aws_iam_role.etl_host.id}")
+            .map(|a| &a["policy_arn"])
+            .collect();
+        assert_eq!(host, [&json!("${aws_iam_policy.ssm_agent.arn}")]);
+        let agent = doc["data"]["aws_iam_policy_document"]["ssm_agent"].to_string();
+        assert!(agent.contains("ssm:UpdateInstanceInformation"));
+        assert!(agent.contains("ssmmessages:OpenDataChannel"));
+        assert!(agent.contains("ec2messages:GetMessages"));
+        assert!(!agent.contains("Parameter"));
+        assert!(!doc.to_string().contains("AmazonSSMManagedInstanceCore"));
+    }
+
+    #[test]
     fn no_successful_run_means_two_schedule_intervals_and_silence_breaches() {
         let doc = generated("[etl]\nschedule_minutes = 15\n");
         let alarm = &doc["resource"]["aws_cloudwatch_metric_alarm"]["etl_no_successful_run"];
@@ -590,6 +847,130 @@ mod tests {
         assert_eq!(
             (&alarm["comparison_operator"], &alarm["threshold"]),
             (&json!("LessThanThreshold"), &json!(1))
+        );
+    }
+
+    #[test]
+    fn the_event_queue_admits_only_the_data_bucket_and_the_key_only_this_queue() {
+        let doc =
+            generated("[etl]\nevent_prefixes = [\"raw/\", \"in/\"]\nqueue_max_receive_count = 7\n");
+        let queue = &doc["resource"]["aws_sqs_queue"]["etl_events"];
+        assert_eq!(queue["kms_master_key_id"], "${aws_kms_key.platform.arn}");
+        assert_eq!(queue["receive_wait_time_seconds"], 20);
+        assert_eq!(
+            queue["redrive_policy"],
+            "{\"deadLetterTargetArn\":\"${aws_sqs_queue.etl_events_dead_letter.arn}\",\"maxReceiveCount\":7}"
+        );
+        assert_eq!(
+            doc["resource"]["aws_sqs_queue"]["etl_events_dead_letter"]["message_retention_seconds"],
+            14 * 86_400
+        );
+        let policy = &doc["data"]["aws_iam_policy_document"]["etl_events_queue"]["statement"];
+        assert_eq!(
+            policy[0]["principals"][0]["identifiers"],
+            json!(["s3.amazonaws.com"])
+        );
+        assert_eq!(
+            policy[0]["condition"],
+            json!([
+                {"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["${aws_s3_bucket.data.arn}"]},
+                {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${data.aws_caller_identity.current.account_id}"]}
+            ])
+        );
+        assert_eq!(policy[1]["sid"], "DenyInsecureTransport");
+        let notification = &doc["resource"]["aws_s3_bucket_notification"]["data"];
+        assert_eq!(
+            notification["depends_on"],
+            json!(["aws_sqs_queue_policy.etl_events"])
+        );
+        let prefixes: Vec<&Value> = notification["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| &q["filter_prefix"])
+            .collect();
+        assert_eq!(prefixes, [&json!("raw/"), &json!("in/")]);
+        let key = doc["data"]["aws_iam_policy_document"]["kms_key"]["statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sid"] == "S3EventsIntoTheEtlQueue")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            key["actions"],
+            json!(["kms:GenerateDataKey", "kms:Decrypt"])
+        );
+        assert_eq!(
+            key["condition"][0]["values"],
+            json!([
+                "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:demo-etl-events"
+            ])
+        );
+        assert!(doc["resource"]["aws_autoscaling_group"].is_null());
+    }
+
+    #[test]
+    fn workers_scale_on_the_backlog_per_worker_from_their_own_group() {
+        let doc = generated("[etl]\nworkers = { min = 0, max = 4, backlog_per_instance = 25 }\n");
+        let group = &doc["resource"]["aws_autoscaling_group"]["etl_workers"];
+        assert_eq!(
+            (&group["min_size"], &group["max_size"]),
+            (&json!(0), &json!(4))
+        );
+        assert_eq!(group["enabled_metrics"], json!(["GroupInServiceInstances"]));
+        let tracking = &doc["resource"]["aws_autoscaling_policy"]["etl_workers_backlog"]["target_tracking_configuration"];
+        assert_eq!(tracking["target_value"], 25);
+        let metrics = tracking["customized_metric_specification"]["metrics"]
+            .as_array()
+            .unwrap();
+        assert_eq!(
+            metrics[2]["expression"],
+            "IF(in_service > 0, visible / in_service, visible)"
+        );
+        assert_eq!(
+            metrics[1]["metric_stat"]["metric"]["dimensions"][0]["value"],
+            group["name"]
+        );
+        let template = &doc["resource"]["aws_launch_template"]["etl_worker"];
+        assert_eq!(template["metadata_options"]["http_tokens"], "required");
+        assert_eq!(
+            template["metadata_options"]["http_put_response_hop_limit"],
+            2
+        );
+        assert_eq!(
+            template["block_device_mappings"][0]["ebs"]["kms_key_id"],
+            "${aws_kms_key.platform.arn}"
+        );
+        assert_eq!(
+            template["tag_specifications"][0]["tags"]["hadrian:etl-host"],
+            "demo"
+        );
+        assert_eq!(
+            template["iam_instance_profile"]["arn"],
+            "${aws_iam_instance_profile.etl_host.arn}"
+        );
+        // Nothing inbound to the workers; the database admits them.
+        let resources = doc["resource"].as_object().unwrap();
+        let to_workers = "${aws_security_group.etl_workers.id}";
+        assert!(
+            !resources["aws_vpc_security_group_ingress_rule"]
+                .as_object()
+                .unwrap()
+                .values()
+                .any(|r| r["security_group_id"] == to_workers)
+        );
+        assert_eq!(
+            resources["aws_vpc_security_group_ingress_rule"]["database_postgres_from_etl_workers"]
+                ["referenced_security_group_id"],
+            to_workers
+        );
+        assert!(
+            resources["aws_vpc_security_group_egress_rule"]
+                .as_object()
+                .unwrap()
+                .values()
+                .any(|r| r["security_group_id"] == to_workers)
         );
     }
 

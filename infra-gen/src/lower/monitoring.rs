@@ -13,9 +13,10 @@ use crate::agent::{
 };
 use crate::lower::compute::Host;
 use crate::lower::database::Db;
+use crate::lower::events::Events;
 use crate::lower::iam::allow;
 use crate::lower::network::log_group;
-use crate::lower::storage::{customer_key, deny_without_tls};
+use crate::lower::storage::customer_key;
 use crate::lower::{Ctx, MONITORING};
 use crate::model::Platform;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, HostLog, agent as agent_names, emf};
@@ -25,6 +26,7 @@ use crate::tf::monitoring::{
     AwsCloudwatchDashboard, AwsCloudwatchMetricAlarm, AwsSnsTopic, AwsSnsTopicPolicy,
     AwsSnsTopicSubscription, AwsSsmParameter, Dashboard, Widget, WidgetProperties,
 };
+use crate::tf::sqs::AwsSqsQueue;
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString};
 
@@ -35,14 +37,31 @@ pub(crate) struct Telemetry {
     host_logs: Vec<Handle<AwsCloudwatchLogGroup>>,
     /// The agent configuration; the host's setup script loads it by name.
     pub(crate) agent_parameter: Handle<AwsSsmParameter>,
+    /// The workers' agent configuration (with `[etl] workers`): the host's, plus the group's
+    /// name as a dimension, so the fleet alarms can watch every instance the group starts.
+    pub(crate) worker_agent_parameter: Option<Handle<AwsSsmParameter>>,
 }
+
+/// The dimension the workers' agent adds, and the one the fleet alarms use.
+const DIMENSION_GROUP: &str = "AutoScalingGroupName";
 
 /// The agent collects every 60 s; alarms on its metrics use 5-minute periods.
 const AGENT_INTERVAL: u32 = 60;
 
-/// The CloudWatch agent configuration for the ETL host.
-pub(crate) fn agent_config(platform: &Platform) -> Config {
+/// The CloudWatch agent configuration for the ETL host, or (`worker`) for the workers: the same
+/// metrics and logs, plus the Auto Scaling group's name appended and rolled up to on its own, so
+/// each metric is also published per group (the alarms take the maximum over the instances).
+pub(crate) fn agent_config(platform: &Platform, worker: bool) -> Config {
     let instance = agent_names::DIMENSION_INSTANCE.to_owned();
+    let mut append_dimensions = BTreeMap::from([(instance.clone(), "${aws:InstanceId}".into())]);
+    let mut aggregation_dimensions = vec![vec![instance]];
+    if worker {
+        append_dimensions.insert(
+            DIMENSION_GROUP.to_owned(),
+            "${aws:AutoScalingGroupName}".into(),
+        );
+        aggregation_dimensions.push(vec![DIMENSION_GROUP.to_owned()]);
+    }
     let plugin = |metric: &str| Plugin {
         measurement: vec![metric.to_owned()],
         metrics_collection_interval: AGENT_INTERVAL,
@@ -55,11 +74,11 @@ pub(crate) fn agent_config(platform: &Platform) -> Config {
         },
         metrics: Metrics {
             namespace: agent_names::NAMESPACE.into(),
-            append_dimensions: BTreeMap::from([(instance.clone(), "${aws:InstanceId}".into())]),
+            append_dimensions,
             // The disk plugin tags each point with path, fstype and device; the roll-up to
             // InstanceId alone (and dropping the original) gives the root disk exactly the one
             // dimension the alarm uses. mem and swap carry InstanceId only and are not rolled up.
-            aggregation_dimensions: vec![vec![instance]],
+            aggregation_dimensions,
             metrics_collected: MetricsCollected {
                 mem: Some(plugin(agent_names::MEM_USED_PERCENT)),
                 disk: Some(Disk {
@@ -132,30 +151,59 @@ pub(crate) fn lower_logs(
             },
         },
     )?;
+    let agent_parameter = agent_parameter_resource(doc, ctx, key, false)?;
+    let worker_agent_parameter = match platform.etl.workers {
+        Some(_) => Some(agent_parameter_resource(doc, ctx, key, true)?),
+        None => None,
+    };
+    Ok(Telemetry {
+        etl_logs,
+        host_logs,
+        agent_parameter,
+        worker_agent_parameter,
+    })
+}
+
+/// The SSM parameter holding the host's (or the workers') agent configuration.
+fn agent_parameter_resource(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    key: &Handle<AwsKmsKey>,
+    worker: bool,
+) -> Result<Handle<AwsSsmParameter>, TfError> {
+    let platform = ctx.platform;
+    let (name, resource, what) = if worker {
+        (
+            platform.cloudwatch_agent_worker_parameter_name(),
+            "cloudwatch_agent_workers",
+            "the ETL workers",
+        )
+    } else {
+        (
+            platform.cloudwatch_agent_parameter_name(),
+            "cloudwatch_agent",
+            "the ETL host",
+        )
+    };
     let config =
-        serde_json::to_string(&agent_config(platform)).map_err(|e| TfError::Serialize {
-            address: "aws_ssm_parameter.cloudwatch_agent".into(),
+        serde_json::to_string(&agent_config(platform, worker)).map_err(|e| TfError::Serialize {
+            address: format!("aws_ssm_parameter.{resource}"),
             message: e.to_string(),
         })?;
-    let agent_parameter = doc.resource(
+    doc.resource(
         MONITORING,
-        "cloudwatch_agent",
+        resource,
         &AwsSsmParameter {
-            name: TfString::lit(platform.cloudwatch_agent_parameter_name()),
-            description: TfString::lit("CloudWatch agent configuration of the ETL host"),
+            name: TfString::lit(name),
+            description: TfString::lit(format!("CloudWatch agent configuration of {what}")),
             // The agent reads it with decryption; the host role may decrypt with the key.
             type_: "SecureString",
             key_id: key.arn(),
             tier: "Standard",
             value: TfString::lit(config),
-            tags: ctx.tags("cloudwatch-agent"),
+            tags: ctx.tags(&resource.replace('_', "-")),
         },
-    )?;
-    Ok(Telemetry {
-        etl_logs,
-        host_logs,
-        agent_parameter,
-    })
+    )
 }
 
 /// What the ETL host may do with its telemetry: write to its own log groups (the agent's host
@@ -183,7 +231,10 @@ pub(crate) fn host_statements(telemetry: &Telemetry) -> Vec<Statement> {
         allow(
             "ReadAgentConfiguration",
             vec!["ssm:GetParameter"],
-            vec![telemetry.agent_parameter.arn()],
+            std::iter::once(&telemetry.agent_parameter)
+                .chain(&telemetry.worker_agent_parameter)
+                .map(Handle::arn)
+                .collect(),
         ),
     ]
 }
@@ -275,7 +326,7 @@ fn topic(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsSnsTopic>, TfErr
                     principals: cloudwatch_principal(),
                     condition: own_alarms(ctx),
                 },
-                deny_without_tls(vec!["sns:Publish"], vec![topic.arn()]),
+                Statement::deny_without_tls(vec!["sns:Publish"], vec![topic.arn()]),
             ],
         },
     )?;
@@ -323,7 +374,7 @@ struct AlarmSpec {
 const GREATER: &str = "GreaterThanThreshold";
 const LESS: &str = "LessThanThreshold";
 
-fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db) -> Vec<AlarmSpec> {
+fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db, events: &Events) -> Vec<AlarmSpec> {
     let t = &ctx.platform.monitoring.thresholds;
     let instance = || vec![(agent_names::DIMENSION_INSTANCE, host.instance.id().string())];
     let database = || vec![("DBInstanceIdentifier", db.instance.attr("identifier"))];
@@ -334,6 +385,7 @@ fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db) -> Vec<AlarmSpec> {
         )]
     };
     let schedule = ctx.platform.etl.schedule_seconds();
+    let queue = |q: &Handle<AwsSqsQueue>| vec![("QueueName", q.attr("name"))];
     let spec = |name, description: String, namespace, metric, dimensions| AlarmSpec {
         name,
         description,
@@ -483,7 +535,72 @@ fn alarm_specs(ctx: &Ctx<'_>, host: &Host, db: &Db) -> Vec<AlarmSpec> {
                 Vec::new(),
             )
         },
+        AlarmSpec {
+            statistic: "Maximum",
+            evaluation_periods: 1,
+            missing: "notBreaching",
+            ..spec(
+                "etl_dead_letter_not_empty",
+                format!("A message reached the dead-letter queue {}: an event failed {} times (a poison object, or a message that is not an S3 event). Runbook: infra-gen/README.md, 'Dead-letter queue not empty'.", ctx.platform.etl_dead_letter_queue_name(), ctx.platform.etl.queue.max_receive_count),
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                queue(&events.dead_letter),
+            )
+        },
+        AlarmSpec {
+            statistic: "Maximum",
+            evaluation_periods: 2,
+            threshold: u64::from(t.queue_oldest_message_minutes) * 60,
+            missing: "notBreaching",
+            ..spec(
+                "etl_queue_oldest_message_old",
+                format!("The oldest event in {} has waited more than {} minutes for 10 minutes: the consumers are down or not keeping up. Runbook: infra-gen/README.md, 'Oldest event too old'.", ctx.platform.etl_queue_name(), t.queue_oldest_message_minutes),
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
+                queue(&events.queue),
+            )
+        },
     ]
+    .into_iter()
+    .chain(host.fleet.iter().flat_map(|_| {
+        let group = || vec![(DIMENSION_GROUP, TfString::lit(ctx.platform.etl_workers_group_name()))];
+        [
+            AlarmSpec {
+                threshold: t.host_cpu_percent.into(),
+                ..spec(
+                    "etl_workers_cpu_high",
+                    format!("ETL workers' CPU above {}% on average for 15 minutes. If the backlog is also high, raise etl.workers.max (within the database's connections) or compute.instance_type.", t.host_cpu_percent),
+                    "AWS/EC2",
+                    "CPUUtilization",
+                    group(),
+                )
+            },
+            AlarmSpec {
+                statistic: "Maximum",
+                threshold: t.host_memory_percent.into(),
+                ..spec(
+                    "etl_workers_memory_high",
+                    format!("A worker's memory above {}% for 15 minutes (the group's maximum). Lower etl.jobs or raise compute.instance_type.", t.host_memory_percent),
+                    agent_names::NAMESPACE,
+                    agent_names::MEM_USED_PERCENT,
+                    group(),
+                )
+            },
+            AlarmSpec {
+                statistic: "Maximum",
+                evaluation_periods: 1,
+                threshold: t.host_disk_percent.into(),
+                ..spec(
+                    "etl_workers_disk_high",
+                    format!("A worker's root filesystem above {}% (the group's maximum). Old images pile up on long-lived workers: start an instance refresh, or grow compute.root_volume_gb.", t.host_disk_percent),
+                    agent_names::NAMESPACE,
+                    agent_names::DISK_USED_PERCENT,
+                    group(),
+                )
+            },
+        ]
+    }))
+    .collect()
 }
 
 /// The topic, one alarm per spec, and the dashboard.
@@ -493,9 +610,10 @@ pub(crate) fn lower_alarms(
     telemetry: &Telemetry,
     host: &Host,
     db: &Db,
+    events: &Events,
 ) -> Result<(), TfError> {
     let topic = topic(doc, ctx)?;
-    for spec in alarm_specs(ctx, host, db) {
+    for spec in alarm_specs(ctx, host, db, events) {
         let suffix = spec.name.replace('_', "-");
         doc.resource(
             MONITORING,
@@ -533,14 +651,20 @@ pub(crate) fn lower_alarms(
         "main",
         &AwsCloudwatchDashboard {
             dashboard_name: ctx.named("platform"),
-            dashboard_body: dashboard(ctx, telemetry, host, db).body()?,
+            dashboard_body: dashboard(ctx, telemetry, host, db, events).body()?,
         },
     )?;
     Ok(())
 }
 
 /// Host, database and ETL rows, then the ETL's latest ERROR lines.
-fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dashboard {
+fn dashboard(
+    ctx: &Ctx<'_>,
+    telemetry: &Telemetry,
+    host: &Host,
+    db: &Db,
+    events: &Events,
+) -> Dashboard {
     let region = || ctx.region.attr("name");
     let line = |namespace: &str, metric: &str, dimension: Option<(&str, TfString)>| {
         let mut line = vec![TfString::lit(namespace), TfString::lit(metric)];
@@ -557,7 +681,14 @@ fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dash
             TfString::lit(&ctx.platform.etl.dataset),
         ))
     };
-    let panels: [(&str, &'static str, Vec<Vec<TfString>>); 6] = [
+    let queue = |q: &Handle<AwsSqsQueue>| Some(("QueueName", q.attr("name")));
+    let group = || {
+        Some((
+            "AutoScalingGroupName",
+            TfString::lit(ctx.platform.etl_workers_group_name()),
+        ))
+    };
+    let mut panels: Vec<(&str, &'static str, Vec<Vec<TfString>>)> = vec![
         (
             "ETL host CPU (%)",
             "Average",
@@ -605,7 +736,55 @@ fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dash
                 .chain([line(emf::NAMESPACE, ETL_ERROR_LINES_METRIC, None)])
                 .collect(),
         ),
+        (
+            "Event queue: visible, in flight, dead-lettered",
+            "Maximum",
+            vec![
+                line(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    queue(&events.queue),
+                ),
+                line(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    queue(&events.queue),
+                ),
+                line(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    queue(&events.dead_letter),
+                ),
+            ],
+        ),
+        (
+            "Event queue: oldest message age (s)",
+            "Maximum",
+            vec![line(
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
+                queue(&events.queue),
+            )],
+        ),
     ];
+    if host.fleet.is_some() {
+        panels.extend([
+            (
+                "ETL workers in service and desired",
+                "Average",
+                vec![
+                    line("AWS/AutoScaling", "GroupInServiceInstances", group()),
+                    line("AWS/AutoScaling", "GroupDesiredCapacity", group()),
+                ],
+            ),
+            (
+                "ETL workers' CPU (%)",
+                "Average",
+                vec![line("AWS/EC2", "CPUUtilization", group())],
+            ),
+        ]);
+    }
+    let rows = u32::try_from(panels.len().div_ceil(2)).unwrap_or(u32::MAX);
     let mut widgets: Vec<Widget> = panels
         .into_iter()
         .zip(0u32..)
@@ -628,7 +807,7 @@ fn dashboard(ctx: &Ctx<'_>, telemetry: &Telemetry, host: &Host, db: &Db) -> Dash
     widgets.push(Widget {
         type_: "log",
         x: 0,
-        y: 18,
+        y: rows * 6,
         width: 24,
         height: 6,
         properties: WidgetProperties::Log {

@@ -1,12 +1,14 @@
-//! Outputs. Their names are a contract with `etl` and the local platform; do not rename.
+//! Outputs of both modules. Their names are a contract with `etl`, the workflows' repository
+//! variables and the local platform; do not rename.
 
 use crate::lower::compute::Host;
 use crate::lower::database::Db;
 use crate::lower::delivery::{GithubRoles, Runtime};
+use crate::lower::events::Events;
 use crate::lower::storage::Buckets;
 use crate::lower::{Ctx, OUTPUTS};
-use crate::tf::iam::AwsIamRole;
-use crate::tf::storage::AwsKmsKey;
+use crate::tf::iam::{AwsIamPolicy, AwsIamRole};
+use crate::tf::storage::{AwsKmsKey, AwsS3Bucket};
 use crate::tf::{Document, Handle, Output, TfError, TfString};
 
 pub(crate) fn lower(
@@ -16,8 +18,19 @@ pub(crate) fn lower(
     key: &Handle<AwsKmsKey>,
     host: &Host,
     db: &Db,
+    events: &Events,
 ) -> Result<(), TfError> {
-    let outputs: [(&str, &'static str, TfString); 11] = [
+    let outputs: [(&str, &'static str, TfString); 13] = [
+        (
+            "etl_queue_url",
+            "URL of the SQS queue of the data bucket's object-created events (ETL_QUEUE_URL).",
+            events.queue.attr("url"),
+        ),
+        (
+            "etl_dead_letter_queue_url",
+            "URL of the event queue's dead-letter queue.",
+            events.dead_letter.attr("url"),
+        ),
         (
             "data_bucket_name",
             "Name of the data bucket.",
@@ -73,44 +86,67 @@ pub(crate) fn lower(
     declare(doc, outputs)
 }
 
-/// The CI/CD outputs the repository variables are set from. The role ARNs are `null` until
-/// `delivery.github_repository` is configured.
-pub(crate) fn lower_delivery(
+/// The outputs the deploy workflow's repository variables are set from.
+pub(crate) fn lower_delivery(doc: &mut Document, runtime: &Runtime) -> Result<(), TfError> {
+    declare(
+        doc,
+        [
+            (
+                "etl_ecr_repository_url",
+                "ECR repository URL of the ETL image.",
+                runtime.repository.attr("repository_url"),
+            ),
+            (
+                "etl_deploy_document_name",
+                "SSM document that deploys an ETL image digest to the host.",
+                runtime.document.attr("name"),
+            ),
+        ],
+    )
+}
+
+/// The bootstrap module's outputs: the state bucket (`TF_STATE_BUCKET`), the boundary, and the
+/// CI role ARNs the repository variables are set from (`null` until
+/// `delivery.github_repository` is configured).
+pub(crate) fn lower_bootstrap(
     doc: &mut Document,
-    runtime: &Runtime,
+    state: &Handle<AwsS3Bucket>,
+    boundary: &Handle<AwsIamPolicy>,
     github: Option<&GithubRoles>,
 ) -> Result<(), TfError> {
     let role = |pick: fn(&GithubRoles) -> &Handle<AwsIamRole>| {
         github.map_or_else(TfString::null, |roles| pick(roles).arn())
     };
-    let outputs: [(&str, &'static str, TfString); 5] = [
-        (
-            "github_plan_role_arn",
-            "Role GitHub Actions assumes to plan (repository variable AWS_PLAN_ROLE_ARN).",
-            role(|r| &r.plan),
-        ),
-        (
-            "github_apply_role_arn",
-            "Role GitHub Actions assumes to apply (repository variable AWS_APPLY_ROLE_ARN).",
-            role(|r| &r.apply),
-        ),
-        (
-            "github_deploy_role_arn",
-            "Role GitHub Actions assumes to deploy the ETL (repository variable AWS_DEPLOY_ROLE_ARN).",
-            role(|r| &r.deploy),
-        ),
-        (
-            "etl_ecr_repository_url",
-            "ECR repository URL of the ETL image.",
-            runtime.repository.attr("repository_url"),
-        ),
-        (
-            "etl_deploy_document_name",
-            "SSM document that deploys an ETL image digest to the host.",
-            runtime.document.attr("name"),
-        ),
-    ];
-    declare(doc, outputs)
+    declare(
+        doc,
+        [
+            (
+                "state_bucket_name",
+                "Terraform state bucket of the platform module (repository variable TF_STATE_BUCKET).",
+                state.attr("id"),
+            ),
+            (
+                "permissions_boundary_arn",
+                "Permissions boundary every platform role carries.",
+                boundary.arn(),
+            ),
+            (
+                "github_plan_role_arn",
+                "Role GitHub Actions assumes to plan (repository variable AWS_PLAN_ROLE_ARN).",
+                role(|r| &r.plan),
+            ),
+            (
+                "github_apply_role_arn",
+                "Role GitHub Actions assumes to apply (repository variable AWS_APPLY_ROLE_ARN).",
+                role(|r| &r.apply),
+            ),
+            (
+                "github_deploy_role_arn",
+                "Role GitHub Actions assumes to deploy the ETL (repository variable AWS_DEPLOY_ROLE_ARN).",
+                role(|r| &r.deploy),
+            ),
+        ],
+    )
 }
 
 fn declare<const N: usize>(

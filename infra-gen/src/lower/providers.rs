@@ -1,4 +1,6 @@
-//! Terraform settings, the S3 backend, the AWS provider and the input variables.
+//! Terraform settings, the S3 backend, the AWS provider and the input variables. The bootstrap
+//! module shares the settings and the provider ([`lower_settings`]), not the backend or the
+//! platform's variables.
 
 use std::collections::BTreeMap;
 
@@ -26,9 +28,6 @@ pub(crate) const PLATFORM_TAG: &str = "Platform";
 #[derive(Serialize)]
 struct AwsProvider {
     region: TfString,
-    // Stated although it is the default: security-group rules that reference another group
-    // only converge when the provider knows the account id.
-    skip_requesting_account_id: bool,
     default_tags: DefaultTags,
 }
 
@@ -37,7 +36,8 @@ struct DefaultTags {
     tags: BTreeMap<&'static str, TfString>,
 }
 
-/// A `list(string)` variable of CIDR blocks, defaulting to the configured ones. `extra` adds a
+/// A `list(string)` variable of IPv4 CIDR blocks (`cidrnetmask` refuses IPv6: each becomes a
+/// rule's `cidr_ipv4`), defaulting to the configured ones. `extra` adds a
 /// condition on each element `c` and the matching words to the error message.
 fn cidr_variable(
     doc: &mut Document,
@@ -57,14 +57,16 @@ fn cidr_variable(
                 cidrs.iter().map(ToString::to_string).collect::<Vec<_>>()
             )),
             validation: vec![Validation::new(
-                &format!("alltrue([for c in var.{name} : can(cidrhost(c, 0)){condition}])"),
-                &format!("{name} must be CIDR blocks{message}."),
+                &format!("alltrue([for c in var.{name} : can(cidrnetmask(c)){condition}])"),
+                &format!("{name} must be IPv4 CIDR blocks{message}."),
             )],
         },
     )
 }
 
-pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfError> {
+/// The `terraform` requirements, the `region` variable and the AWS provider with the platform's
+/// default tags: what every root module infra-gen emits starts with.
+pub(crate) fn lower_settings(doc: &mut Document, platform: &Platform) -> Result<(), TfError> {
     doc.terraform(
         VERSIONS,
         TerraformBlock {
@@ -76,17 +78,6 @@ pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfE
                     version: "~> 5.100",
                 },
             )]),
-            ..TerraformBlock::default()
-        },
-    );
-    doc.comment(
-        BACKEND,
-        "S3 state with native S3 locking. bucket, key and region are given at init: terraform init -backend-config=backend.hcl. For local state, delete this file or override it with backend_override.tf.json.",
-    );
-    doc.terraform(
-        BACKEND,
-        TerraformBlock {
-            backend: BTreeMap::from([("s3", json!({ "use_lockfile": true, "encrypt": true }))]),
             ..TerraformBlock::default()
         },
     );
@@ -115,10 +106,25 @@ pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfE
         "aws",
         &AwsProvider {
             region: region.string(),
-            skip_requesting_account_id: false,
             default_tags: DefaultTags { tags },
         },
     )?;
+    Ok(())
+}
+
+pub(crate) fn lower(doc: &mut Document, platform: &Platform) -> Result<Vars, TfError> {
+    lower_settings(doc, platform)?;
+    doc.comment(
+        BACKEND,
+        "S3 state with native S3 locking. bucket, key and region are given at init: terraform init -backend-config=backend.hcl. For local state, delete this file or override it with backend_override.tf.json.",
+    );
+    doc.terraform(
+        BACKEND,
+        TerraformBlock {
+            backend: BTreeMap::from([("s3", json!({ "use_lockfile": true, "encrypt": true }))]),
+            ..TerraformBlock::default()
+        },
+    );
     let admin_cidrs = cidr_variable(
         doc,
         "admin_cidrs",

@@ -1,59 +1,97 @@
-//! Who may talk to whom: the host's and the database's security groups, as separate rules.
+//! Who may talk to whom: the host's, the workers' and the database's security groups, and the one
+//! helper that writes a rule (one resource per CIDR or peer group) for all of them. The workers
+//! admit nothing inbound (SSM only) and reach the internet the way the host does: public subnets
+//! and egress-only rules (see infra-gen/README.md for why not NAT or endpoints).
+
+use std::marker::PhantomData;
 
 use crate::lower::network::Net;
 use crate::lower::providers::Vars;
 use crate::lower::{Ctx, SECURITY};
-use crate::tf::network::{AwsSecurityGroup, AwsSecurityGroupRule};
-use crate::tf::{Document, Expr, Handle, Meta, Suppression, TfError, TfString, Val, VarRef};
+use crate::tf::network::{AwsSecurityGroup, AwsVpcSecurityGroupRule, Egress, Ingress, Peer};
+use crate::tf::{Document, Expr, Handle, Meta, Suppression, TfError, TfResource, TfString, VarRef};
 
-/// The two groups.
+/// The groups.
 pub(crate) struct Groups {
     pub(crate) etl: Handle<AwsSecurityGroup>,
     pub(crate) database: Handle<AwsSecurityGroup>,
+    /// The workers' group, when `[etl] workers` is configured.
+    pub(crate) workers: Option<Handle<AwsSecurityGroup>>,
 }
 
 const POSTGRES: u16 = 5432;
 
-/// Why the host may reach the whole internet on 80 and 443.
-const EGRESS_REASON: &str = "the host pulls packages, images and AWS API calls over the internet gateway; \
+/// Why the host and the workers may reach the whole internet on 80 and 443.
+const EGRESS_REASON: &str = "the instance pulls packages, images and AWS API calls over the internet gateway; \
      the VPC has no NAT or endpoints to narrow this to, and apt/Docker content is signature-checked";
 
-fn rule(
-    description: &str,
-    group: &Handle<AwsSecurityGroup>,
-    type_: &'static str,
-    port: u16,
-) -> AwsSecurityGroupRule {
-    AwsSecurityGroupRule {
-        type_,
-        description: TfString::lit(description),
-        security_group_id: group.id(),
-        from_port: port,
-        to_port: port,
-        protocol: "tcp",
-        cidr_blocks: None,
-        source_security_group_id: None,
+/// Which way a rule admits traffic.
+#[derive(Clone, Copy)]
+pub(crate) enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// The other end of a rule, before it becomes one provider rule per CIDR.
+pub(crate) enum Peers<'a> {
+    /// One fixed CIDR.
+    Cidr(&'static str),
+    /// The CIDRs in a list variable: one rule per element, none for an empty list.
+    Variable(&'a VarRef),
+    /// Another security group.
+    Group(&'a Handle<AwsSecurityGroup>),
+}
+
+/// A TCP rule on one port of `group`.
+pub(crate) struct TcpRule<'a> {
+    /// The resource name.
+    pub(crate) name: &'a str,
+    pub(crate) description: &'a str,
+    pub(crate) group: &'a Handle<AwsSecurityGroup>,
+    pub(crate) direction: Direction,
+    pub(crate) port: u16,
+    pub(crate) peers: Peers<'a>,
+    /// Reasoned exemptions from the policy rules (e.g. egress to the internet).
+    pub(crate) suppressions: Vec<Suppression>,
+}
+
+/// Declares `rule` as `aws_vpc_security_group_ingress_rule` / `_egress_rule` resources, one per
+/// CIDR: the one way the lowering writes a security group rule, for every group of the platform.
+pub(crate) fn tcp_rule(doc: &mut Document, rule: &TcpRule<'_>) -> Result<(), TfError> {
+    let (peer, for_each) = match rule.peers {
+        Peers::Cidr(cidr) => (Peer::Cidr(TfString::lit(cidr)), None),
+        Peers::Variable(cidrs) => (
+            Peer::Cidr(TfString::each_value()),
+            Some(Expr::set_of(&cidrs.expr())),
+        ),
+        Peers::Group(group) => (Peer::Group(group.id()), None),
+    };
+    let meta = Meta {
+        for_each,
+        suppressions: rule.suppressions.clone(),
+        ..Meta::default()
+    };
+    match rule.direction {
+        Direction::Ingress => declare::<Ingress>(doc, rule, peer, meta),
+        Direction::Egress => declare::<Egress>(doc, rule, peer, meta),
     }
 }
 
-/// An ingress rule from the CIDRs in a list variable, created only when the list is non-empty.
-fn ingress_from_variable(
-    doc: &mut Document,
-    name: &str,
-    description: &str,
-    group: &Handle<AwsSecurityGroup>,
-    port: u16,
-    cidrs: &VarRef,
-) -> Result<(), TfError> {
-    let body = AwsSecurityGroupRule {
-        cidr_blocks: Some(Val::Expr(cidrs.expr())),
-        ..rule(description, group, "ingress", port)
+/// One rule resource whose type, `aws_vpc_security_group_{ingress,egress}_rule`, is `D`'s.
+fn declare<D>(doc: &mut Document, rule: &TcpRule<'_>, peer: Peer, meta: Meta) -> Result<(), TfError>
+where
+    AwsVpcSecurityGroupRule<D>: TfResource,
+{
+    let body = AwsVpcSecurityGroupRule::<D> {
+        security_group_id: rule.group.id(),
+        description: TfString::lit(rule.description),
+        ip_protocol: "tcp",
+        from_port: rule.port,
+        to_port: rule.port,
+        peer,
+        direction: PhantomData,
     };
-    let meta = Meta {
-        count: Some(Expr::count_if_nonempty(&cidrs.expr())),
-        ..Meta::default()
-    };
-    doc.resource_with(SECURITY, name, &body, meta)?;
+    doc.resource_with(SECURITY, rule.name, &body, meta)?;
     Ok(())
 }
 
@@ -83,67 +121,113 @@ pub(crate) fn lower(
         &group("database", "PostgreSQL: reachable only from the ETL host"),
     )?;
 
-    ingress_from_variable(
-        doc,
-        "etl_host_ssh",
-        "SSH from the admin CIDRs",
-        &etl,
-        22,
-        &vars.admin_cidrs,
-    )?;
-    ingress_from_variable(
-        doc,
-        "etl_host_http",
-        "HTTP from the configured CIDRs",
-        &etl,
-        80,
-        &vars.http_cidrs,
-    )?;
-    for (name, description, port) in [
+    let open_egress = || {
+        vec![Suppression {
+            rule: "open-egress",
+            reason: EGRESS_REASON,
+        }]
+    };
+    let workers = match ctx.platform.etl.workers {
+        Some(_) => Some(doc.resource(
+            SECURITY,
+            "etl_workers",
+            &group(
+                "etl-workers",
+                "ETL workers: nothing inbound (SSM only), egress to AWS APIs, mirrors and the database",
+            ),
+        )?),
+        None => None,
+    };
+    let mut rules = vec![
+        TcpRule {
+            name: "etl_host_ssh",
+            description: "SSH from an admin CIDR",
+            group: &etl,
+            direction: Direction::Ingress,
+            port: 22,
+            peers: Peers::Variable(&vars.admin_cidrs),
+            suppressions: Vec::new(),
+        },
+        TcpRule {
+            name: "etl_host_http",
+            description: "HTTP from a configured CIDR",
+            group: &etl,
+            direction: Direction::Ingress,
+            port: 80,
+            peers: Peers::Variable(&vars.http_cidrs),
+            suppressions: Vec::new(),
+        },
+    ];
+    // The host's ingress rule on the database keeps its original name, so existing state stays.
+    let clients = [
         (
-            "etl_host_https_out",
-            "HTTPS to AWS APIs, Docker and package registries",
-            443,
+            "etl_host",
+            "database_postgres_in",
+            "PostgreSQL from the ETL host only",
+            Some(&etl),
         ),
         (
-            "etl_host_http_out",
-            "HTTP to the Ubuntu package mirrors",
-            80,
+            "etl_workers",
+            "database_postgres_from_etl_workers",
+            "PostgreSQL from the ETL workers only",
+            workers.as_ref(),
         ),
-    ] {
-        let body = AwsSecurityGroupRule {
-            cidr_blocks: Some(Val::Lit(vec![TfString::lit("0.0.0.0/0")])),
-            ..rule(description, &etl, "egress", port)
-        };
-        let meta = Meta {
-            suppressions: vec![Suppression {
-                rule: "open-egress",
-                reason: EGRESS_REASON,
-            }],
-            ..Meta::default()
-        };
-        doc.resource_with(SECURITY, name, &body, meta)?;
+    ];
+    let names: Vec<[String; 3]> = clients
+        .iter()
+        .map(|(prefix, _, _, _)| {
+            ["https_out", "http_out", "postgres_out"].map(|suffix| format!("{prefix}_{suffix}"))
+        })
+        .collect();
+    for ((_, ingress, ingress_description, client), [https, http, postgres]) in
+        clients.iter().zip(&names)
+    {
+        let Some(client) = client else { continue };
+        rules.extend([
+            TcpRule {
+                name: https,
+                description: "HTTPS to AWS APIs, Docker and package registries",
+                group: client,
+                direction: Direction::Egress,
+                port: 443,
+                peers: Peers::Cidr("0.0.0.0/0"),
+                suppressions: open_egress(),
+            },
+            TcpRule {
+                name: http,
+                description: "HTTP to the Ubuntu package mirrors",
+                group: client,
+                direction: Direction::Egress,
+                port: 80,
+                peers: Peers::Cidr("0.0.0.0/0"),
+                suppressions: open_egress(),
+            },
+            TcpRule {
+                name: postgres,
+                description: "PostgreSQL to the database",
+                group: client,
+                direction: Direction::Egress,
+                port: POSTGRES,
+                peers: Peers::Group(&database),
+                suppressions: Vec::new(),
+            },
+            TcpRule {
+                name: ingress,
+                description: ingress_description,
+                group: &database,
+                direction: Direction::Ingress,
+                port: POSTGRES,
+                peers: Peers::Group(client),
+                suppressions: Vec::new(),
+            },
+        ]);
     }
-    doc.resource(
-        SECURITY,
-        "etl_host_postgres_out",
-        &AwsSecurityGroupRule {
-            source_security_group_id: Some(database.id()),
-            ..rule("PostgreSQL to the database", &etl, "egress", POSTGRES)
-        },
-    )?;
-    doc.resource(
-        SECURITY,
-        "database_postgres_in",
-        &AwsSecurityGroupRule {
-            source_security_group_id: Some(etl.id()),
-            ..rule(
-                "PostgreSQL from the ETL host only",
-                &database,
-                "ingress",
-                POSTGRES,
-            )
-        },
-    )?;
-    Ok(Groups { etl, database })
+    for rule in &rules {
+        tcp_rule(doc, rule)?;
+    }
+    Ok(Groups {
+        etl,
+        database,
+        workers,
+    })
 }

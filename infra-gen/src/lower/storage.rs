@@ -1,4 +1,5 @@
-//! The customer-managed KMS key, the data bucket and its access-log bucket.
+//! The customer-managed KMS key, the data bucket and its access-log bucket, and the bootstrap
+//! module's Terraform state bucket, all built by the same hardened-bucket helper.
 
 use crate::lower::{Ctx, STORAGE};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
@@ -78,7 +79,7 @@ pub(crate) fn customer_key(
     Ok(key)
 }
 
-/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret and CloudWatch Logs.
+/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret, CloudWatch Logs, SQS.
 pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
     customer_key(
         doc,
@@ -87,50 +88,76 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
         "platform",
         "kms_key",
         "S3, EBS, RDS, secrets and logs",
-        vec![Statement {
-            sid: "CloudWatchLogsEncryption",
-            effect: "Allow",
-            actions: vec![
-                "kms:Encrypt*",
-                "kms:Decrypt*",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            resources: vec![TfString::lit("*")],
-            principals: vec![Principals {
-                type_: "Service",
-                identifiers: vec![TfString::concat([
-                    TfString::lit("logs."),
-                    ctx.region.attr("name"),
-                    TfString::lit(".amazonaws.com"),
-                ])],
-            }],
-            // Only the platform's own log groups, not every group in the account.
-            condition: vec![Condition {
-                test: "ArnLike",
-                variable: "kms:EncryptionContext:aws:logs:arn",
-                values: ctx
-                    .platform
-                    .log_group_patterns()
-                    .iter()
-                    .map(|pattern| ctx.arn("logs", &format!("log-group:{pattern}")))
-                    .collect(),
-            }],
-        }],
+        vec![
+            Statement {
+                sid: "CloudWatchLogsEncryption",
+                effect: "Allow",
+                actions: vec![
+                    "kms:Encrypt*",
+                    "kms:Decrypt*",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    // No `kms:Describe*` (AWS's example has it): DescribeKey carries no encryption
+                    // context, so under the condition below it would never apply, and the wildcard
+                    // also matched DescribeCustomKeyStores, which a key policy cannot grant.
+                ],
+                resources: vec![TfString::lit("*")],
+                principals: vec![Principals {
+                    type_: "Service",
+                    identifiers: vec![TfString::concat([
+                        TfString::lit("logs."),
+                        ctx.region.attr("name"),
+                        TfString::lit(".amazonaws.com"),
+                    ])],
+                }],
+                // Only the platform's own log groups, not every group in the account.
+                condition: vec![Condition {
+                    test: "ArnLike",
+                    variable: "kms:EncryptionContext:aws:logs:arn",
+                    values: ctx
+                        .platform
+                        .log_group_patterns()
+                        .iter()
+                        .map(|pattern| ctx.arn("logs", &format!("log-group:{pattern}")))
+                        .collect(),
+                }],
+            },
+            s3_to_the_event_queue(ctx),
+        ],
     )
+}
+
+/// S3 encrypts the data bucket's events into the SQS queue with this key (SQS asks KMS on its
+/// behalf): only for that queue, whose ARN SQS always passes as the encryption context.
+fn s3_to_the_event_queue(ctx: &Ctx<'_>) -> Statement {
+    Statement {
+        sid: "S3EventsIntoTheEtlQueue",
+        effect: "Allow",
+        actions: vec!["kms:GenerateDataKey", "kms:Decrypt"],
+        resources: vec![TfString::lit("*")],
+        principals: vec![Principals {
+            type_: "Service",
+            identifiers: vec![TfString::lit("s3.amazonaws.com")],
+        }],
+        condition: vec![Condition {
+            test: "StringEquals",
+            variable: "kms:EncryptionContext:aws:sqs:arn",
+            values: vec![ctx.etl_queue_arn()],
+        }],
+    }
 }
 
 /// Versioning, default encryption, all four public-access blocks and no ACLs: the baseline
 /// every bucket of the platform gets.
 fn harden(
     doc: &mut Document,
+    file: FileId,
     name: &str,
     bucket: &Handle<AwsS3Bucket>,
     sse: SseDefault,
 ) -> Result<(), TfError> {
     doc.resource(
-        STORAGE,
+        file,
         name,
         &AwsS3BucketVersioning {
             bucket: bucket.id(),
@@ -139,7 +166,7 @@ fn harden(
     )?;
     let bucket_key_enabled = sse.kms_master_key_id.is_some();
     doc.resource(
-        STORAGE,
+        file,
         name,
         &AwsS3BucketServerSideEncryptionConfiguration {
             bucket: bucket.id(),
@@ -150,7 +177,7 @@ fn harden(
         },
     )?;
     doc.resource(
-        STORAGE,
+        file,
         name,
         &AwsS3BucketPublicAccessBlock {
             bucket: bucket.id(),
@@ -161,7 +188,7 @@ fn harden(
         },
     )?;
     doc.resource(
-        STORAGE,
+        file,
         name,
         &AwsS3BucketOwnershipControls {
             bucket: bucket.id(),
@@ -173,28 +200,9 @@ fn harden(
     Ok(())
 }
 
-/// Denies `actions` on `resources` to anyone not using TLS, for resource policies.
-pub(crate) fn deny_without_tls(actions: Vec<&'static str>, resources: Vec<TfString>) -> Statement {
-    Statement {
-        sid: "DenyInsecureTransport",
-        effect: "Deny",
-        actions,
-        resources,
-        principals: vec![Principals {
-            type_: "*",
-            identifiers: vec![TfString::lit("*")],
-        }],
-        condition: vec![Condition {
-            test: "Bool",
-            variable: "aws:SecureTransport",
-            values: vec![TfString::lit("false")],
-        }],
-    }
-}
-
 /// Denies every request to the bucket that does not use TLS.
 fn deny_insecure_transport(bucket: &Handle<AwsS3Bucket>) -> Statement {
-    deny_without_tls(
+    Statement::deny_without_tls(
         vec!["s3:*"],
         vec![
             bucket.arn(),
@@ -205,6 +213,8 @@ fn deny_insecure_transport(bucket: &Handle<AwsS3Bucket>) -> Statement {
 
 /// What differs between the platform's buckets.
 struct BucketSpec<'a> {
+    /// The file the bucket and its configuration go to.
+    file: FileId,
     /// Terraform name of the bucket and its configuration resources.
     name: &'a str,
     /// S3 bucket name.
@@ -217,6 +227,8 @@ struct BucketSpec<'a> {
     expiration_days: Option<u32>,
     /// Days before noncurrent versions expire.
     noncurrent_days: u32,
+    /// Whether `terraform destroy` may delete a bucket that still holds objects.
+    force_destroy: bool,
 }
 
 /// A hardened bucket with its lifecycle rule.
@@ -226,17 +238,17 @@ fn bucket(
     spec: BucketSpec<'_>,
 ) -> Result<Handle<AwsS3Bucket>, TfError> {
     let handle = doc.resource(
-        STORAGE,
+        spec.file,
         spec.name,
         &AwsS3Bucket {
             bucket: TfString::lit(spec.bucket),
-            force_destroy: ctx.platform.storage.force_destroy,
+            force_destroy: spec.force_destroy,
             tags: ctx.tags(&format!("{}-bucket", spec.name.replace('_', "-"))),
         },
     )?;
-    harden(doc, spec.name, &handle, spec.sse)?;
+    harden(doc, spec.file, spec.name, &handle, spec.sse)?;
     doc.resource(
-        STORAGE,
+        spec.file,
         spec.name,
         &AwsS3BucketLifecycleConfiguration {
             bucket: handle.id(),
@@ -262,19 +274,20 @@ fn bucket(
 /// Attaches a bucket policy made of `statements`, in order.
 fn bucket_policy(
     doc: &mut Document,
+    file: FileId,
     name: &str,
     bucket: &Handle<AwsS3Bucket>,
     statements: Vec<Statement>,
 ) -> Result<Handle<AwsS3BucketPolicy>, TfError> {
     let policy = doc.data(
-        STORAGE,
+        file,
         &format!("{name}_bucket"),
         &AwsIamPolicyDocument {
             statement: statements,
         },
     )?;
     doc.resource(
-        STORAGE,
+        file,
         name,
         &AwsS3BucketPolicy {
             bucket: bucket.id(),
@@ -293,6 +306,7 @@ pub(crate) fn lower_buckets(
         doc,
         ctx,
         BucketSpec {
+            file: STORAGE,
             name: "data",
             bucket: ctx.platform.data_bucket_name(),
             sse: SseDefault {
@@ -302,14 +316,22 @@ pub(crate) fn lower_buckets(
             rule_id: "expire-noncurrent-versions",
             expiration_days: None,
             noncurrent_days: storage.noncurrent_version_expiration_days,
+            force_destroy: storage.force_destroy,
         },
     )?;
-    bucket_policy(doc, "data", &data, vec![deny_insecure_transport(&data)])?;
+    bucket_policy(
+        doc,
+        STORAGE,
+        "data",
+        &data,
+        vec![deny_insecure_transport(&data)],
+    )?;
 
     let logs = bucket(
         doc,
         ctx,
         BucketSpec {
+            file: STORAGE,
             name: "access_logs",
             bucket: ctx.platform.log_bucket_name(),
             // S3 server access logging can only deliver to buckets encrypted with SSE-S3.
@@ -320,10 +342,12 @@ pub(crate) fn lower_buckets(
             rule_id: "expire-access-logs",
             expiration_days: Some(storage.access_log_expiration_days),
             noncurrent_days: 30,
+            force_destroy: storage.force_destroy,
         },
     )?;
     let logs_policy = bucket_policy(
         doc,
+        STORAGE,
         "access_logs",
         &logs,
         vec![
@@ -371,4 +395,43 @@ pub(crate) fn lower_buckets(
         },
     )?;
     Ok(Buckets { data })
+}
+
+/// Days a replaced state version is kept: long enough to roll back a bad apply by hand.
+const STATE_NONCURRENT_DAYS: u32 = 90;
+
+/// The bootstrap module's Terraform state bucket: versioned (every state is recoverable),
+/// SSE-KMS with the account's `aws/s3` key (a customer key would carry the platform tag the
+/// apply role administers keys by), public access blocked, TLS only, replaced versions expire
+/// after [`STATE_NONCURRENT_DAYS`]. Never force-destroyed.
+pub(crate) fn lower_state_bucket(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    file: FileId,
+) -> Result<Handle<AwsS3Bucket>, TfError> {
+    let state = bucket(
+        doc,
+        ctx,
+        BucketSpec {
+            file,
+            name: "state",
+            bucket: ctx.platform.state_bucket_name(),
+            sse: SseDefault {
+                sse_algorithm: "aws:kms",
+                kms_master_key_id: None,
+            },
+            rule_id: "expire-noncurrent-state-versions",
+            expiration_days: None,
+            noncurrent_days: STATE_NONCURRENT_DAYS,
+            force_destroy: false,
+        },
+    )?;
+    bucket_policy(
+        doc,
+        file,
+        "state",
+        &state,
+        vec![deny_insecure_transport(&state)],
+    )?;
+    Ok(state)
 }

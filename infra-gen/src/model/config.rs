@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::model::events::{EventQueue, Workers};
 use crate::model::monitoring::{Etl, Monitoring, Thresholds};
 use crate::model::names::{Cidr, Name};
 use crate::model::{DataBucket, Database, Delivery, EtlHost, GithubDelivery, Network, Platform};
@@ -147,6 +148,12 @@ impl Default for RawDatabase {
 struct RawEtl {
     dataset: String,
     schedule_minutes: u32,
+    jobs: u32,
+    event_prefixes: Vec<String>,
+    queue_visibility_timeout_seconds: u32,
+    queue_max_receive_count: u32,
+    queue_retention_days: u32,
+    workers: Option<RawWorkers>,
 }
 
 impl Default for RawEtl {
@@ -154,8 +161,28 @@ impl Default for RawEtl {
         Self {
             dataset: "events".into(),
             schedule_minutes: 60,
+            jobs: 8,
+            event_prefixes: vec!["raw/".into()],
+            queue_visibility_timeout_seconds: 300,
+            queue_max_receive_count: 5,
+            queue_retention_days: 4,
+            workers: None,
         }
     }
+}
+
+/// `[etl] workers = { min = 0, max = 4 }`: present means a fleet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkers {
+    min: u32,
+    max: u32,
+    #[serde(default = "default_backlog_per_instance")]
+    backlog_per_instance: u32,
+}
+
+fn default_backlog_per_instance() -> u32 {
+    100
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +197,7 @@ struct RawMonitoring {
     db_free_storage_gb: u32,
     db_connections: u32,
     etl_rows_rejected: u32,
+    queue_oldest_message_minutes: u32,
 }
 
 impl Default for RawMonitoring {
@@ -184,6 +212,7 @@ impl Default for RawMonitoring {
             db_free_storage_gb: 5,
             db_connections: 50,
             etl_rows_rejected: 100,
+            queue_oldest_message_minutes: 30,
         }
     }
 }
@@ -311,7 +340,13 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn fail(&mut self, field: &str, message: impl Into<String>) {
-        let line = key_line(self.text, field);
+        // A key of an inline table (`workers = { max = 3 }`) is reported at its table's line.
+        let line = key_line(self.text, field).or_else(|| {
+            field
+                .rsplit_once('.')
+                .filter(|(parent, _)| parent.contains('.'))
+                .and_then(|(parent, _)| key_line(self.text, parent))
+        });
         self.errors.push(FieldError {
             field: field.to_owned(),
             line,
@@ -377,7 +412,7 @@ impl Validator<'_> {
         let storage = self.storage(&raw.storage);
         let compute = self.compute(raw.compute);
         let database = self.database(raw.database, &raw.environment);
-        let etl = self.etl(raw.etl);
+        let etl = self.etl(raw.etl, &database);
         let monitoring = self.monitoring(raw.monitoring, &database);
         let delivery = self.delivery(raw.delivery);
         Platform {
@@ -439,7 +474,7 @@ impl Validator<'_> {
         Delivery { github }
     }
 
-    fn etl(&mut self, raw: RawEtl) -> Etl {
+    fn etl(&mut self, raw: RawEtl, database: &Database) -> Etl {
         self.check(
             is_identifier(&raw.dataset),
             "etl.dataset",
@@ -450,9 +485,32 @@ impl Validator<'_> {
             "etl.schedule_minutes",
             "must divide an hour or a day evenly (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440)",
         );
+        self.check((1..=64).contains(&raw.jobs), "etl.jobs", "must be 1-64");
+        let queue = EventQueue {
+            prefixes: raw.event_prefixes,
+            visibility_timeout_seconds: raw.queue_visibility_timeout_seconds,
+            max_receive_count: raw.queue_max_receive_count,
+            retention_days: raw.queue_retention_days,
+        };
+        let workers = raw.workers.map(|w| Workers {
+            min: w.min,
+            max: w.max,
+            backlog_per_instance: w.backlog_per_instance,
+        });
+        let problems = queue.problems().into_iter().chain(
+            workers
+                .iter()
+                .flat_map(|w| w.problems(raw.jobs, &database.instance_class)),
+        );
+        for (field, message) in problems {
+            self.fail(field, message);
+        }
         Etl {
             dataset: raw.dataset,
             schedule_minutes: raw.schedule_minutes,
+            jobs: raw.jobs,
+            queue,
+            workers,
         }
     }
 
@@ -489,6 +547,11 @@ impl Validator<'_> {
             "monitoring.db_connections",
             "must be at least 1",
         );
+        self.check(
+            (1..=20_160).contains(&raw.queue_oldest_message_minutes),
+            "monitoring.queue_oldest_message_minutes",
+            "must be 1-20160 (14 days, the longest a message can wait)",
+        );
         Monitoring {
             log_retention_days: raw.log_retention_days,
             alarm_email: (!raw.alarm_email.is_empty()).then_some(raw.alarm_email),
@@ -500,6 +563,7 @@ impl Validator<'_> {
                 db_free_storage_gb: raw.db_free_storage_gb,
                 db_connections: raw.db_connections,
                 etl_rows_rejected: raw.etl_rows_rejected,
+                queue_oldest_message_minutes: raw.queue_oldest_message_minutes,
             },
         }
     }
@@ -862,6 +926,53 @@ mod tests {
             errors("[delivery]\nstate_bucket = \"Bad_Bucket\"\n"),
             ["delivery.state_bucket@Some(2)"]
         );
+    }
+
+    #[test]
+    fn the_event_queue_has_defaults_and_checked_values() {
+        let etl = from_str("", "p").unwrap().etl;
+        assert_eq!(
+            (etl.jobs, etl.queue.prefixes.as_slice(), etl.workers),
+            (8, ["raw/".to_owned()].as_slice(), None)
+        );
+        let text = "[etl]\njobs = 0\nevent_prefixes = [\"raw/\", \"raw/a/\"]\nqueue_visibility_timeout_seconds = 5\nqueue_max_receive_count = 0\nqueue_retention_days = 15\n";
+        assert_eq!(
+            errors(text),
+            [
+                "etl.jobs@Some(2)",
+                "etl.event_prefixes@Some(3)",
+                "etl.queue_visibility_timeout_seconds@Some(4)",
+                "etl.queue_max_receive_count@Some(5)",
+                "etl.queue_retention_days@Some(6)",
+            ]
+        );
+    }
+
+    #[test]
+    fn workers_must_fit_the_database_connection_limit() {
+        // db.t4g.micro: 84 connections, 74 after the reserve; 8 x 8 + 2 x 8 = 80.
+        let text = "[etl]\nworkers = { min = 0, max = 8 }\n";
+        assert_eq!(errors(text), ["etl.workers.max@Some(2)"]);
+        let err = from_str(text, "platform.toml").unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "etl.workers.max 8 x etl.jobs 8 + the host's 2 x 8 = 80 connections exceed the 74"
+            ),
+            "{err}"
+        );
+        let fits = "[etl]\njobs = 4\nworkers = { min = 1, max = 8 }\n";
+        let workers = from_str(fits, "p").unwrap().etl.workers.unwrap();
+        assert_eq!(
+            (workers.min, workers.max, workers.backlog_per_instance),
+            (1, 8, 100)
+        );
+        let text = "[database]\ninstance_class = \"db.x2g.large\"\n[etl]\nworkers = { min = 3, max = 2 }\n";
+        assert_eq!(
+            errors(text),
+            ["etl.workers.min@Some(4)", "etl.workers@Some(4)"]
+        );
+        // Without workers an unknown class is fine.
+        assert!(from_str("[database]\ninstance_class = \"db.x2g.large\"\n", "p").is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! is spelled in exactly one place.
 
 pub mod config;
+pub mod events;
 pub mod monitoring;
 pub mod names;
 
@@ -49,6 +50,21 @@ impl Platform {
         format!("{}-hadrian-ml-data-bucket", self.name)
     }
 
+    /// The Terraform state bucket the bootstrap module creates: `delivery.state_bucket`, or
+    /// `<name>-tfstate` when no GitHub repository is configured.
+    pub fn state_bucket_name(&self) -> String {
+        self.delivery.github.as_ref().map_or_else(
+            || format!("{}-tfstate", self.name),
+            |github| github.state_bucket.clone(),
+        )
+    }
+
+    /// The permissions boundary every role of the platform carries (created by the bootstrap
+    /// module; the apply role may create roles only with it).
+    pub fn permissions_boundary_name(&self) -> String {
+        format!("{}-permissions-boundary", self.name)
+    }
+
     /// The access-log bucket's name.
     pub fn log_bucket_name(&self) -> String {
         format!("{}-hadrian-ml-access-logs", self.name)
@@ -59,6 +75,11 @@ impl Platform {
     /// the agent with `amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -c ssm:<this> -s`.
     pub fn cloudwatch_agent_parameter_name(&self) -> String {
         format!("AmazonCloudWatch-{}-etl-host", self.name)
+    }
+
+    /// The workers' agent configuration (the host's plus the Auto Scaling group dimension).
+    pub fn cloudwatch_agent_worker_parameter_name(&self) -> String {
+        format!("AmazonCloudWatch-{}-etl-worker", self.name)
     }
 
     /// The ETL container's log group (Docker's `awslogs` driver, `ETL_LOG_GROUP` on the host);
@@ -117,6 +138,21 @@ impl Platform {
     /// The value of the [`ETL_HOST_TAG_KEY`] tag on the ETL host.
     pub fn etl_host_tag_value(&self) -> String {
         self.name.to_string()
+    }
+
+    /// The SQS queue of the data bucket's object-created events.
+    pub fn etl_queue_name(&self) -> String {
+        format!("{}-etl-events", self.name)
+    }
+
+    /// The dead-letter queue messages move to after `etl.queue_max_receive_count` receives.
+    pub fn etl_dead_letter_queue_name(&self) -> String {
+        format!("{}-etl-events-dlq", self.name)
+    }
+
+    /// The Auto Scaling group of queue workers.
+    pub fn etl_workers_group_name(&self) -> String {
+        format!("{}-etl-workers", self.name)
     }
 
     /// The IAM role name a GitHub workflow assumes for `purpose` (`plan`, `apply`, `deploy`).

@@ -4,6 +4,8 @@
 //! and dimensions match what is really published, so those names live here once and the
 //! consistency tests compare them with `etl/src/metrics.rs` and the generated agent config.
 
+use crate::model::events::{EventQueue, Workers};
+
 /// Namespace, dimension and metric names of the ETL's Embedded Metric Format records. A checked
 /// copy of the constants in `etl/src/metrics.rs`; a test parses that file and fails on drift.
 pub mod emf {
@@ -23,6 +25,12 @@ pub mod emf {
     pub const DURATION_SECONDS: &str = "DurationSeconds";
     /// 1 at the end of a run in which no object failed; absent otherwise.
     pub const RUN_SUCCEEDED: &str = "RunSucceeded";
+    /// Messages one receive from the event queue brought (`etl process --queue`).
+    pub const MESSAGES_RECEIVED: &str = "MessagesReceived";
+    /// 1 per object loaded on the event path.
+    pub const EVENT_OBJECTS_LOADED: &str = "EventObjectsLoaded";
+    /// Seconds from an S3 event's `eventTime` to the commit of the load it caused.
+    pub const EVENT_TO_COMMIT_SECONDS: &str = "EventToCommitSeconds";
 }
 
 /// Names of the host metrics the CloudWatch agent publishes.
@@ -93,6 +101,8 @@ pub struct Thresholds {
     pub db_connections: u32,
     /// Rows rejected by the transform within one schedule interval above this many.
     pub etl_rows_rejected: u32,
+    /// The event queue's oldest message older than this many minutes: consumers are not keeping up.
+    pub queue_oldest_message_minutes: u32,
 }
 
 /// Logging and alarm settings.
@@ -106,13 +116,19 @@ pub struct Monitoring {
     pub thresholds: Thresholds,
 }
 
-/// How and what the ETL runs on the host.
+/// How and what the ETL runs on the host and the workers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Etl {
     /// The dataset name from its spec (`name` in `data/events.toml`), the EMF `Dataset` value.
     pub dataset: String,
-    /// Minutes between scheduled runs: divides an hour or a day evenly.
+    /// Minutes between scheduled runs (the listing sweep): divides an hour or a day evenly.
     pub schedule_minutes: u32,
+    /// Objects in flight per `etl` process (`ETL_JOBS`), each with its own database connection.
+    pub jobs: u32,
+    /// The event queue the host's queue service (and every worker) drains.
+    pub queue: EventQueue,
+    /// The worker fleet; `None` runs everything on the one host.
+    pub workers: Option<Workers>,
 }
 
 impl Etl {
@@ -130,6 +146,7 @@ impl Etl {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::events::EventQueue;
     use crate::model::monitoring::Etl;
 
     #[test]
@@ -138,6 +155,14 @@ mod tests {
             let etl = Etl {
                 dataset: "events".into(),
                 schedule_minutes,
+                jobs: 8,
+                queue: EventQueue {
+                    prefixes: vec!["raw/".into()],
+                    visibility_timeout_seconds: 300,
+                    max_receive_count: 5,
+                    retention_days: 4,
+                },
+                workers: None,
             };
             // The alarm looks at two schedule intervals.
             let range = 2 * etl.schedule_seconds();

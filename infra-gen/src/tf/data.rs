@@ -36,6 +36,13 @@ pub struct Filter {
     pub values: Vec<TfString>,
 }
 
+/// `aws_vpcs`: the ids of the VPCs that match the filters (none is not an error).
+#[derive(Debug, Serialize)]
+pub struct AwsVpcs {
+    /// Filters, e.g. on a tag.
+    pub filter: Vec<Filter>,
+}
+
 /// `aws_ssm_parameter`, e.g. a public AMI-id parameter.
 #[derive(Debug, Serialize)]
 pub struct AwsSsmParameter {
@@ -77,6 +84,27 @@ pub struct Statement {
     pub condition: Vec<Condition>,
 }
 
+impl Statement {
+    /// Denies `actions` on `resources` to anyone not using TLS, for resource policies.
+    pub fn deny_without_tls(actions: Vec<&'static str>, resources: Vec<TfString>) -> Self {
+        Self {
+            sid: "DenyInsecureTransport",
+            effect: "Deny",
+            actions,
+            resources,
+            principals: vec![Principals {
+                type_: "*",
+                identifiers: vec![TfString::lit("*")],
+            }],
+            condition: vec![Condition {
+                test: "Bool",
+                variable: "aws:SecureTransport",
+                values: vec![TfString::lit("false")],
+            }],
+        }
+    }
+}
+
 /// A `principals` block.
 #[derive(Debug, Serialize)]
 pub struct Principals {
@@ -104,6 +132,7 @@ data_type! {
     AwsRegion => "aws_region",
     AwsAvailabilityZones => "aws_availability_zones",
     AwsSsmParameter => "aws_ssm_parameter",
+    AwsVpcs => "aws_vpcs",
     AwsIamOpenidConnectProvider => "aws_iam_openid_connect_provider",
 }
 

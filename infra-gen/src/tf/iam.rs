@@ -15,6 +15,9 @@ pub struct AwsIamRole {
     pub description: TfString,
     /// Trust policy JSON.
     pub assume_role_policy: TfString,
+    /// The managed policy that caps what the role's own policies can grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<TfString>,
     /// Tags.
     pub tags: Tags,
 }

@@ -15,6 +15,7 @@ pub mod iam;
 pub mod logs;
 pub mod monitoring;
 pub mod network;
+pub mod sqs;
 pub mod ssm;
 pub mod storage;
 
@@ -39,6 +40,11 @@ impl TfString {
     /// from the few builders below, never from arbitrary text.
     pub(crate) fn expr(expression: &str) -> Self {
         Self(format!("${{{expression}}}"))
+    }
+
+    /// `each.value`: the element of a `for_each` instance.
+    pub fn each_value() -> Self {
+        Self::expr("each.value")
     }
 
     /// Terraform's `null`, for an output whose resource is not configured.
@@ -72,6 +78,13 @@ impl TfString {
         }
         parts.push(Self::lit(rest));
         Ok(Self::concat(parts))
+    }
+
+    /// `base64gzip(local.<name>)`: user data from a local holding the document. Compressed,
+    /// because EC2 takes at most 16 KiB and cloud-init unpacks gzip itself; the local keeps the
+    /// document readable in the output.
+    pub(crate) fn base64gzip_of_local(name: &str) -> Self {
+        Self::expr(&format!("base64gzip(local.{name})"))
     }
 
     /// The template text exactly as it is written into the JSON file.
@@ -112,10 +125,11 @@ pub fn escape(text: &str) -> String {
 pub struct Expr(TfString);
 
 impl Expr {
-    /// `1` when the list expression is non-empty, else `0`: for `count` on optional rules.
-    pub fn count_if_nonempty(list: &Expr) -> Self {
+    /// `toset(<list>)`: for `for_each`, one instance per distinct element of a list, keyed by
+    /// the element itself so that removing one element destroys only its own instance.
+    pub fn set_of(list: &Expr) -> Self {
         let inner = list.bare();
-        Self(TfString::expr(&format!("length({inner}) > 0 ? 1 : 0")))
+        Self(TfString::expr(&format!("toset({inner})")))
     }
 
     fn bare(&self) -> &str {
@@ -128,16 +142,6 @@ impl Serialize for Expr {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
-}
-
-/// A value that is either written out literally or computed by an expression.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Val<T> {
-    /// A literal value.
-    Lit(T),
-    /// A value computed by Terraform.
-    Expr(Expr),
 }
 
 /// A Terraform resource type: the struct serializes to the resource's arguments.
@@ -207,6 +211,17 @@ impl<T> Handle<T> {
     /// The interpolation `${<address>.<attribute>}`; `attribute` may index, e.g. `names[0]`.
     pub fn attr(&self, attribute: &str) -> TfString {
         TfString::expr(&format!("{}.{attribute}", self.address))
+    }
+
+    /// The single element of the list attribute, or the literal `fallback` when the list is
+    /// empty (`one` gives null there, `coalesce` skips it); `one` fails on two or more, which
+    /// stops the plan.
+    pub fn one_or(&self, attribute: &str, fallback: &str) -> TfString {
+        TfString::expr(&format!(
+            "coalesce(one({}.{attribute}), {})",
+            self.address,
+            serde_json::Value::String(fallback.to_owned())
+        ))
     }
 
     /// The same attribute as a non-string expression (a list, number or bool).
@@ -295,8 +310,8 @@ pub struct Suppression {
 /// Meta-arguments that apply to any resource.
 #[derive(Clone, Debug, Default)]
 pub struct Meta {
-    /// Conditional creation.
-    pub count: Option<Expr>,
+    /// One instance per element of a set (see [`Expr::set_of`]); none for an empty set.
+    pub for_each: Option<Expr>,
     /// Explicit ordering for dependencies Terraform cannot see.
     pub depends_on: Vec<Address>,
     /// Attribute names whose drift Terraform ignores (bare names, never interpolated).
@@ -358,6 +373,23 @@ pub struct Moved {
     pub to: Address,
 }
 
+/// A `removed` block (Terraform >= 1.7): the resource leaves the configuration, and Terraform
+/// either destroys it or only forgets it (leaves it running, unmanaged).
+#[derive(Clone, Debug, Serialize)]
+pub struct Removed {
+    /// The old bare address.
+    pub from: String,
+    /// `{"destroy": bool}`.
+    pub lifecycle: RemovedLifecycle,
+}
+
+/// The `lifecycle` of a [`Removed`] block.
+#[derive(Clone, Debug, Serialize)]
+pub struct RemovedLifecycle {
+    /// `true` destroys the real object; `false` only removes it from the state.
+    pub destroy: bool,
+}
+
 /// A provider requirement inside `terraform.required_providers`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProviderRequirement {
@@ -402,11 +434,15 @@ struct FileBody {
     output: BTreeMap<String, Output>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     moved: Vec<Moved>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed: Vec<Removed>,
 }
 
 /// A declared resource as the policy rules see it.
 #[derive(Debug)]
 pub struct ResourceView<'a> {
+    /// The file the resource is written to.
+    pub file: FileId,
     /// Terraform type.
     pub type_: &'a str,
     /// Resource name.
@@ -545,8 +581,8 @@ impl Document {
         let address = format!("{}.{name}", T::TYPE);
         let mut value = to_value(&address, body)?;
         if let Value::Object(map) = &mut value {
-            if let Some(count) = &meta.count {
-                map.insert("count".into(), Value::String(count.0.0.clone()));
+            if let Some(for_each) = &meta.for_each {
+                map.insert("for_each".into(), Value::String(for_each.0.0.clone()));
             }
             if !meta.depends_on.is_empty() {
                 let deps = meta
@@ -615,10 +651,53 @@ impl Document {
         });
     }
 
+    /// Records that the resource at `to` used to live at `from`, both bare addresses. `to` need
+    /// not be declared: in a chain of moves (`a → b`, `b → c`) only the last one is.
+    pub fn moved_address(&mut self, file: FileId, from: &str, to: &str) {
+        self.file(file).moved.push(Moved {
+            from: from.to_owned(),
+            to: Address(to.to_owned()),
+        });
+    }
+
+    /// Records that the resource at `from` left the configuration; `destroy` says whether
+    /// Terraform destroys it or only forgets it. Refuses a `from` that is still declared.
+    pub fn removed(&mut self, file: FileId, from: &str, destroy: bool) -> Result<(), TfError> {
+        if self.addresses.contains(from) {
+            return Err(TfError::Invalid {
+                address: from.to_owned(),
+                message: "declared removed but still generated".to_owned(),
+            });
+        }
+        self.file(file).removed.push(Removed {
+            from: from.to_owned(),
+            lifecycle: RemovedLifecycle { destroy },
+        });
+        Ok(())
+    }
+
+    /// Whether a block (resource, data source, variable, ...) is declared at this address.
+    pub fn declares(&self, address: &str) -> bool {
+        self.addresses.contains(address)
+    }
+
+    /// Every declared data source as `(type, name, body)`, in file then type then name order.
+    pub fn data_sources(&self) -> Vec<(&str, &str, &Value)> {
+        let mut sources = Vec::new();
+        for body in self.files.values() {
+            for (type_, by_name) in &body.data {
+                for (name, value) in by_name {
+                    sources.push((*type_, name.as_str(), value));
+                }
+            }
+        }
+        sources
+    }
+
     /// Every declared resource, in file then type then name order.
     pub fn resources(&self) -> Vec<ResourceView<'_>> {
         let mut views = Vec::new();
-        for body in self.files.values() {
+        for (file, body) in &self.files {
             for (type_, by_name) in &body.resource {
                 for (name, value) in by_name {
                     let suppressions = self
@@ -626,6 +705,7 @@ impl Document {
                         .get(&((*type_).to_owned(), name.clone()))
                         .map_or(&[][..], Vec::as_slice);
                     views.push(ResourceView {
+                        file: *file,
                         type_,
                         name,
                         body: value,
@@ -734,9 +814,7 @@ mod tests {
         let meta = Meta {
             depends_on: vec![vpc.address()],
             ignore_changes: vec!["tags"],
-            count: Some(Expr::count_if_nonempty(
-                &vpc.attr_expr("cidr_block_associations"),
-            )),
+            for_each: Some(Expr::set_of(&vpc.attr_expr("cidr_block_associations"))),
             ..Meta::default()
         };
         doc.resource_with(F, "a", &subnet, meta).unwrap();
@@ -747,8 +825,8 @@ mod tests {
         assert_eq!(body["depends_on"], json!(["aws_vpc.main"]));
         assert_eq!(body["lifecycle"], json!({"ignore_changes": ["tags"]}));
         assert_eq!(
-            body["count"],
-            json!("${length(aws_vpc.main.cidr_block_associations) > 0 ? 1 : 0}")
+            body["for_each"],
+            json!("${toset(aws_vpc.main.cidr_block_associations)}")
         );
     }
 

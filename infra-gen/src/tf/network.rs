@@ -1,10 +1,11 @@
 //! Network resources: VPC, subnets, routing, flow logs and security groups.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use serde::Serialize;
 
-use crate::tf::{Ref, TfString, Val, resource_type};
+use crate::tf::{Ref, TfResource, TfString, resource_type};
 
 /// Resource tags; the provider adds the platform-wide default tags.
 pub type Tags = BTreeMap<String, TfString>;
@@ -116,28 +117,55 @@ pub struct AwsSecurityGroup {
     pub tags: Tags,
 }
 
-/// `aws_security_group_rule`.
+/// One security group rule with one peer, in the provider's current rule resources
+/// (`aws_vpc_security_group_ingress_rule` / `_egress_rule`), which give each rule its own id,
+/// tags and state instead of folding several CIDRs into one legacy `aws_security_group_rule`.
+/// `D` is [`Ingress`] or [`Egress`], so the direction is the resource type.
 #[derive(Debug, Serialize)]
-pub struct AwsSecurityGroupRule {
-    /// `ingress` or `egress`.
-    #[serde(rename = "type")]
-    pub type_: &'static str,
-    /// Why the rule exists.
-    pub description: TfString,
+pub struct AwsVpcSecurityGroupRule<D> {
     /// The group the rule belongs to.
     pub security_group_id: Ref<AwsSecurityGroup>,
+    /// Why the rule exists.
+    pub description: TfString,
+    /// `tcp`, `udp`, ...
+    pub ip_protocol: &'static str,
     /// First port.
     pub from_port: u16,
     /// Last port.
     pub to_port: u16,
-    /// `tcp`, `udp`, ...
-    pub protocol: &'static str,
-    /// Peer CIDR ranges, literal or from a variable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cidr_blocks: Option<Val<Vec<TfString>>>,
-    /// Peer security group.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_security_group_id: Option<Ref<AwsSecurityGroup>>,
+    /// The one peer.
+    #[serde(flatten)]
+    pub peer: Peer,
+    /// The direction, carried in the type only.
+    #[serde(skip)]
+    pub direction: PhantomData<D>,
+}
+
+/// The direction of an `aws_vpc_security_group_ingress_rule`.
+#[derive(Debug)]
+pub enum Ingress {}
+
+/// The direction of an `aws_vpc_security_group_egress_rule`.
+#[derive(Debug)]
+pub enum Egress {}
+
+/// The other end of a rule: exactly one CIDR or one security group.
+#[derive(Debug, Serialize)]
+pub enum Peer {
+    /// One IPv4 range, literal or an expression such as `each.value`.
+    #[serde(rename = "cidr_ipv4")]
+    Cidr(TfString),
+    /// Another security group.
+    #[serde(rename = "referenced_security_group_id")]
+    Group(Ref<AwsSecurityGroup>),
+}
+
+impl TfResource for AwsVpcSecurityGroupRule<Ingress> {
+    const TYPE: &'static str = "aws_vpc_security_group_ingress_rule";
+}
+
+impl TfResource for AwsVpcSecurityGroupRule<Egress> {
+    const TYPE: &'static str = "aws_vpc_security_group_egress_rule";
 }
 
 resource_type! {
@@ -150,5 +178,4 @@ resource_type! {
     AwsRouteTableAssociation => "aws_route_table_association",
     AwsFlowLog => "aws_flow_log",
     AwsSecurityGroup => "aws_security_group",
-    AwsSecurityGroupRule => "aws_security_group_rule",
 }

@@ -196,9 +196,30 @@ pub struct AwsS3BucketLogging {
     pub target_prefix: TfString,
 }
 
+/// `aws_s3_bucket_notification`: the bucket's whole notification configuration.
+#[derive(Debug, Serialize)]
+pub struct AwsS3BucketNotification {
+    /// The bucket.
+    pub bucket: Ref<AwsS3Bucket>,
+    /// One entry per queue destination and prefix.
+    pub queue: Vec<QueueNotification>,
+}
+
+/// `queue` block of [`AwsS3BucketNotification`].
+#[derive(Debug, Serialize)]
+pub struct QueueNotification {
+    /// Destination queue ARN.
+    pub queue_arn: TfString,
+    /// Event types, e.g. `s3:ObjectCreated:*`.
+    pub events: Vec<&'static str>,
+    /// Key prefix filter.
+    pub filter_prefix: TfString,
+}
+
 resource_type! {
     AwsKmsKey => "aws_kms_key",
     AwsKmsAlias => "aws_kms_alias",
+    AwsS3BucketNotification => "aws_s3_bucket_notification",
     AwsS3Bucket => "aws_s3_bucket",
     AwsS3BucketVersioning => "aws_s3_bucket_versioning",
     AwsS3BucketServerSideEncryptionConfiguration => "aws_s3_bucket_server_side_encryption_configuration",

@@ -19,6 +19,7 @@ fn gen_then_check_then_stale_missing_and_extra_files_fail_with_a_diff() {
     let written = infra_gen(&dir, &["gen"], &[]);
     assert!(written.status.success(), "{written:?}");
     assert!(dir.0.join("out/storage.tf.json").exists());
+    assert!(dir.0.join("out/bootstrap/state.tf.json").exists());
     let check = infra_gen(&dir, &["gen", "--check"], &[]);
     assert_eq!(check.status.code(), Some(0), "{check:?}");
 
@@ -29,6 +30,7 @@ fn gen_then_check_then_stale_missing_and_extra_files_fail_with_a_diff() {
         .unwrap()
         .replace("\"Enabled\"", "\"Suspended\"");
     std::fs::write(&stale, text).unwrap();
+    std::fs::remove_file(dir.0.join("out/bootstrap/state.tf.json")).unwrap();
     // The env fallback of --check.
     let check = infra_gen(&dir, &["gen"], &[("INFRA_GEN_CHECK", "true")]);
     assert_eq!(check.status.code(), Some(1));
@@ -39,8 +41,18 @@ fn gen_then_check_then_stale_missing_and_extra_files_fail_with_a_diff() {
     );
     assert!(diff.contains("out/extra.tf.json (on disk)"), "{diff}");
     assert!(diff.contains("out/outputs.tf.json (generated)"), "{diff}");
-    let log: serde_json::Value = serde_json::from_slice(&check.stderr).unwrap();
-    assert_eq!(log["level"], "error");
+    assert!(
+        diff.contains("out/bootstrap/state.tf.json (generated)"),
+        "{diff}"
+    );
+    // One log line per module, both stale.
+    let logs: Vec<serde_json::Value> = String::from_utf8(check.stderr)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(logs.iter().all(|l| l["level"] == "error"), "{logs:?}");
 }
 
 #[test]

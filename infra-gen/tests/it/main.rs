@@ -9,6 +9,8 @@
 )]
 
 mod cli;
+mod graph;
+mod ledger;
 mod monitoring;
 mod schema;
 mod snapshots;

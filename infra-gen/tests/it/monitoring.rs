@@ -58,10 +58,18 @@ fn unescape(template: &str) -> String {
 
 /// The agent configuration exactly as the host will read it from SSM.
 fn agent_config(resources: &BTreeMap<String, BTreeMap<String, Value>>) -> Config {
-    let value = resources["aws_ssm_parameter"]["cloudwatch_agent"]["value"]
+    agent_config_of(resources, "cloudwatch_agent").unwrap()
+}
+
+/// The agent configuration in the SSM parameter resource `name`, if it is declared.
+fn agent_config_of(
+    resources: &BTreeMap<String, BTreeMap<String, Value>>,
+    name: &str,
+) -> Option<Config> {
+    let value = resources["aws_ssm_parameter"].get(name)?["value"]
         .as_str()
         .unwrap();
-    serde_json::from_str(&unescape(value)).unwrap()
+    Some(serde_json::from_str(&unescape(value)).unwrap())
 }
 
 /// `pub const NAME: &str = "value";` lines of `etl/src/metrics.rs`.
@@ -83,9 +91,11 @@ fn names(dimensions: &[&str]) -> BTreeSet<String> {
 
 /// Everything that is really published, from every source.
 fn published(resources: &BTreeMap<String, BTreeMap<String, Value>>) -> BTreeSet<Shape> {
-    let mut shapes: BTreeSet<Shape> = agent_config(resources)
-        .published()
-        .into_iter()
+    // The host's agent, and the workers' when there is a fleet.
+    let mut shapes: BTreeSet<Shape> = ["cloudwatch_agent", "cloudwatch_agent_workers"]
+        .iter()
+        .filter_map(|name| agent_config_of(resources, name))
+        .flat_map(|config| config.published())
         .map(|p| (p.namespace, p.metric, p.dimensions))
         .collect();
     let etl = etl_metric_constants();
@@ -106,9 +116,23 @@ fn published(resources: &BTreeMap<String, BTreeMap<String, Value>>) -> BTreeSet<
             BTreeSet::new(),
         ));
     }
-    // AWS service metrics, as documented for EC2 and RDS (per-instance dimension only).
+    // AWS service metrics, as documented for EC2, RDS and SQS; EC2 also aggregates the
+    // instances of an Auto Scaling group by its name.
     for metric in ["CPUUtilization", "StatusCheckFailed"] {
         shapes.insert(("AWS/EC2".into(), metric.into(), names(&["InstanceId"])));
+    }
+    if resources.contains_key("aws_autoscaling_group") {
+        shapes.insert((
+            "AWS/EC2".into(),
+            "CPUUtilization".into(),
+            names(&["AutoScalingGroupName"]),
+        ));
+    }
+    for metric in [
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+    ] {
+        shapes.insert(("AWS/SQS".into(), metric.into(), names(&["QueueName"])));
     }
     for metric in ["CPUUtilization", "FreeStorageSpace", "DatabaseConnections"] {
         shapes.insert((
@@ -132,6 +156,9 @@ fn the_checked_copy_of_the_emf_names_matches_etl() {
         ("OBJECTS_FAILED", emf::OBJECTS_FAILED),
         ("DURATION_SECONDS", emf::DURATION_SECONDS),
         ("RUN_SUCCEEDED", emf::RUN_SUCCEEDED),
+        ("MESSAGES_RECEIVED", emf::MESSAGES_RECEIVED),
+        ("EVENT_OBJECTS_LOADED", emf::EVENT_OBJECTS_LOADED),
+        ("EVENT_TO_COMMIT_SECONDS", emf::EVENT_TO_COMMIT_SECONDS),
     ];
     let copy: BTreeMap<String, String> = copy
         .iter()
@@ -156,7 +183,9 @@ fn every_alarm_watches_something_that_is_published() {
         let resources = resources(&files);
         let published = published(&resources);
         let alarms = &resources["aws_cloudwatch_metric_alarm"];
-        assert_eq!(alarms.len(), 11, "{fixture}");
+        // 13, and three more on the workers' group when there is one.
+        let fleet = resources.contains_key("aws_autoscaling_group");
+        assert_eq!(alarms.len(), 13 + 3 * usize::from(fleet), "{fixture}");
         for (name, alarm) in alarms {
             let dimensions = alarm["dimensions"].as_object().cloned().unwrap_or_default();
             let shape = (
@@ -173,6 +202,16 @@ fn every_alarm_watches_something_that_is_published() {
                     "InstanceId" => "${aws_instance.etl_host.id}",
                     "DBInstanceIdentifier" => "${aws_db_instance.main.identifier}",
                     "Dataset" => dataset.as_str(),
+                    "QueueName" if name == "etl_dead_letter_not_empty" => {
+                        "${aws_sqs_queue.etl_events_dead_letter.name}"
+                    }
+                    "QueueName" => "${aws_sqs_queue.etl_events.name}",
+                    // The group's literal name, which must be the group's own.
+                    "AutoScalingGroupName" => {
+                        resources["aws_autoscaling_group"]["etl_workers"]["name"]
+                            .as_str()
+                            .unwrap()
+                    }
                     other => panic!("{fixture}: alarm {name}: unexpected dimension {other}"),
                 };
                 assert_eq!(value, expected, "{fixture}: alarm {name}: {key}");
@@ -219,7 +258,7 @@ fn every_alarm_notifies_the_encrypted_topic() {
         }
         let subscriptions = resources.get("aws_sns_topic_subscription");
         match fixture {
-            // Only the production fixture sets `monitoring.alarm_email`.
+            // Only the production and full fixtures set `monitoring.alarm_email`.
             "default" | "github" => assert!(subscriptions.is_none()),
             _ => assert_eq!(
                 subscriptions.unwrap()["alarms_email"]["topic_arn"],
@@ -265,9 +304,7 @@ fn every_log_group_a_writer_uses_is_created_by_terraform() {
         // The container's awslogs driver (compose: ETL_LOG_GROUP), which also carries the EMF
         // records; the host's env file sets ETL_LOG_GROUP once the runtime writes it.
         used.insert(platform.etl_log_group_name());
-        let user_data = resources["aws_instance"]["etl_host"]["user_data"]
-            .as_str()
-            .unwrap();
+        let user_data = crate::user_data::user_data_template(&files, "host").unwrap();
         for line in user_data.lines() {
             if let Some(value) = line.trim().strip_prefix("ETL_LOG_GROUP=") {
                 // Either a literal name or a reference to a declared group's name.
@@ -435,11 +472,18 @@ fn the_host_may_write_exactly_the_log_groups_it_feeds_and_read_its_agent_config(
             expected.insert(arn);
         }
         assert_eq!(sid("WriteOwnLogGroups"), expected, "{fixture}");
+        // The host's configuration, and the workers' (same role) when there is a fleet.
+        let configurations: BTreeSet<String> = resources["aws_ssm_parameter"]
+            .keys()
+            .filter(|name| name.starts_with("cloudwatch_agent"))
+            .map(|name| format!("${{aws_ssm_parameter.{name}.arn}}"))
+            .collect();
         assert_eq!(
-            sid("ReadAgentConfiguration"),
-            BTreeSet::from(["${aws_ssm_parameter.cloudwatch_agent.arn}".to_owned()]),
+            configurations.len(),
+            1 + usize::from(resources.contains_key("aws_autoscaling_group")),
             "{fixture}"
         );
+        assert_eq!(sid("ReadAgentConfiguration"), configurations, "{fixture}");
         assert!(
             resources["aws_iam_role_policy_attachment"]
                 .values()

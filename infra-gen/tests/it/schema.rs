@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
-use crate::support::{TempDir, fixtures, terraform, terraform_init};
+use crate::support::{TempDir, modules, terraform, terraform_init};
 
 /// Arguments Terraform itself handles on every resource and data source.
 const META_ARGUMENTS: [&str; 6] = [
@@ -34,7 +34,7 @@ fn schema_path() -> PathBuf {
 /// `(kind, type) → [(address, body)]` for every resource and data source in every fixture.
 fn emitted() -> BTreeMap<(&'static str, String), Vec<(String, Value)>> {
     let mut blocks: BTreeMap<(&'static str, String), Vec<(String, Value)>> = BTreeMap::new();
-    for (fixture, files) in fixtures() {
+    for (fixture, files) in modules() {
         for (file, text) in files {
             let doc: Value = serde_json::from_str(&text).unwrap();
             for (kind, key) in [

@@ -1,10 +1,10 @@
 //! One insta snapshot per emitted file and fixture; the exact text, so formatting is covered.
 
-use crate::support::fixtures;
+use crate::support::{fixtures, modules};
 
 #[test]
 fn every_emitted_file_matches_its_snapshot() {
-    for (fixture, files) in fixtures() {
+    for (fixture, files) in modules() {
         for (name, text) in &files {
             insta::assert_snapshot!(format!("{fixture}__{name}"), text);
         }
@@ -13,8 +13,8 @@ fn every_emitted_file_matches_its_snapshot() {
 
 #[test]
 fn generation_is_deterministic() {
-    let first = fixtures();
-    let second = fixtures();
+    let first = modules();
+    let second = modules();
     assert_eq!(first, second);
     for (_, files) in first {
         for text in files.values() {
@@ -37,14 +37,13 @@ fn outputs_are_exactly_the_contract() {
                 "database_name",
                 "database_port",
                 "database_secret_arn",
+                "etl_dead_letter_queue_url",
                 "etl_deploy_document_name",
                 "etl_ecr_repository_url",
                 "etl_instance_id",
                 "etl_public_dns",
                 "etl_public_ip",
-                "github_apply_role_arn",
-                "github_deploy_role_arn",
-                "github_plan_role_arn",
+                "etl_queue_url",
                 "kms_key_arn",
                 "region",
             ]

@@ -7,8 +7,8 @@ use infra_gen::Files;
 use infra_gen::model::Platform;
 use infra_gen::model::config;
 
-/// The fixture platforms: the defaults (no file), the defaults with the GitHub CI/CD identity, and
-/// a production-like file.
+/// The fixture platforms: the defaults (no file), the defaults with the GitHub CI/CD identity, a
+/// production-like file, and every optional feature on (the configuration `just e2e` applies).
 pub(crate) fn platforms() -> Vec<(&'static str, Platform)> {
     let fixture = |name: &str| {
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/it/fixtures/{name}.toml")))
@@ -17,6 +17,7 @@ pub(crate) fn platforms() -> Vec<(&'static str, Platform)> {
         ("default", None),
         ("github", fixture("github")),
         ("production", fixture("production")),
+        ("full", fixture("full")),
     ]
     .into_iter()
     .map(|(name, path)| {
@@ -35,6 +36,26 @@ pub(crate) fn fixtures() -> Vec<(&'static str, Files)> {
                 name,
                 infra_gen::generate(&platform).expect("fixture generates"),
             )
+        })
+        .collect()
+}
+
+/// Every fixture platform's two root modules: the platform (named after the fixture) and the
+/// bootstrap module (`<fixture>-bootstrap`).
+pub(crate) fn modules() -> Vec<(String, Files)> {
+    platforms()
+        .into_iter()
+        .flat_map(|(name, platform)| {
+            [
+                (
+                    name.to_owned(),
+                    infra_gen::generate(&platform).expect("fixture generates"),
+                ),
+                (
+                    format!("{name}-bootstrap"),
+                    infra_gen::generate_bootstrap(&platform).expect("fixture bootstrap generates"),
+                ),
+            ]
         })
         .collect()
 }

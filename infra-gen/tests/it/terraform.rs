@@ -1,11 +1,11 @@
 //! The real `terraform` binary on freshly generated output.
 
-use crate::support::{TempDir, fixtures, terraform, terraform_init};
+use crate::support::{TempDir, fixtures, modules, terraform, terraform_init};
 
 #[test]
 fn generated_output_initialises_offline_and_validates() {
-    for (fixture, files) in fixtures() {
-        let dir = TempDir::new(fixture);
+    for (fixture, files) in modules() {
+        let dir = TempDir::new(&fixture);
         dir.write_files(&files);
         terraform_init(&dir.0, &["-backend=false"]);
         let report = terraform(&dir.0, &["validate", "-json", "-no-color"]);

@@ -10,13 +10,21 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{TempDir, fixtures};
+use crate::support::{TempDir, fixtures, platforms};
 
-/// EC2's limit on user data, before base64.
+/// EC2's limit on user data (what Terraform sends: the document gzip-compressed, base64-encoded).
 const USER_DATA_LIMIT: usize = 16 * 1024;
 
 /// The Terraform references the document may contain, with long but realistic values.
-const REFERENCES: [(&str, &str); 8] = [
+const REFERENCES: [(&str, &str); 10] = [
+    (
+        "aws_ssm_parameter.cloudwatch_agent_workers.name",
+        "AmazonCloudWatch-acme-production-platform-etl-worker",
+    ),
+    (
+        "aws_sqs_queue.etl_events.url",
+        "https://sqs.ap-southeast-2.amazonaws.com/123456789012/acme-production-platform-etl-events",
+    ),
     (
         "aws_ecr_repository.etl.repository_url",
         "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/acme-production-platform-etl",
@@ -87,16 +95,38 @@ fn terraform_render(template: &str) -> String {
     out
 }
 
+/// The cloud-init document of `role` (`host`, `worker`) as emitted: the local the instance's or the
+/// launch template's `base64gzip(...)` user data reads; `None` when there is none (no workers).
+pub(crate) fn user_data_template(files: &infra_gen::Files, role: &str) -> Option<String> {
+    let compute: Value = serde_json::from_str(&files["compute.tf.json"]).unwrap();
+    let local = format!("etl_{role}_user_data");
+    let user_data = if role == "host" {
+        compute["resource"]["aws_instance"]["etl_host"]["user_data_base64"].clone()
+    } else {
+        let fleet: Value = serde_json::from_str(files.get("fleet.tf.json")?).unwrap();
+        fleet["resource"]["aws_launch_template"]["etl_worker"]["user_data"].clone()
+    };
+    assert_eq!(
+        user_data.as_str()?,
+        format!("${{base64gzip(local.{local})}}")
+    );
+    compute["locals"][&local].as_str().map(str::to_owned)
+}
+
+/// What EC2 receives: the rendered document gzip-compressed (as Terraform's `base64gzip` does)
+/// and base64-encoded, measured with Python's gzip.
+fn sent_size(text: &str) -> usize {
+    let script = "import base64, gzip, sys; print(len(base64.b64encode(gzip.compress(sys.stdin.buffer.read()))))";
+    python(script, text).trim().parse().unwrap()
+}
+
 /// The host's cloud-init document for each fixture, as text and parsed.
 fn documents() -> Vec<(&'static str, String, Value)> {
     fixtures()
         .into_iter()
         .map(|(fixture, files)| {
-            let compute: Value = serde_json::from_str(&files["compute.tf.json"]).unwrap();
-            let template = compute["resource"]["aws_instance"]["etl_host"]["user_data"]
-                .as_str()
-                .unwrap();
-            let text = terraform_render(template);
+            let template = user_data_template(&files, "host").unwrap();
+            let text = terraform_render(&template);
             let parsed = pyyaml(&text);
             (fixture, text, parsed)
         })
@@ -106,12 +136,16 @@ fn documents() -> Vec<(&'static str, String, Value)> {
 /// Parses YAML with `PyYAML` (`safe_load`), as cloud-init does, and returns it as JSON.
 #[track_caller]
 fn pyyaml(text: &str) -> Value {
+    let script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))";
+    serde_json::from_str(&python(script, text)).unwrap()
+}
+
+/// Runs a Python script (`INFRA_GEN_PYTHON`, else `python3`; `PyYAML` needed) on `stdin`; its stdout.
+#[track_caller]
+fn python(script: &str, stdin: &str) -> String {
     let python = std::env::var("INFRA_GEN_PYTHON").unwrap_or_else(|_| "python3".into());
     let mut child = Command::new(&python)
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))",
-        ])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -121,15 +155,15 @@ fn pyyaml(text: &str) -> Value {
         .stdin
         .take()
         .unwrap()
-        .write_all(text.as_bytes())
+        .write_all(stdin.as_bytes())
         .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "PyYAML rejects the document:\n{}",
+        "{python} fails on the document:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// A tool from `env` (a path), else the workspace's `.work/` install, else `PATH`.
@@ -176,10 +210,10 @@ fn content<'a>(doc: &'a Value, path: &str) -> &'a str {
 fn the_document_is_cloud_config_under_the_user_data_limit() {
     for (fixture, text, doc) in documents() {
         assert!(text.starts_with("#cloud-config\n"), "{fixture}");
+        let sent = sent_size(&text);
         assert!(
-            text.len() < USER_DATA_LIMIT,
-            "{fixture}: {} bytes, limit {USER_DATA_LIMIT}",
-            text.len()
+            sent < USER_DATA_LIMIT,
+            "{fixture}: {sent} bytes, limit {USER_DATA_LIMIT}"
         );
         assert_eq!(doc["package_update"], true, "{fixture}");
         let packages: Vec<&str> = doc["packages"]
@@ -202,6 +236,7 @@ fn the_document_is_cloud_config_under_the_user_data_limit() {
                 "/opt/hadrian/etl/compose.yaml",
                 "/opt/hadrian/etl/deploy.sh",
                 "/etc/systemd/system/hadrian-etl.service",
+                "/etc/systemd/system/hadrian-etl-queue.service",
                 "/etc/systemd/system/hadrian-etl.timer",
                 "/usr/local/sbin/hadrian-etl-host-setup",
             ]
@@ -228,6 +263,10 @@ fn the_host_files_are_exactly_the_committed_ones() {
                 "etl/deploy/hadrian-etl.service",
             ),
             (
+                "/etc/systemd/system/hadrian-etl-queue.service",
+                "etl/deploy/hadrian-etl-queue.service",
+            ),
+            (
                 "/usr/local/sbin/hadrian-etl-host-setup",
                 "infra-gen/templates/etl-host-setup.sh",
             ),
@@ -240,14 +279,10 @@ fn the_host_files_are_exactly_the_committed_ones() {
 
 #[test]
 fn the_env_file_and_timer_carry_the_platform_values() {
-    for (fixture, _, doc) in documents() {
+    for ((fixture, _, doc), (_, platform)) in documents().into_iter().zip(platforms()) {
         let env = content(&doc, "/etc/hadrian/etl.env");
         let lines: Vec<&str> = env.lines().filter(|l| !l.starts_with('#')).collect();
-        let db = if fixture == "production" {
-            "features"
-        } else {
-            "hadrian"
-        };
+        let db = &platform.database.db_name;
         assert_eq!(
             lines,
             [
@@ -256,6 +291,8 @@ fn the_env_file_and_timer_carry_the_platform_values() {
                 format!("ETL_DATABASE_URL=postgres://acme-production-platform-postgres.c0123456789a.ap-southeast-2.rds.amazonaws.com:5432/{db}"),
                 "AWS_REGION=ap-southeast-2".to_owned(),
                 "ETL_LOG_GROUP=/hadrian/acme-production-platform/etl".to_owned(),
+                "ETL_QUEUE_URL=https://sqs.ap-southeast-2.amazonaws.com/123456789012/acme-production-platform-etl-events".to_owned(),
+                format!("ETL_JOBS={}", if fixture == "full" { 4 } else { 8 }),
             ],
             "{fixture}"
         );
@@ -273,11 +310,7 @@ fn the_env_file_and_timer_carry_the_platform_values() {
         ] {
             assert!(timer.lines().any(|l| l == line), "{fixture}: {line}");
         }
-        let name = match fixture {
-            "default" => "demo",
-            "github" => "acme-ci",
-            _ => "acme-prod",
-        };
+        let name = platform.name.to_string();
         assert_eq!(
             doc["runcmd"],
             serde_json::json!([[
@@ -286,6 +319,7 @@ fn the_env_file_and_timer_carry_the_platform_values() {
                 "AmazonCloudWatch-acme-production-platform-etl-host",
                 "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/acme-production-platform-etl",
                 format!("/hadrian/{name}/etl/image-digest"),
+                "host",
             ]]),
             "{fixture}"
         );
@@ -422,12 +456,7 @@ fn every_log_file_the_host_writes_is_collected_by_the_agent() {
             .iter()
             .map(|c| c["file_path"].as_str().unwrap())
             .collect();
-        let compute: Value = serde_json::from_str(&files["compute.tf.json"]).unwrap();
-        let text = terraform_render(
-            compute["resource"]["aws_instance"]["etl_host"]["user_data"]
-                .as_str()
-                .unwrap(),
-        );
+        let text = terraform_render(&user_data_template(&files, "host").unwrap());
         // Every concrete file under /var/log/hadrian that a unit or script on the host names.
         let mut written: Vec<&str> = text
             .match_indices("/var/log/hadrian/")
@@ -445,6 +474,7 @@ fn every_log_file_the_host_writes_is_collected_by_the_agent() {
             written,
             [
                 "/var/log/hadrian/deploy.log",
+                "/var/log/hadrian/etl-queue.log",
                 "/var/log/hadrian/etl-run.log"
             ],
             "{fixture}"
@@ -459,6 +489,33 @@ fn every_log_file_the_host_writes_is_collected_by_the_agent() {
         assert!(
             service.lines().any(|l| l == "LogsDirectory=hadrian"),
             "{fixture}"
+        );
+    }
+}
+
+#[test]
+fn a_worker_runs_the_host_runtime_with_the_queue_consumer_only() {
+    for (fixture, files) in fixtures() {
+        let Some(template) = user_data_template(&files, "worker") else {
+            continue;
+        };
+        let host = terraform_render(&user_data_template(&files, "host").unwrap());
+        let worker = terraform_render(&template);
+        assert!(sent_size(&worker) < USER_DATA_LIMIT, "{fixture}");
+        let (host_doc, worker_doc) = (pyyaml(&host), pyyaml(&worker));
+        assert_eq!(
+            host_doc["write_files"], worker_doc["write_files"],
+            "{fixture}"
+        );
+        let runcmd = worker_doc["runcmd"][0].as_array().unwrap();
+        assert_eq!(runcmd.last().unwrap(), "worker", "{fixture}");
+        let host_runcmd = host_doc["runcmd"][0].as_array().unwrap();
+        // The same setup, except the agent configuration (the workers' adds the group dimension).
+        assert_eq!(runcmd[..2], host_runcmd[..2], "{fixture}");
+        assert_eq!(runcmd[3..5], host_runcmd[3..5], "{fixture}");
+        assert_eq!(
+            runcmd[2],
+            "AmazonCloudWatch-acme-production-platform-etl-worker"
         );
     }
 }
