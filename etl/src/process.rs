@@ -203,9 +203,9 @@ pub async fn process(
                 // The engine dropped a job it never started because a signal stopped the run:
                 // nothing of it was written, and the next run (or sweep) picks it up.
                 Err(_) if shutdown.is_cancelled() => continue,
-                Err(_) => JobOutcome::Failed(ObjectError::Download(
-                    "the load was abandoned".to_owned(),
-                )),
+                Err(_) => {
+                    JobOutcome::Failed(ObjectError::Download("the load was abandoned".to_owned()))
+                }
             };
             report(&dataset.name, &object, &outcome, None);
             match outcome {
@@ -230,11 +230,8 @@ pub async fn process(
         }
         (summary, first_failure)
     };
-    let (loads, listed, (mut summary, first_failure)) = tokio::join!(
-        run_loads(&ctx, job_rx, shutdown.clone()),
-        produce,
-        collect
-    );
+    let (loads, listed, (mut summary, first_failure)) =
+        tokio::join!(run_loads(&ctx, job_rx, shutdown.clone()), produce, collect);
     loads?;
     let (listed, already) = listed?;
     summary.objects_skipped += already;
@@ -282,7 +279,14 @@ pub(crate) async fn run_loads(
     let handles: Vec<_> = std::iter::once(Some(first))
         .chain(std::iter::repeat_with(|| None))
         .take(ctx.config.jobs.max(1))
-        .map(|client| tokio::spawn(worker(ctx.clone(), client, Arc::clone(&work_rx))))
+        .map(|client| {
+            tokio::spawn(worker(
+                ctx.clone(),
+                client,
+                Arc::clone(&work_rx),
+                shutdown.clone(),
+            ))
+        })
         .collect();
 
     let config = &ctx.config;
@@ -318,7 +322,13 @@ pub(crate) async fn run_loads(
             dispatch(&work_tx, vec![job]).await;
             continue;
         }
-        if group_bytes + size > config.group_bytes {
+        // A key appears at most once per group: its claim is an advisory lock the transaction
+        // already holds, so a second job for the key in the same transaction would not wait for
+        // the first one's commit (duplicate events deliver the same key twice).
+        let same_key = group
+            .iter()
+            .any(|queued| queued.object.key == job.object.key);
+        if same_key || group_bytes + size > config.group_bytes {
             group_bytes = 0;
             dispatch(&work_tx, std::mem::take(&mut group)).await;
         }
@@ -358,11 +368,17 @@ async fn worker(
     ctx: LoadContext,
     mut client: Option<Client>,
     work: Arc<Mutex<Receiver<Vec<LoadJob>>>>,
+    shutdown: CancellationToken,
 ) {
     loop {
         let Some(group) = work.lock().await.recv().await else {
             return;
         };
+        // After a signal, a group not yet started is dropped unanswered: nothing of it was written,
+        // and its producer counts it as not done (a queue message becomes visible again).
+        if shutdown.is_cancelled() {
+            continue;
+        }
         let open = match client.take() {
             Some(open) if !open.is_closed() => Ok(open),
             lost => {

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use crate::support::{assert_loaded_once, upload_people, wait_for_no_etl_backend};
 use crate::support::{PEOPLE_HEADER, PEOPLE_SPEC, TestEnv, people};
+use crate::support::{assert_loaded_once, upload_people, wait_for_no_etl_backend};
 
 /// Uploads `objects` objects of a few people each under `prefix`, every third with a row that is rejected.
 async fn upload_small(env: &TestEnv, prefix: &str, objects: i64) {
