@@ -3,6 +3,8 @@
 //! These are the only types the source (CSV parser), the transform and the sink (COPY encoder) share, so none of
 //! them needs to know the others. Both are views over reused buffers: no allocation per row.
 
+use bytes::BytesMut;
+
 /// One field of a record: a range into the record's data and whether it was quoted.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -56,8 +58,11 @@ impl Record<'_> {
 /// Receives transformed rows value by value; a row may be cancelled half-written when a later value is bad.
 pub trait RowWriter {
     fn begin_row(&mut self);
-    /// Appends the next column's value; `None` is NULL.
-    fn value(&mut self, value: Option<&str>);
+    /// Appends a NULL as the next column's value.
+    fn null(&mut self);
+    /// Appends the next column's value: `encode` writes its binary `COPY` form straight into the writer's buffer,
+    /// so no value is copied twice. After an error the caller cancels the row.
+    fn value<E>(&mut self, encode: impl FnOnce(&mut BytesMut) -> Result<(), E>) -> Result<(), E>;
     fn end_row(&mut self);
     /// Forgets everything written since `begin_row`.
     fn cancel_row(&mut self);
