@@ -32,7 +32,8 @@ impl Record<'_> {
         (&self.data[f.start..f.end], f.quoted)
     }
 
-    /// The record re-encoded as one CSV line (lossy UTF-8), for the rejects table.
+    /// The record re-encoded as one CSV line for the rejects table: lossy UTF-8, and a NUL byte (which a text
+    /// column cannot hold) becomes U+FFFD too.
     pub fn to_csv_line(&self, delimiter: u8) -> String {
         let mut line = String::new();
         for i in 0..self.fields.len() {
@@ -40,7 +41,7 @@ impl Record<'_> {
                 line.push(char::from(delimiter));
             }
             let (bytes, quoted) = self.field(i);
-            let text = String::from_utf8_lossy(bytes);
+            let text = String::from_utf8_lossy(bytes).replace('\0', "\u{fffd}");
             let special =
                 |c: char| c == '"' || c == '\n' || c == '\r' || c == char::from(delimiter);
             if quoted || text.contains(special) {

@@ -261,6 +261,8 @@ fn encode_numeric(
         *slot = b - b'0';
     }
     let top = i64::try_from(int.len()).map_err(|_| BAD)? + exponent;
+    // The decimal position of digits[i] (a record, so an index, is below 16 MiB).
+    let position = |i: usize| top - i64::try_from(i).unwrap_or_default();
     let frac_len = i64::try_from(frac.len()).map_err(|_| BAD)?;
     let (kept, dscale) = match limits {
         Some((precision, scale)) => {
@@ -278,7 +280,7 @@ fn encode_numeric(
                 }
             }
             let first = digits[..kept].iter().position(|d| *d != 0);
-            let int_digits = first.map_or(0, |i| (top - i as i64 + 1).max(0));
+            let int_digits = first.map_or(0, |i| (position(i) + 1).max(0));
             if int_digits > i64::from(precision) - scale {
                 return Err("is too large for the column's numeric precision");
             }
@@ -301,8 +303,8 @@ fn encode_numeric(
         return Ok(());
     };
     // Base-10000 digit g holds decimal positions 4g..4g+3.
-    let high = (top - first as i64).div_euclid(4);
-    let low = (top - last as i64).div_euclid(4);
+    let high = position(first).div_euclid(4);
+    let low = position(last).div_euclid(4);
     let weight = i16::try_from(high).map_err(|_| "is too large for numeric")?;
     let ndigits = i16::try_from(high - low + 1).map_err(|_| "is too large for numeric")?;
     out.put_i16(ndigits);

@@ -8,3 +8,4 @@ mod config;
 mod faults;
 mod sample;
 mod support;
+mod types;
