@@ -58,9 +58,16 @@ impl Transform {
                 record.fields.len()
             ));
         }
+        // One UTF-8 check for the whole record; a field then is valid if it starts and ends on character
+        // boundaries (`str::get`). Only a record that fails is checked field by field, to name the field.
+        let text = std::str::from_utf8(record.data).ok();
         out.begin_row();
         for (i, column) in self.columns.iter().enumerate() {
-            if let Err(reason) = value(column, record.field(i), out) {
+            let f = record.fields[i];
+            let field = text
+                .and_then(|t| t.get(f.start..f.end))
+                .ok_or(&record.data[f.start..f.end]);
+            if let Err(reason) = value(column, field, f.quoted, out) {
                 out.cancel_row();
                 return Err(format!("column {}: {reason}", column.name.as_str()));
             }
@@ -70,19 +77,21 @@ impl Transform {
     }
 }
 
-/// One field through its column's NULL rules, replacements and type check, into `out`.
+/// One field (checked UTF-8 text, or bytes still to check) through its column's NULL rules, replacements and type
+/// check, into `out`.
 fn value(
     column: &Column,
-    (bytes, quoted): (&[u8], bool),
+    field: Result<&str, &[u8]>,
+    quoted: bool,
     out: &mut impl RowWriter,
 ) -> Result<(), String> {
-    let raw = if bytes.is_empty() && !quoted {
-        None
-    } else {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
-        (!column.null_if.iter().any(|n| n == text)).then_some(text)
+    let text = match field {
+        Ok(text) => text,
+        Err(bytes) => std::str::from_utf8(bytes)
+            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?,
     };
+    let null = (text.is_empty() && !quoted) || column.null_if.iter().any(|n| n == text);
+    let raw = (!null).then_some(text);
     let Some(text) = raw else {
         return if column.nullable {
             out.null();
