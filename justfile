@@ -113,8 +113,7 @@ demo-ingest:
 demo-process:
     cargo run -q -p etl -- process --prefix raw/events --dataset data/events.toml
 
-# Benchmark `etl process` against `psql \copy` and a Python peer, interleaved, median of 3 (default 100k and 1M
-# rows; `just bench 10000000` for 10M). Prints medians, spread, ratios and etl's peak RSS.
+# Benchmark `etl process` against `psql \copy` and a Python peer, median of 3 (default 100k and 1M rows).
 [group('etl')]
 bench *rows:
     etl/bench/bench.sh {{ rows }}
