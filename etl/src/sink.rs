@@ -118,18 +118,23 @@ mod tests {
     use crate::record::RowWriter;
     use crate::sink::CopyEncoder;
 
+    /// Appends one value with the given bytes.
+    fn put(encoder: &mut CopyEncoder, bytes: &[u8]) {
+        encoder
+            .value(|buf| {
+                buf.put_slice(bytes);
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+    }
+
     #[test]
     fn binary_rows_nulls_and_cancelled_rows() {
         let mut encoder = CopyEncoder::new(7, 1 << 20);
         encoder.begin_row();
-        encoder
-            .value(|buf| {
-                buf.put_slice(b"a\tb");
-                Ok::<(), ()>(())
-            })
-            .unwrap();
+        put(&mut encoder, b"a\tb");
         encoder.null();
-        encoder.value(|_| Ok::<(), ()>(())).unwrap();
+        put(&mut encoder, b"");
         encoder.end_row();
         encoder.begin_row();
         encoder
@@ -160,12 +165,7 @@ mod tests {
         let mut chunks = Vec::new();
         for _ in 0..10 {
             encoder.begin_row();
-            encoder
-                .value(|buf| {
-                    buf.put_slice(b"0123456789");
-                    Ok::<(), ()>(())
-                })
-                .unwrap();
+            put(&mut encoder, b"0123456789");
             encoder.end_row();
             chunks.extend(encoder.take_chunk());
         }
