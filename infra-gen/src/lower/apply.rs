@@ -449,16 +449,8 @@ pub(crate) const ATTACHED_MANAGED_POLICIES: [&str; 3] = [
 /// provider refuses a policy document with two equal Sids).
 const PASSED_ROLES: [(&str, &str, &str); 3] = [
     ("etl-host", "ec2.amazonaws.com", "PassHostRoleToEc2"),
-    (
-        "vpc-flow-logs",
-        "vpc-flow-logs.amazonaws.com",
-        "PassFlowLogsRoleToVpcFlowLogs",
-    ),
-    (
-        "rds-monitoring",
-        "monitoring.rds.amazonaws.com",
-        "PassMonitoringRoleToRds",
-    ),
+    ("vpc-flow-logs", "vpc-flow-logs.amazonaws.com", "PassFlowLogsRoleToVpcFlowLogs"),
+    ("rds-monitoring", "monitoring.rds.amazonaws.com", "PassMonitoringRoleToRds"),
 ];
 
 fn identity(ctx: &Ctx<'_>) -> Vec<Statement> {
