@@ -129,9 +129,13 @@ demo-ingest:
 demo-process:
     cargo run -q -p etl -- process --prefix raw/events --dataset data/events.toml
 
-# Benchmark `etl process` against `psql \copy` of the same rows (release build; prints ratio and peak RSS).
+# Every benchmark in one go: the big single object, many small objects, the event path.
 [group('etl')]
-bench rows="1000000":
+bench: bench-load bench-objects bench-queue
+
+# Benchmark `etl process` against `psql \copy` and a Python peer, median of 3 (default 100k and 1M rows).
+[group('etl')]
+bench-load *rows:
     etl/bench/bench.sh {{ rows }}
 
 # Benchmark many small objects behind a 20 ms first-byte S3 proxy: etl vs the S3 floor, reruns, peak RSS.

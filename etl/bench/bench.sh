@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Benchmark: `etl process` end to end (moto S3 -> parse -> transform -> COPY) against `psql \copy` of the same,
-# already transformed rows into the same table (the physical limit of the load), plus etl's peak RSS.
+# Benchmark: `etl process` end to end (moto S3 -> parse -> transform -> binary COPY) against, in the same run and
+# interleaved, `psql \copy` of the already transformed rows into the same table (the physical limit of the load) and
+# a streaming Python peer (etl/bench/peer.py: boto3 -> csv -> re -> psycopg COPY).
 #
-#   etl/bench/bench.sh [ROWS]          ROWS defaults to $BENCH_ROWS or 1000000 (~180 bytes a row)
-#   BENCH_REPEAT=3 etl/bench/bench.sh  best of 3 for both loads
+#   etl/bench/bench.sh [ROWS...]      sizes to run; default $BENCH_ROWS or "100000 1000000" (~180 bytes a row)
+#   etl/bench/bench.sh 10000000       the 10M-row size on request (1.7 GiB of CSV, about 15 minutes)
+#   BENCH_REPEAT=3                    runs of each tool per size, interleaved; medians are reported (default 3)
 #
-# Starts its own PostgreSQL (as the `postgres` user when run as root) and moto_server on free loopback ports and
-# stops them by pid on exit. Scratch files go to .work/bench (gitignored).
+# Starts its own PostgreSQL (as the `postgres` user when run as root) with fsync and synchronous_commit on, and
+# moto_server, on free loopback ports; stops them by pid on exit. Every load is dumped and compared byte for byte
+# with the rows data/gen_events.py computed independently. The peer needs psycopg in .work/venv; it is installed
+# there on first use. Scratch files go to .work/bench (gitignored).
 set -euo pipefail
 
-ROWS="${1:-${BENCH_ROWS:-1000000}}"
-REPEAT="${BENCH_REPEAT:-1}"
+read -r -a SIZES <<<"${*:-${BENCH_ROWS:-100000 1000000}}"
+REPEAT="${BENCH_REPEAT:-3}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$ROOT/.work/bench"
 BIN="$ROOT/target/release/etl"
+PY="$ROOT/.work/venv/bin/python"
+PSYCOPG="psycopg[binary]==3.3.9"
 COLUMNS="event_id, occurred_at, user_id, country, device, event_type, amount, session_seconds, is_fraud, comment"
 
 # shellcheck source=etl/bench/lib.sh
@@ -21,61 +27,98 @@ COLUMNS="event_id, occurred_at, user_id, country, device, event_type, amount, se
 
 echo "building etl (release)..." >&2
 cargo build --release -p etl --quiet --manifest-path "$ROOT/Cargo.toml"
+if ! "$PY" -c 'import psycopg, boto3' 2>/dev/null; then
+  echo "installing $PSYCOPG into .work/venv for the Python peer..." >&2
+  "$PY" -m pip install --quiet --disable-pip-version-check "$PSYCOPG"
+fi
 
-start_servers "$WORK" -c max_wal_size=8GB -c shared_buffers=256MB -c synchronous_commit=off
+start_servers "$WORK" -c fsync=on -c synchronous_commit=on -c max_wal_size=8GB -c shared_buffers=256MB
 
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
-export ETL_BUCKET=bench ETL_PREFIX=bench ETL_DATASET="$ROOT/data/events.toml" ETL_LOG_FORMAT=json
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+export ETL_BUCKET=bench ETL_DATASET="$ROOT/data/events.toml" ETL_LOG_FORMAT=json
 export ETL_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres)
-
-CSV="$WORK/events-$ROWS.csv"
-EXPECTED="$WORK/events-$ROWS.tsv"
-if [ ! -s "$CSV" ] || [ ! -s "$EXPECTED" ]; then
-  echo "generating $ROWS rows..." >&2
-  python3 "$ROOT/data/gen_events.py" --rows "$ROWS" --seed 42 --pad --csv "$CSV" --expected "$EXPECTED" \
-    --copy-object-id 1
-fi
-BYTES="$(stat -c %s "$CSV")"
-python3 -c "import boto3; boto3.client('s3', endpoint_url='$AWS_ENDPOINT_URL').create_bucket(Bucket='bench')"
-echo "uploading $((BYTES / 1048576)) MiB with etl ingest..." >&2
-t0="$(now)"
-"$BIN" ingest "$CSV" >"$WORK/ingest.log"
-INGEST_S="$(echo "$(now) - $t0" | bc)"
+python3 -c "import boto3; boto3.client('s3').create_bucket(Bucket='bench')"
 "$BIN" migrate >"$WORK/migrate.log"
 
 reset_tables() {
   "${PSQL[@]}" -c "TRUNCATE events, etl_rejects, etl_objects RESTART IDENTITY" -c "CHECKPOINT"
 }
 
-best_etl=""; best_copy=""; rss_kib=0
-for i in $(seq "$REPEAT"); do
-  reset_tables
+# Dumps the table and compares it with the expected rows; a difference stops the benchmark.
+check_load() {
+  local tool="$1" expected="$2"
+  "${PSQL[@]}" -c "\\copy (SELECT $COLUMNS, etl_object_id FROM events ORDER BY event_id) TO '$WORK/loaded.tsv'"
+  if ! cmp -s "$WORK/loaded.tsv" "$expected"; then
+    echo "MISMATCH: the table $tool loaded differs from $expected" >&2
+    exit 1
+  fi
+}
+
+# Runs one tool under /usr/bin/time and appends "seconds peak_rss_kib cpu_seconds" to $WORK/times-<tool>-<rows>.
+timed() {
+  local tool="$1" rows="$2"
+  shift 2
+  local t0
   t0="$(now)"
-  "${PSQL[@]}" -c "\\copy events ($COLUMNS, etl_object_id) FROM '$EXPECTED'"
-  copy_s="$(echo "$(now) - $t0" | bc)"
-  reset_tables
-  t0="$(now)"
-  /usr/bin/time -f "%M %U %S" -o "$WORK/rss" "$BIN" process >"$WORK/process.log"
-  etl_s="$(echo "$(now) - $t0" | bc)"
-  read -r run_rss run_user run_sys < "$WORK/rss"
-  rss_kib="$(( run_rss > rss_kib ? run_rss : rss_kib ))"
-  if [ -z "$best_etl" ] || [ "$(echo "$etl_s < $best_etl" | bc)" = 1 ]; then best_etl="$etl_s"; fi
-  if [ -z "$best_copy" ] || [ "$(echo "$copy_s < $best_copy" | bc)" = 1 ]; then best_copy="$copy_s"; fi
-  echo "run $i: etl process ${etl_s}s (etl cpu user ${run_user}s sys ${run_sys}s), psql \\copy ${copy_s}s" >&2
+  /usr/bin/time -f "%M %U %S" -o "$WORK/rusage" "$@" >"$WORK/$tool.log"
+  local seconds rss user sys
+  seconds="$(echo "$(now) - $t0" | bc)"
+  read -r rss user sys <"$WORK/rusage"
+  echo "$seconds $rss $(echo "$user + $sys" | bc)" >>"$WORK/times-$tool-$rows"
+}
+
+for ROWS in "${SIZES[@]}"; do
+  CSV="$WORK/events-$ROWS.csv"
+  EXPECTED="$WORK/events-$ROWS.tsv"
+  if [ ! -s "$CSV" ] || [ ! -s "$EXPECTED" ]; then
+    echo "generating $ROWS rows..." >&2
+    python3 "$ROOT/data/gen_events.py" --rows "$ROWS" --seed 42 --pad --csv "$CSV" --expected "$EXPECTED" \
+      --copy-object-id 1
+  fi
+  PREFIX="bench/$ROWS"
+  echo "uploading $(($(stat -c %s "$CSV") / 1048576)) MiB with etl ingest..." >&2
+  "$BIN" ingest "$CSV" --prefix "$PREFIX" >"$WORK/ingest.log"
+  rm -f "$WORK"/times-*-"$ROWS"
+  for i in $(seq "$REPEAT"); do
+    reset_tables
+    timed copy "$ROWS" "${PSQL[@]}" -c "\\copy events ($COLUMNS, etl_object_id) FROM '$EXPECTED'"
+    check_load "psql \\copy" "$EXPECTED"
+    reset_tables
+    timed etl "$ROWS" "$BIN" process --prefix "$PREFIX"
+    check_load "etl process" "$EXPECTED"
+    reset_tables
+    timed peer "$ROWS" "$PY" "$ROOT/etl/bench/peer.py" --bucket bench --key "$PREFIX/$(basename "$CSV")" \
+      --dataset "$ROOT/data/events.toml" --dsn "${ETL_DATABASE_URL%%\?*}" --object-id 1
+    check_load "the Python peer" "$EXPECTED"
+    echo "$ROWS rows, run $i of $REPEAT: \\copy $(tail -n1 "$WORK/times-copy-$ROWS" | cut -d' ' -f1)s," \
+      "etl $(tail -n1 "$WORK/times-etl-$ROWS" | cut -d' ' -f1)s, peer $(tail -n1 "$WORK/times-peer-$ROWS" | cut -d' ' -f1)s" >&2
+  done
 done
 
-# The table etl loaded must equal the generator's independently computed rows.
-"${PSQL[@]}" -c "\\copy (SELECT $COLUMNS, etl_object_id FROM events ORDER BY event_id) TO '$WORK/loaded.tsv'"
-if ! cmp -s "$WORK/loaded.tsv" "$EXPECTED"; then
-  echo "MISMATCH: the table etl loaded differs from $EXPECTED" >&2
-  exit 1
-fi
+python3 - "$WORK" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "${SIZES[@]}" <<'PY'
+import statistics
+import sys
 
-printf 'rows                 %d (%d MiB of CSV)\n' "$ROWS" "$((BYTES / 1048576))"
-printf 'etl ingest           %.2f s (upload to moto, informational)\n' "$INGEST_S"
-printf 'etl process          %.2f s (%.0f rows/s)\n' "$best_etl" "$(echo "$ROWS / $best_etl" | bc -l)"
-printf 'psql \\copy           %.2f s (%.0f rows/s)\n' "$best_copy" "$(echo "$ROWS / $best_copy" | bc -l)"
-printf 'ratio etl / \\copy    %.3f (target <= 1.15)\n' "$(echo "$best_etl / $best_copy" | bc -l)"
-printf 'etl peak RSS         %.1f MiB (target <= 32)\n' "$(echo "$rss_kib / 1024" | bc -l)"
+work, cores, cpu, sizes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+print(f"machine: {cpu}, {cores} cores; PostgreSQL with fsync and synchronous_commit on; medians [min-max]")
+names = ["rows".rjust(10), "psql \\copy".rjust(21), "etl process".rjust(21), "Python peer".rjust(21)]
+print(" | ".join(names + ["etl/\\copy", "peer/etl", "etl CPU", "etl peak RSS"]))
+rss = []
+for rows in sizes:
+    runs = {}
+    for tool in ("copy", "etl", "peer"):
+        with open(f"{work}/times-{tool}-{rows}") as f:
+            runs[tool] = [tuple(float(x) for x in line.split()) for line in f]
+    med = {tool: statistics.median(r[0] for r in v) for tool, v in runs.items()}
+    cell = lambda tool: "{:7.2f} s [{:.2f}-{:.2f}]".format(
+        med[tool], min(r[0] for r in runs[tool]), max(r[0] for r in runs[tool]))
+    peak = max(r[1] for r in runs["etl"]) / 1024
+    rss.append(peak)
+    cpu_s = statistics.median(r[2] for r in runs["etl"])
+    print(f"{int(rows):>10,} | {cell('copy')} | {cell('etl')} | {cell('peer')} | {med['etl'] / med['copy']:8.2f}x"
+          f" | {med['peer'] / med['etl']:7.2f}x | {cpu_s:5.2f} s | {peak:6.1f} MiB")
+print("targets: etl/\\copy <= 0.85 at 1M rows; peer/etl >= 2.5; etl peak RSS <= 32 MiB, flat across sizes"
+      f" (here {min(rss):.1f}-{max(rss):.1f} MiB)")
+PY

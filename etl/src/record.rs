@@ -3,6 +3,8 @@
 //! These are the only types the source (CSV parser), the transform and the sink (COPY encoder) share, so none of
 //! them needs to know the others. Both are views over reused buffers: no allocation per row.
 
+use bytes::BytesMut;
+
 /// One field of a record: a range into the record's data and whether it was quoted.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -30,7 +32,8 @@ impl Record<'_> {
         (&self.data[f.start..f.end], f.quoted)
     }
 
-    /// The record re-encoded as one CSV line (lossy UTF-8), for the rejects table.
+    /// The record re-encoded as one CSV line for the rejects table: lossy UTF-8, and a NUL byte (which a text
+    /// column cannot hold) becomes U+FFFD too.
     pub fn to_csv_line(&self, delimiter: u8) -> String {
         let mut line = String::new();
         for i in 0..self.fields.len() {
@@ -38,7 +41,7 @@ impl Record<'_> {
                 line.push(char::from(delimiter));
             }
             let (bytes, quoted) = self.field(i);
-            let text = String::from_utf8_lossy(bytes);
+            let text = String::from_utf8_lossy(bytes).replace('\0', "\u{fffd}");
             let special =
                 |c: char| c == '"' || c == '\n' || c == '\r' || c == char::from(delimiter);
             if quoted || text.contains(special) {
@@ -56,8 +59,11 @@ impl Record<'_> {
 /// Receives transformed rows value by value; a row may be cancelled half-written when a later value is bad.
 pub trait RowWriter {
     fn begin_row(&mut self);
-    /// Appends the next column's value; `None` is NULL.
-    fn value(&mut self, value: Option<&str>);
+    /// Appends a NULL as the next column's value.
+    fn null(&mut self);
+    /// Appends the next column's value: `encode` writes its binary `COPY` form straight into the writer's buffer,
+    /// so no value is copied twice. After an error the caller cancels the row.
+    fn value<E>(&mut self, encode: impl FnOnce(&mut BytesMut) -> Result<(), E>) -> Result<(), E>;
     fn end_row(&mut self);
     /// Forgets everything written since `begin_row`.
     fn cancel_row(&mut self);

@@ -2,7 +2,8 @@
 //!
 //! Per column, in this order: an unquoted empty field is NULL; a raw value listed in `null_if` becomes NULL; the
 //! regex rules run in spec order on what is left (each replaces all matches); the result is checked against the
-//! column's type and nullability. Columns without rules pass through untouched. Rules are compiled once.
+//! column's type and nullability, which also encodes it in binary `COPY` form straight into the row writer's
+//! buffer. Columns without rules pass through without a copy of their text. Rules are compiled once.
 
 pub mod types;
 
@@ -57,14 +58,18 @@ impl Transform {
                 record.fields.len()
             ));
         }
+        // One UTF-8 check for the whole record; a field then is valid if it starts and ends on character
+        // boundaries (`str::get`). Only a record that fails is checked field by field, to name the field.
+        let text = std::str::from_utf8(record.data).ok();
         out.begin_row();
         for (i, column) in self.columns.iter().enumerate() {
-            match value(column, record.field(i)) {
-                Ok(value) => out.value(value.as_deref()),
-                Err(reason) => {
-                    out.cancel_row();
-                    return Err(format!("column {}: {reason}", column.name.as_str()));
-                }
+            let f = record.fields[i];
+            let field = text
+                .and_then(|t| t.get(f.start..f.end))
+                .ok_or(&record.data[f.start..f.end]);
+            if let Err(reason) = value(column, field, f.quoted, out) {
+                out.cancel_row();
+                return Err(format!("column {}: {reason}", column.name.as_str()));
             }
         }
         out.end_row();
@@ -72,21 +77,25 @@ impl Transform {
     }
 }
 
-/// One field through its column's NULL rules, replacements and type check.
-fn value<'a>(
+/// One field (checked UTF-8 text, or bytes still to check) through its column's NULL rules, replacements and type
+/// check, into `out`.
+fn value(
     column: &Column,
-    (bytes, quoted): (&'a [u8], bool),
-) -> Result<Option<Cow<'a, str>>, String> {
-    let raw = if bytes.is_empty() && !quoted {
-        None
-    } else {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
-        (!column.null_if.iter().any(|n| n == text)).then_some(text)
+    field: Result<&str, &[u8]>,
+    quoted: bool,
+    out: &mut impl RowWriter,
+) -> Result<(), String> {
+    let text = match field {
+        Ok(text) => text,
+        Err(bytes) => std::str::from_utf8(bytes)
+            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?,
     };
+    let null = (text.is_empty() && !quoted) || column.null_if.iter().any(|n| n == text);
+    let raw = (!null).then_some(text);
     let Some(text) = raw else {
         return if column.nullable {
-            Ok(None)
+            out.null();
+            Ok(())
         } else {
             Err("NULL in a NOT NULL column".to_owned())
         };
@@ -97,35 +106,46 @@ fn value<'a>(
             value = Cow::Owned(replaced);
         }
     }
-    column.column_type.check(&value).map_err(|problem| {
-        let shown: String = value.chars().take(MAX_QUOTED_VALUE).collect();
-        format!("value {shown:?} {problem}")
-    })?;
-    Ok(Some(value))
+    out.value(|buf| column.column_type.encode(&value, buf))
+        .map_err(|problem| {
+            let shown: String = value.chars().take(MAX_QUOTED_VALUE).collect();
+            format!("value {shown:?} {problem}")
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
+    use bytes::BytesMut;
+
     use crate::record::{Record, RowWriter};
     use crate::source::csv::CsvParser;
     use crate::spec::Dataset;
     use crate::transform::Transform;
 
-    /// Collects rows as vectors of optional strings.
+    /// Collects rows as vectors of optional binary values.
     #[derive(Default)]
     struct Rows {
-        rows: Vec<Vec<Option<String>>>,
-        current: Vec<Option<String>>,
+        rows: Vec<Vec<Option<Vec<u8>>>>,
+        current: Vec<Option<Vec<u8>>>,
     }
 
     impl RowWriter for Rows {
         fn begin_row(&mut self) {
             self.current.clear();
         }
-        fn value(&mut self, value: Option<&str>) {
-            self.current.push(value.map(str::to_owned));
+        fn null(&mut self) {
+            self.current.push(None);
+        }
+        fn value<E>(
+            &mut self,
+            encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+        ) -> Result<(), E> {
+            let mut buf = BytesMut::new();
+            encode(&mut buf)?;
+            self.current.push(Some(buf.to_vec()));
+            Ok(())
         }
         fn end_row(&mut self) {
             self.rows.push(std::mem::take(&mut self.current));
@@ -135,7 +155,8 @@ mod tests {
         }
     }
 
-    /// Runs `csv` (no header) through a spec whose columns are given as TOML, and compares every row's outcome.
+    /// Runs `csv` (no header) through a spec whose columns are given as TOML, and compares every row's outcome
+    /// (expected values are given as text, in the binary form of their column's type).
     #[track_caller]
     fn check(columns_toml: &str, csv: &[u8], expected: &[Result<Vec<Option<&str>>, &str>]) {
         let spec = format!("name = \"t\"\ntable = \"t\"\n[csv]\nheader = false\n{columns_toml}");
@@ -152,10 +173,22 @@ mod tests {
         };
         parser.feed(csv, &mut emit).unwrap();
         parser.finish(&mut emit).unwrap();
-        let expected: Vec<Result<Vec<Option<String>>, String>> = expected
+        let binary = |i: usize, text: &str| {
+            let mut buf = BytesMut::new();
+            dataset.columns[i]
+                .column_type
+                .encode(text, &mut buf)
+                .unwrap();
+            buf.to_vec()
+        };
+        let expected: Vec<Result<Vec<Option<Vec<u8>>>, String>> = expected
             .iter()
             .map(|r| match r {
-                Ok(row) => Ok(row.iter().map(|v| v.map(str::to_owned)).collect()),
+                Ok(row) => Ok(row
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v.map(|text| binary(i, text)))
+                    .collect()),
                 Err(reason) => Err((*reason).to_owned()),
             })
             .collect();

@@ -10,3 +10,4 @@ mod queue;
 mod sample;
 mod scale;
 mod support;
+mod types;

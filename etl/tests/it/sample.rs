@@ -214,3 +214,21 @@ async fn transform_rules_apply_per_column_with_csv_null_semantics() {
         .map(|v| v.map(str::to_owned))]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_excel_csv_utf8_file_with_a_byte_order_mark_loads() {
+    let env = TestEnv::new("bom").await;
+    let spec = env.spec(PEOPLE_SPEC);
+    let (csv, expected) = people(1, 20);
+    // Excel's "CSV UTF-8": a BOM before the header, CRLF line ends.
+    let body = format!("\u{feff}{}", csv.replace('\n', "\r\n"));
+    env.put("excel/people.csv", body).await;
+    let run = env
+        .run(&["process", "--prefix", "excel", "--dataset", &spec])
+        .await;
+    run.assert_code(0);
+    assert_eq!(run.logs("Loaded object.")[0]["rows"], 20);
+    let table = "SELECT id::text, name, score::text, joined::text FROM people ORDER BY people.id";
+    assert_eq!(env.rows(table).await, expected);
+    assert_eq!(env.count("SELECT count(*) FROM etl_rejects").await, 0);
+}
