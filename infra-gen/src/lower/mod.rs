@@ -1,7 +1,7 @@
 //! Lowering: the only module that knows both the platform model and Terraform. One file per
 //! model area; each returns the handles later areas need, so cross-area references are typed.
-//! Areas never import each other: the handle types ([`handles`]) and the helpers several areas
-//! share ([`iam_helpers`], [`encrypted`], and [`apply`] under delivery) sit below them, and this
+//! Areas never import each other: the handle types (`handles`) and the helpers several areas
+//! share (`iam_helpers`, `encrypted`, and `apply` under delivery) sit below them, and this
 //! file alone wires the areas in order, passing one area's results to the next as data.
 //! Two root modules come out: the platform ([`lower`], `out/`) and the bootstrap
 //! ([`bootstrap`], `out/bootstrap/`: state bucket, permissions boundary, CI identity), which an
