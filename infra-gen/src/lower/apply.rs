@@ -10,7 +10,7 @@
 //! split into one customer managed policy per area so each stays under IAM's 6,144-character
 //! limit for managed policies.
 
-use crate::lower::iam::allow;
+use crate::lower::iam_helpers::allow;
 use crate::lower::{Ctx, DELIVERY, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Statement};
 use crate::tf::iam::{AwsIamPolicy, AwsIamRole, AwsIamRolePolicyAttachment};
@@ -1006,8 +1006,8 @@ pub(crate) fn attach_apply_policies(
 
 #[cfg(test)]
 mod tests {
+    use crate::lower::PLATFORM_TAG;
     use crate::lower::apply::{REQUEST_TAG, RESOURCE_TAG};
-    use crate::lower::providers::PLATFORM_TAG;
 
     #[test]
     fn tag_conditions_name_the_providers_platform_tag() {

@@ -23,15 +23,8 @@ use std::collections::BTreeMap;
 
 use minijinja::{Environment, context};
 
-use crate::lower::database::Db;
-use crate::lower::delivery::Runtime;
-use crate::lower::events::Events;
-use crate::lower::monitoring::Telemetry;
-use crate::lower::network::Net;
-use crate::lower::providers::{PLATFORM_TAG, Vars};
-use crate::lower::security::Groups;
-use crate::lower::storage::Buckets;
-use crate::lower::{COMPUTE, Ctx, FLEET};
+use crate::lower::handles::{Buckets, Db, Events, Groups, Host, Net, Runtime, Telemetry, Vars};
+use crate::lower::{COMPUTE, Ctx, FLEET, PLATFORM_TAG};
 use crate::model::ETL_HOST_TAG_KEY;
 use crate::model::events::Workers;
 use crate::tf::compute::{
@@ -46,14 +39,6 @@ use crate::tf::iam::AwsIamInstanceProfile;
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, TfError, TfString, hole};
 use serde_json::Value;
-
-/// Handles the outputs and alarms read.
-pub(crate) struct Host {
-    pub(crate) instance: Handle<AwsInstance>,
-    pub(crate) eip: Handle<AwsEip>,
-    /// The worker group, when `[etl] workers` is configured.
-    pub(crate) fleet: Option<Handle<AwsAutoscalingGroup>>,
-}
 
 /// What the host is wired to, from the other areas.
 pub(crate) struct HostDeps<'a> {

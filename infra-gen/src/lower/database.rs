@@ -1,9 +1,9 @@
 //! RDS PostgreSQL 16 in the private tier: encrypted with the platform key, password managed by
 //! RDS in Secrets Manager, TLS forced, logs exported to pre-created encrypted log groups.
 
-use crate::lower::iam::{attach_managed, service_role};
-use crate::lower::network::{Net, log_group};
-use crate::lower::security::Groups;
+use crate::lower::encrypted::log_group;
+use crate::lower::handles::{Db, Groups, Net};
+use crate::lower::iam_helpers::{attach_managed, service_role};
 use crate::lower::{Ctx, DATABASE};
 use crate::tf::database::{AwsDbInstance, AwsDbParameterGroup, AwsDbSubnetGroup, DbParameter};
 use crate::tf::storage::AwsKmsKey;
@@ -11,18 +11,6 @@ use crate::tf::{Document, Handle, Meta, TfError, TfString};
 
 /// Logs RDS exports; each gets a log group created here first.
 const LOG_EXPORTS: [&str; 2] = ["postgresql", "upgrade"];
-
-/// Handle to the instance.
-pub(crate) struct Db {
-    pub(crate) instance: Handle<AwsDbInstance>,
-}
-
-impl Db {
-    /// ARN of the master-user secret RDS manages.
-    pub(crate) fn secret_arn(&self) -> TfString {
-        self.instance.attr("master_user_secret[0].secret_arn")
-    }
-}
 
 fn parameter(name: &'static str, value: &str) -> DbParameter {
     DbParameter {

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
-use crate::lower::iam::{allow, attach_managed, image_parameter_arn, inline_policy};
+use crate::lower::handles::{GithubRoles, Runtime};
+use crate::lower::iam_helpers::{allow, attach_managed, image_parameter_arn, inline_policy};
 use crate::lower::{Ctx, DELIVERY, IAM};
 use crate::model::GithubDelivery;
 use crate::tf::data::{
@@ -45,19 +46,6 @@ const PLATFORM_TAG_FILTER: &str = "tag:Platform";
 
 /// The IAM condition key for a tag on the instance a command is sent to.
 const HOST_TAG_CONDITION: &str = "ssm:resourceTag/hadrian:etl-host";
-
-/// Handles the host and the outputs read.
-pub(crate) struct Runtime {
-    pub(crate) repository: Handle<AwsEcrRepository>,
-    pub(crate) document: Handle<AwsSsmDocument>,
-}
-
-/// The roles the workflows assume.
-pub(crate) struct GithubRoles {
-    pub(crate) plan: Handle<AwsIamRole>,
-    pub(crate) apply: Handle<AwsIamRole>,
-    pub(crate) deploy: Handle<AwsIamRole>,
-}
 
 /// The ECR repository and the deploy document.
 pub(crate) fn lower_runtime(
@@ -399,8 +387,8 @@ fn deny_data_objects(data_bucket: TfString) -> Statement {
 
 #[cfg(test)]
 mod tests {
+    use crate::lower::PLATFORM_TAG;
     use crate::lower::delivery::{HOST_TAG_CONDITION, PLATFORM_TAG_FILTER};
-    use crate::lower::providers::PLATFORM_TAG;
     use crate::model::ETL_HOST_TAG_KEY as KEY;
 
     #[test]

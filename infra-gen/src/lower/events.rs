@@ -7,8 +7,8 @@
 //! and denies any request without TLS. The notification depends on the queue policy: S3 sends a
 //! test event when the configuration is written and refuses it if it cannot deliver.
 
-use crate::lower::iam::allow;
-use crate::lower::storage::Buckets;
+use crate::lower::handles::{Buckets, Events};
+use crate::lower::iam_helpers::allow;
 use crate::lower::{Ctx, EVENTS};
 use crate::model::events::EventQueue;
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
@@ -16,12 +16,6 @@ use crate::tf::network::Tags;
 use crate::tf::sqs::{AwsSqsQueue, AwsSqsQueuePolicy};
 use crate::tf::storage::{AwsKmsKey, AwsS3BucketNotification, QueueNotification};
 use crate::tf::{Document, Handle, Meta, TfError, TfString};
-
-/// The queue and its dead-letter queue, for the host role, the workers and the alarms.
-pub(crate) struct Events {
-    pub(crate) queue: Handle<AwsSqsQueue>,
-    pub(crate) dead_letter: Handle<AwsSqsQueue>,
-}
 
 const DAY_SECONDS: u32 = 86_400;
 

@@ -1,150 +1,15 @@
 //! IAM: service roles for flow logs and RDS monitoring, the SSM agent's policy every instance
 //! role shares, and the ETL host's least-privilege role.
 
-use crate::lower::database::Db;
-use crate::lower::delivery::Runtime;
-use crate::lower::monitoring::{Telemetry, host_metrics_statement, host_statements};
-use crate::lower::storage::Buckets;
-use crate::lower::{Ctx, IAM};
-use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
-use crate::tf::iam::{
-    AwsIamInstanceProfile, AwsIamPolicy, AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment,
+use crate::lower::handles::{Buckets, Db, EtlIdentity, Runtime};
+use crate::lower::iam_helpers::{
+    allow, attach, image_parameter_arn, inline_policy, inline_policy_with, service_role,
 };
+use crate::lower::{Ctx, IAM};
+use crate::tf::data::{AwsIamPolicyDocument, Statement};
+use crate::tf::iam::{AwsIamInstanceProfile, AwsIamPolicy};
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, Suppression, TfError, TfString};
-
-/// The role the host and the workers run as, and its instance profile.
-pub(crate) struct EtlIdentity {
-    pub(crate) role: Handle<AwsIamRole>,
-    pub(crate) profile: Handle<AwsIamInstanceProfile>,
-}
-
-/// A statement allowing `actions` on `resources`, for identity policies.
-pub(crate) fn allow(
-    sid: &'static str,
-    actions: Vec<&'static str>,
-    resources: Vec<TfString>,
-) -> Statement {
-    Statement {
-        sid,
-        effect: "Allow",
-        actions,
-        resources,
-        principals: Vec::new(),
-        condition: Vec::new(),
-    }
-}
-
-/// A role that only `service` may assume, and only on behalf of this account.
-pub(crate) fn service_role(
-    doc: &mut Document,
-    ctx: &Ctx<'_>,
-    name: &str,
-    service: &str,
-    description: &str,
-) -> Result<Handle<AwsIamRole>, TfError> {
-    let trust = doc.data(
-        IAM,
-        &format!("{name}_trust"),
-        &AwsIamPolicyDocument {
-            statement: vec![Statement {
-                sid: "AssumeFromService",
-                effect: "Allow",
-                actions: vec!["sts:AssumeRole"],
-                resources: Vec::new(),
-                principals: vec![Principals {
-                    type_: "Service",
-                    identifiers: vec![TfString::lit(service)],
-                }],
-                condition: vec![Condition {
-                    test: "StringEquals",
-                    variable: "aws:SourceAccount",
-                    values: vec![ctx.account.attr("account_id")],
-                }],
-            }],
-        },
-    )?;
-    doc.resource(
-        IAM,
-        name,
-        &AwsIamRole {
-            name: ctx.named(&name.replace('_', "-")),
-            description: TfString::lit(description),
-            assume_role_policy: trust.attr("json"),
-            permissions_boundary: Some(ctx.permissions_boundary()),
-            tags: ctx.tags(&name.replace('_', "-")),
-        },
-    )
-}
-
-/// Attaches an inline policy built from `statements` to `role`.
-pub(crate) fn inline_policy(
-    doc: &mut Document,
-    ctx: &Ctx<'_>,
-    name: &str,
-    role: &Handle<AwsIamRole>,
-    statements: Vec<Statement>,
-) -> Result<(), TfError> {
-    inline_policy_with(doc, ctx, name, role, statements, Meta::default())
-}
-
-/// [`inline_policy`] with meta-arguments, e.g. a reasoned policy-rule suppression.
-fn inline_policy_with(
-    doc: &mut Document,
-    ctx: &Ctx<'_>,
-    name: &str,
-    role: &Handle<AwsIamRole>,
-    statements: Vec<Statement>,
-    meta: Meta,
-) -> Result<(), TfError> {
-    let policy = doc.data(
-        IAM,
-        name,
-        &AwsIamPolicyDocument {
-            statement: statements,
-        },
-    )?;
-    doc.resource_with(
-        IAM,
-        name,
-        &AwsIamRolePolicy {
-            name: ctx.named(&name.replace('_', "-")),
-            role: role.id(),
-            policy: policy.attr("json"),
-        },
-        meta,
-    )?;
-    Ok(())
-}
-
-/// Attaches an AWS managed policy to `role`.
-pub(crate) fn attach_managed(
-    doc: &mut Document,
-    ctx: &Ctx<'_>,
-    name: &str,
-    role: &Handle<AwsIamRole>,
-    path: &str,
-) -> Result<(), TfError> {
-    attach(doc, name, role, ctx.managed_policy(path))
-}
-
-/// Attaches the managed policy `policy_arn` (AWS's or the platform's own) to `role`.
-pub(crate) fn attach(
-    doc: &mut Document,
-    name: &str,
-    role: &Handle<AwsIamRole>,
-    policy_arn: TfString,
-) -> Result<(), TfError> {
-    doc.resource(
-        IAM,
-        name,
-        &AwsIamRolePolicyAttachment {
-            role: role.id(),
-            policy_arn,
-        },
-    )?;
-    Ok(())
-}
 
 /// The calls the SSM agent makes for Session Manager and Run Command, as one customer managed
 /// policy that every instance role of the platform attaches (the ETL host's, and any worker's).
@@ -363,20 +228,15 @@ pub(crate) fn lower_boundary(
     )
 }
 
-/// The ARN of the SSM parameter holding the deployed image digest.
-pub(crate) fn image_parameter_arn(ctx: &Ctx<'_>) -> TfString {
-    ctx.arn(
-        "ssm",
-        &format!("parameter{}", ctx.platform.etl_image_parameter_name()),
-    )
-}
-
 /// What the ETL host's role grants access to, from the areas lowered before it.
 pub(crate) struct EtlRoleDeps<'a> {
     pub(crate) buckets: &'a Buckets,
     pub(crate) key: &'a Handle<AwsKmsKey>,
     pub(crate) db: &'a Db,
-    pub(crate) telemetry: &'a Telemetry,
+    /// The host's telemetry grants (its log groups, the agent configuration), from monitoring.
+    pub(crate) telemetry: Vec<Statement>,
+    /// The host's namespace-scoped metrics grant, from monitoring.
+    pub(crate) metrics: Statement,
     pub(crate) runtime: &'a Runtime,
     pub(crate) ssm_agent: &'a Handle<AwsIamPolicy>,
 }
@@ -392,13 +252,14 @@ const PUT_METRIC_DATA_REASON: &str = "cloudwatch:PutMetricData has no resource t
 pub(crate) fn lower_etl_role(
     doc: &mut Document,
     ctx: &Ctx<'_>,
-    deps: &EtlRoleDeps<'_>,
+    deps: EtlRoleDeps<'_>,
 ) -> Result<EtlIdentity, TfError> {
     let EtlRoleDeps {
         buckets,
         key,
         db,
         telemetry,
+        metrics,
         runtime,
         ssm_agent,
     } = deps;
@@ -457,7 +318,7 @@ pub(crate) fn lower_etl_role(
             ),
         ]
         .into_iter()
-        .chain(host_statements(telemetry))
+        .chain(telemetry)
         .collect(),
     )?;
     inline_policy_with(
@@ -465,7 +326,7 @@ pub(crate) fn lower_etl_role(
         ctx,
         "etl_host_metrics",
         &role,
-        vec![host_metrics_statement()],
+        vec![metrics],
         Meta {
             suppressions: vec![Suppression {
                 rule: "wildcard-identity-policy",

@@ -1,5 +1,8 @@
 //! Lowering: the only module that knows both the platform model and Terraform. One file per
 //! model area; each returns the handles later areas need, so cross-area references are typed.
+//! Areas never import each other: the handle types (`handles`) and the helpers several areas
+//! share (`iam_helpers`, `encrypted`, and `apply` under delivery) sit below them, and this
+//! file alone wires the areas in order, passing one area's results to the next as data.
 //! Two root modules come out: the platform ([`lower`], `out/`) and the bootstrap
 //! ([`bootstrap`], `out/bootstrap/`: state bucket, permissions boundary, CI identity), which an
 //! administrator applies and the CI roles may not change.
@@ -8,8 +11,11 @@ mod apply;
 mod compute;
 mod database;
 mod delivery;
+mod encrypted;
 mod events;
+mod handles;
 mod iam;
+mod iam_helpers;
 mod monitoring;
 mod network;
 mod outputs;
@@ -56,6 +62,10 @@ pub const FLEET: FileId = FileId("fleet");
 pub const OUTPUTS: FileId = FileId("outputs");
 /// The bootstrap module's Terraform state bucket.
 pub const STATE: FileId = FileId("state");
+
+/// The default tag naming the platform on every resource; the apply role's EC2 and KMS
+/// permissions are conditioned on it.
+pub(crate) const PLATFORM_TAG: &str = "Platform";
 
 /// Facts every area needs: the platform, account data sources, tagging.
 pub(crate) struct Ctx<'a> {
@@ -195,16 +205,17 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
     let identity = iam::lower_etl_role(
         &mut doc,
         &ctx,
-        &EtlRoleDeps {
+        EtlRoleDeps {
             buckets: &buckets,
             key: &key,
             db: &db,
-            telemetry: &telemetry,
+            telemetry: monitoring::host_statements(&telemetry),
+            metrics: monitoring::host_metrics_statement(),
             runtime: &runtime,
             ssm_agent: &ssm_agent,
         },
     )?;
-    iam::inline_policy(
+    iam_helpers::inline_policy(
         &mut doc,
         &ctx,
         "etl_host_events",

@@ -11,17 +11,14 @@ use std::collections::BTreeMap;
 use crate::agent::{
     Agent, Config, Disk, Files, LogFile, Logs, LogsCollected, Metrics, MetricsCollected, Plugin,
 };
-use crate::lower::compute::Host;
-use crate::lower::database::Db;
-use crate::lower::events::Events;
-use crate::lower::iam::allow;
-use crate::lower::network::log_group;
-use crate::lower::storage::customer_key;
+use crate::lower::encrypted::{customer_key, log_group};
+use crate::lower::handles::{Db, Events, Host, Telemetry};
+use crate::lower::iam_helpers::allow;
 use crate::lower::{Ctx, MONITORING};
 use crate::model::Platform;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, HostLog, agent as agent_names, emf};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
-use crate::tf::logs::{AwsCloudwatchLogGroup, AwsCloudwatchLogMetricFilter, MetricTransformation};
+use crate::tf::logs::{AwsCloudwatchLogMetricFilter, MetricTransformation};
 use crate::tf::monitoring::{
     AwsCloudwatchDashboard, AwsCloudwatchMetricAlarm, AwsSnsTopic, AwsSnsTopicPolicy,
     AwsSnsTopicSubscription, AwsSsmParameter, Dashboard, Widget, WidgetProperties,
@@ -29,18 +26,6 @@ use crate::tf::monitoring::{
 use crate::tf::sqs::AwsSqsQueue;
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString};
-
-/// The log groups and the agent parameter, which the host role and the alarms refer to.
-pub(crate) struct Telemetry {
-    /// The ETL containers' log group; the host's env file names it for the awslogs driver.
-    pub(crate) etl_logs: Handle<AwsCloudwatchLogGroup>,
-    host_logs: Vec<Handle<AwsCloudwatchLogGroup>>,
-    /// The agent configuration; the host's setup script loads it by name.
-    pub(crate) agent_parameter: Handle<AwsSsmParameter>,
-    /// The workers' agent configuration (with `[etl] workers`): the host's, plus the group's
-    /// name as a dimension, so the fleet alarms can watch every instance the group starts.
-    pub(crate) worker_agent_parameter: Option<Handle<AwsSsmParameter>>,
-}
 
 /// The dimension the workers' agent adds, and the one the fleet alarms use.
 const DIMENSION_GROUP: &str = "AutoScalingGroupName";

@@ -1,10 +1,11 @@
 //! The VPC: two AZs, a public tier routed to the internet gateway, a private tier with no
 //! route out, the default security group stripped, and flow logs to an encrypted log group.
 
-use crate::lower::iam::{allow, inline_policy, service_role};
+use crate::lower::encrypted::log_group;
+use crate::lower::handles::Net;
+use crate::lower::iam_helpers::{allow, inline_policy, service_role};
 use crate::lower::{Ctx, NETWORK};
 use crate::tf::data::{AwsAvailabilityZones, Filter};
-use crate::tf::logs::AwsCloudwatchLogGroup;
 use crate::tf::network::{
     AwsDefaultSecurityGroup, AwsFlowLog, AwsInternetGateway, AwsRoute, AwsRouteTable,
     AwsRouteTableAssociation, AwsSubnet, AwsVpc,
@@ -12,36 +13,8 @@ use crate::tf::network::{
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString};
 
-/// Handles the other areas place resources into.
-pub(crate) struct Net {
-    pub(crate) vpc: Handle<AwsVpc>,
-    pub(crate) public: [Handle<AwsSubnet>; 2],
-    pub(crate) private: [Handle<AwsSubnet>; 2],
-}
-
 /// Subnet name suffixes per AZ index.
 const AZ_SUFFIX: [&str; 2] = ["a", "b"];
-
-/// A log group encrypted with the platform key and kept for the configured retention.
-pub(crate) fn log_group(
-    doc: &mut Document,
-    ctx: &Ctx<'_>,
-    file: crate::tf::FileId,
-    name: &str,
-    group: TfString,
-    key: &Handle<AwsKmsKey>,
-) -> Result<Handle<AwsCloudwatchLogGroup>, TfError> {
-    doc.resource(
-        file,
-        name,
-        &AwsCloudwatchLogGroup {
-            name: group,
-            retention_in_days: ctx.platform.monitoring.log_retention_days,
-            kms_key_id: key.arn(),
-            tags: ctx.tags(&name.replace('_', "-")),
-        },
-    )
-}
 
 pub(crate) fn lower(
     doc: &mut Document,

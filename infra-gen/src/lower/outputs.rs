@@ -1,11 +1,7 @@
 //! Outputs of both modules. Their names are a contract with `etl`, the workflows' repository
 //! variables and the local platform; do not rename.
 
-use crate::lower::compute::Host;
-use crate::lower::database::Db;
-use crate::lower::delivery::{GithubRoles, Runtime};
-use crate::lower::events::Events;
-use crate::lower::storage::Buckets;
+use crate::lower::handles::{Buckets, Db, Events, GithubRoles, Host, Runtime};
 use crate::lower::{Ctx, OUTPUTS};
 use crate::tf::iam::{AwsIamPolicy, AwsIamRole};
 use crate::tf::storage::{AwsKmsKey, AwsS3Bucket};

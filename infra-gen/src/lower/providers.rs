@@ -7,23 +7,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::lower::{BACKEND, PROVIDERS, VARIABLES, VERSIONS};
+use crate::lower::handles::Vars;
+use crate::lower::{BACKEND, PLATFORM_TAG, PROVIDERS, VARIABLES, VERSIONS};
 use crate::model::Platform;
 use crate::model::names::Cidr;
 use crate::tf::{
     Document, ProviderRequirement, TerraformBlock, TfError, TfString, Validation, VarRef, Variable,
 };
-
-/// Handles to the input variables other areas read.
-pub(crate) struct Vars {
-    pub(crate) admin_cidrs: VarRef,
-    pub(crate) http_cidrs: VarRef,
-    pub(crate) ami_parameter: VarRef,
-}
-
-/// The default tag naming the platform on every resource; the apply role's EC2 and KMS
-/// permissions are conditioned on it.
-pub(crate) const PLATFORM_TAG: &str = "Platform";
 
 #[derive(Serialize)]
 struct AwsProvider {

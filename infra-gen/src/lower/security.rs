@@ -5,19 +5,10 @@
 
 use std::marker::PhantomData;
 
-use crate::lower::network::Net;
-use crate::lower::providers::Vars;
+use crate::lower::handles::{Groups, Net, Vars};
 use crate::lower::{Ctx, SECURITY};
 use crate::tf::network::{AwsSecurityGroup, AwsVpcSecurityGroupRule, Egress, Ingress, Peer};
 use crate::tf::{Document, Expr, Handle, Meta, Suppression, TfError, TfResource, TfString, VarRef};
-
-/// The groups.
-pub(crate) struct Groups {
-    pub(crate) etl: Handle<AwsSecurityGroup>,
-    pub(crate) database: Handle<AwsSecurityGroup>,
-    /// The workers' group, when `[etl] workers` is configured.
-    pub(crate) workers: Option<Handle<AwsSecurityGroup>>,
-}
 
 const POSTGRES: u16 = 5432;
 

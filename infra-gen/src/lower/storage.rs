@@ -1,12 +1,14 @@
 //! The customer-managed KMS key, the data bucket and its access-log bucket, and the bootstrap
 //! module's Terraform state bucket, all built by the same hardened-bucket helper.
 
+use crate::lower::encrypted::customer_key;
+use crate::lower::handles::Buckets;
 use crate::lower::{Ctx, STORAGE};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::storage::{
-    AbortIncompleteMultipartUpload, AwsKmsAlias, AwsKmsKey, AwsS3Bucket,
-    AwsS3BucketLifecycleConfiguration, AwsS3BucketLogging, AwsS3BucketOwnershipControls,
-    AwsS3BucketPolicy, AwsS3BucketPublicAccessBlock, AwsS3BucketServerSideEncryptionConfiguration,
+    AbortIncompleteMultipartUpload, AwsKmsKey, AwsS3Bucket, AwsS3BucketLifecycleConfiguration,
+    AwsS3BucketLogging, AwsS3BucketOwnershipControls, AwsS3BucketPolicy,
+    AwsS3BucketPublicAccessBlock, AwsS3BucketServerSideEncryptionConfiguration,
     AwsS3BucketVersioning, Expiration, LifecycleFilter, LifecycleRule, NoncurrentVersionExpiration,
     OwnershipRule, SseDefault, SseRule, VersioningConfiguration,
 };
@@ -14,70 +16,6 @@ use crate::tf::{Document, FileId, Handle, Meta, TfError, TfString};
 
 /// Key prefix of the data bucket's access logs inside the log bucket.
 const ACCESS_LOG_PREFIX: &str = "data-bucket/";
-
-/// Handles to the two buckets.
-pub(crate) struct Buckets {
-    pub(crate) data: Handle<AwsS3Bucket>,
-}
-
-/// AWS's default key-policy statement: the account administers the key, and IAM policies
-/// decide who in the account may use it.
-fn account_administration(ctx: &Ctx<'_>) -> Statement {
-    Statement {
-        sid: "AccountAdministration",
-        effect: "Allow",
-        actions: vec!["kms:*"],
-        // In a key policy "*" means this key.
-        resources: vec![TfString::lit("*")],
-        principals: vec![Principals {
-            type_: "AWS",
-            identifiers: vec![ctx.account_root()],
-        }],
-        condition: Vec::new(),
-    }
-}
-
-/// A customer-managed key `name` (rotated, 30-day deletion window, alias `<platform>-<name>`)
-/// whose policy is the account administration statement followed by `statements`.
-pub(crate) fn customer_key(
-    doc: &mut Document,
-    ctx: &Ctx<'_>,
-    file: FileId,
-    name: &str,
-    policy_name: &str,
-    purpose: &str,
-    statements: Vec<Statement>,
-) -> Result<Handle<AwsKmsKey>, TfError> {
-    let policy = doc.data(
-        file,
-        policy_name,
-        &AwsIamPolicyDocument {
-            statement: std::iter::once(account_administration(ctx))
-                .chain(statements)
-                .collect(),
-        },
-    )?;
-    let key = doc.resource(
-        file,
-        name,
-        &AwsKmsKey {
-            description: TfString::lit(format!("{} data platform: {purpose}", ctx.platform.name)),
-            enable_key_rotation: true,
-            deletion_window_in_days: 30,
-            policy: policy.attr("json"),
-            tags: ctx.tags(&format!("{name}-key")),
-        },
-    )?;
-    doc.resource(
-        file,
-        name,
-        &AwsKmsAlias {
-            name: TfString::lit(format!("alias/{}-{name}", ctx.platform.name)),
-            target_key_id: key.id(),
-        },
-    )?;
-    Ok(key)
-}
 
 /// The platform key: S3, EBS, RDS, Performance Insights, the DB secret, CloudWatch Logs, SQS.
 pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {

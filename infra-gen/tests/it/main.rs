@@ -10,6 +10,7 @@
 
 mod cli;
 mod graph;
+mod layering;
 mod ledger;
 mod monitoring;
 mod schema;

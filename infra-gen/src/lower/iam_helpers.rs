@@ -1,0 +1,143 @@
+//! IAM building blocks every area grants with: identity-policy statements, service roles,
+//! inline policies and attachments, all written to the IAM file. Below the areas, so an area
+//! grants access without importing the IAM area.
+
+use crate::lower::{Ctx, IAM};
+use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
+use crate::tf::{Document, Handle, Meta, TfError, TfString};
+
+/// A statement allowing `actions` on `resources`, for identity policies.
+pub(crate) fn allow(
+    sid: &'static str,
+    actions: Vec<&'static str>,
+    resources: Vec<TfString>,
+) -> Statement {
+    Statement {
+        sid,
+        effect: "Allow",
+        actions,
+        resources,
+        principals: Vec::new(),
+        condition: Vec::new(),
+    }
+}
+
+/// A role that only `service` may assume, and only on behalf of this account.
+pub(crate) fn service_role(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    name: &str,
+    service: &str,
+    description: &str,
+) -> Result<Handle<AwsIamRole>, TfError> {
+    let trust = doc.data(
+        IAM,
+        &format!("{name}_trust"),
+        &AwsIamPolicyDocument {
+            statement: vec![Statement {
+                sid: "AssumeFromService",
+                effect: "Allow",
+                actions: vec!["sts:AssumeRole"],
+                resources: Vec::new(),
+                principals: vec![Principals {
+                    type_: "Service",
+                    identifiers: vec![TfString::lit(service)],
+                }],
+                condition: vec![Condition {
+                    test: "StringEquals",
+                    variable: "aws:SourceAccount",
+                    values: vec![ctx.account.attr("account_id")],
+                }],
+            }],
+        },
+    )?;
+    doc.resource(
+        IAM,
+        name,
+        &AwsIamRole {
+            name: ctx.named(&name.replace('_', "-")),
+            description: TfString::lit(description),
+            assume_role_policy: trust.attr("json"),
+            permissions_boundary: Some(ctx.permissions_boundary()),
+            tags: ctx.tags(&name.replace('_', "-")),
+        },
+    )
+}
+
+/// Attaches an inline policy built from `statements` to `role`.
+pub(crate) fn inline_policy(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    statements: Vec<Statement>,
+) -> Result<(), TfError> {
+    inline_policy_with(doc, ctx, name, role, statements, Meta::default())
+}
+
+/// [`inline_policy`] with meta-arguments, e.g. a reasoned policy-rule suppression.
+pub(crate) fn inline_policy_with(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    statements: Vec<Statement>,
+    meta: Meta,
+) -> Result<(), TfError> {
+    let policy = doc.data(
+        IAM,
+        name,
+        &AwsIamPolicyDocument {
+            statement: statements,
+        },
+    )?;
+    doc.resource_with(
+        IAM,
+        name,
+        &AwsIamRolePolicy {
+            name: ctx.named(&name.replace('_', "-")),
+            role: role.id(),
+            policy: policy.attr("json"),
+        },
+        meta,
+    )?;
+    Ok(())
+}
+
+/// Attaches an AWS managed policy to `role`.
+pub(crate) fn attach_managed(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    path: &str,
+) -> Result<(), TfError> {
+    attach(doc, name, role, ctx.managed_policy(path))
+}
+
+/// Attaches the managed policy `policy_arn` (AWS's or the platform's own) to `role`.
+pub(crate) fn attach(
+    doc: &mut Document,
+    name: &str,
+    role: &Handle<AwsIamRole>,
+    policy_arn: TfString,
+) -> Result<(), TfError> {
+    doc.resource(
+        IAM,
+        name,
+        &AwsIamRolePolicyAttachment {
+            role: role.id(),
+            policy_arn,
+        },
+    )?;
+    Ok(())
+}
+
+/// The ARN of the SSM parameter holding the deployed image digest.
+pub(crate) fn image_parameter_arn(ctx: &Ctx<'_>) -> TfString {
+    ctx.arn(
+        "ssm",
+        &format!("parameter{}", ctx.platform.etl_image_parameter_name()),
+    )
+}
