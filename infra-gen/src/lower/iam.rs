@@ -95,7 +95,7 @@ const SSM_AGENT_MESSAGE_ACTIONS: [&str; 6] = [
 
 /// What the platform's roles use besides the SSM agent policy: the ETL host's (and any
 /// worker's) own policies, the flow-logs role and AWS's `AmazonRDSEnhancedMonitoringRole`.
-const ROLE_ACTIONS: [&str; 25] = [
+const ROLE_ACTIONS: [&str; 26] = [
     "cloudwatch:PutMetricData",
     "ecr:BatchGetImage",
     "ecr:GetAuthorizationToken",
@@ -117,6 +117,7 @@ const ROLE_ACTIONS: [&str; 25] = [
     "secretsmanager:GetSecretValue",
     "ssm:DescribeAssociation",
     "ssm:GetParameter",
+    "ssm:UpdateInstanceAssociationStatus",
     "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessage",
     "sqs:GetQueueAttributes",
