@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     PEOPLE_SPEC, Queues, Run, TestEnv, assert_loaded_once, people, servers, upload_people,
-    wait_for_copy, wait_for_no_etl_backend,
+    wait_for_claims, wait_for_copy, wait_for_no_etl_backend,
 };
 
 /// A worker on the test's queue that exits once the queue is empty (short polls keep the tests quick).
@@ -159,6 +159,49 @@ async fn a_killed_workers_messages_come_back_and_the_table_is_exact() {
         "the killed worker's messages came back after the visibility timeout:\n{}",
         run.stdout
     );
+    assert_eq!(queues.depth(&queues.url).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_in_the_middle_of_a_group_commits_nothing_and_its_messages_come_back() {
+    let env = TestEnv::new("queue_kill_group").await;
+    let queues = env.queues(2, 10).await;
+    let spec = env.spec(PEOPLE_SPEC);
+    let (total, id_sum) = upload_people(&env, "in", 20, 2000).await;
+    // One worker: while it loads, the messages that arrive wait and form the next group.
+    let grouped = [
+        "--jobs",
+        "1",
+        "--group-objects",
+        "20",
+        "--group-bytes",
+        "1000000000",
+    ];
+    let args: Vec<&str> = worker(&queues, &spec).into_iter().chain(grouped).collect();
+
+    let mut child = env.command(&args).spawn().unwrap();
+    // Several objects of one transaction are claimed and loading, none committed.
+    wait_for_claims(&env, 4).await;
+    child.kill().await.unwrap();
+    wait_for_no_etl_backend(&env).await;
+    let committed = env.count("SELECT count(*) FROM etl_objects").await;
+    assert!(committed < 20, "the kill came during a group");
+    assert_eq!(
+        env.count("SELECT count(*) FROM people").await,
+        committed * 2000,
+        "only whole objects of committed groups are visible"
+    );
+
+    let run = env.run_with(&args, &[("ETL_LOG", "info,etl=debug")]).await;
+    run.assert_code(0);
+    assert_loaded_once(&env, total, id_sum).await;
+    assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 20);
+    let redelivered = run
+        .logs("Received message.")
+        .iter()
+        .filter(|l| l["receive_count"].as_str().unwrap().parse::<u32>().unwrap() >= 2)
+        .count();
+    assert!(redelivered >= 1, "the killed group's messages came back");
     assert_eq!(queues.depth(&queues.url).await, 0);
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use crate::support::{PEOPLE_HEADER, PEOPLE_SPEC, TestEnv, people};
-use crate::support::{assert_loaded_once, upload_people, wait_for_no_etl_backend};
+use crate::support::{assert_loaded_once, upload_people, wait_for_claims, wait_for_no_etl_backend};
 
 /// Uploads `objects` objects of a few people each under `prefix`, every third with a row that is rejected.
 async fn upload_small(env: &TestEnv, prefix: &str, objects: i64) {
@@ -131,23 +131,6 @@ async fn a_bad_object_in_a_group_fails_alone_and_its_neighbours_load() {
         0
     );
     assert_eq!(finished(&run, "loaded"), 12);
-}
-
-/// Waits until one `etl` backend holds at least `n` advisory locks: its open transaction has claimed `n` objects.
-async fn wait_for_claims(env: &TestEnv, n: i64) {
-    let sql = format!(
-        "SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
-         WHERE a.application_name = 'etl' AND a.datname = 't_{}' AND l.locktype = 'advisory' GROUP BY pid) s",
-        env.name
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while env.count(&sql).await < n {
-        assert!(
-            Instant::now() < deadline,
-            "etl never claimed {n} objects in one transaction"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

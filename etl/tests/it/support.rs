@@ -733,6 +733,23 @@ pub(crate) async fn assert_loaded_once(env: &TestEnv, total: i64, id_sum: i64) {
     );
 }
 
+/// Waits until one `etl` backend holds at least `n` advisory locks: its open transaction has claimed `n` objects.
+pub(crate) async fn wait_for_claims(env: &TestEnv, n: i64) {
+    let sql = format!(
+        "SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+         WHERE a.application_name = 'etl' AND a.datname = 't_{}' AND l.locktype = 'advisory' GROUP BY pid) s",
+        env.name
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while env.count(&sql).await < n {
+        assert!(
+            Instant::now() < deadline,
+            "etl never claimed {n} objects in one transaction"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Waits until the `etl` backend is running its COPY; returns its pid.
 pub(crate) async fn wait_for_copy(env: &TestEnv) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(60);
