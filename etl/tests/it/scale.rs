@@ -1,7 +1,6 @@
 //! Many small objects: concurrent jobs, small objects sharing a transaction, and the bulk skip of loaded objects.
 
 use std::fmt::Write;
-use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
