@@ -46,13 +46,40 @@ fn lower_modules(source: &str) -> Vec<(usize, String)> {
     found
 }
 
+/// The files of module `module` in `dir` (`module.rs`, or every file of the folder `module/`),
+/// named relative to `dir`, with their text.
+fn module_sources(dir: &Path, module: &str) -> Vec<(String, String)> {
+    let file = dir.join(format!("{module}.rs"));
+    if file.is_file() {
+        return vec![(
+            format!("{module}.rs"),
+            std::fs::read_to_string(file).unwrap(),
+        )];
+    }
+    let mut sources: Vec<(String, String)> = std::fs::read_dir(dir.join(module))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .map(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap();
+            (
+                format!("{module}/{name}"),
+                std::fs::read_to_string(&path).unwrap(),
+            )
+        })
+        .collect();
+    sources.sort();
+    sources
+}
+
 #[test]
 fn no_area_file_imports_another_area_file() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lower");
     let mut files = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") {
+        // A module is `x.rs`, or a folder `x/` with a `mod.rs` (its other files are part of it).
+        if path.extension().is_some_and(|e| e == "rs") || path.join("mod.rs").is_file() {
             files.insert(path.file_stem().unwrap().to_str().unwrap().to_owned());
         }
     }
@@ -70,12 +97,13 @@ fn no_area_file_imports_another_area_file() {
         if *file == "mod" {
             continue;
         }
-        let source = std::fs::read_to_string(dir.join(format!("{file}.rs"))).unwrap();
-        for (line, module) in lower_modules(&source) {
-            if module != *file && areas.contains(module.as_str()) {
-                violations.push(format!(
-                    "src/lower/{file}.rs:{line} imports the area crate::lower::{module}"
-                ));
+        for (name, source) in module_sources(&dir, file) {
+            for (line, module) in lower_modules(&source) {
+                if module != *file && areas.contains(module.as_str()) {
+                    violations.push(format!(
+                        "src/lower/{name}:{line} imports the area crate::lower::{module}"
+                    ));
+                }
             }
         }
     }
