@@ -705,19 +705,22 @@ plan_config() {
   log=$logs/plan-$name.log
   rm -rf "$tfdir"
   generate "$config"
-  logged "$log" "terraform init ($name)" tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
-  logged "$log" "terraform plan ($name)" tf "${TF_TIMEOUT_PLAN:-300}" plan -input=false -no-color -out=tfplan
-  grep -E '^Plan:' "$log" | tail -n 1 | sed 's/^/    /'
-  tf 120 show -json tfplan >"$tfdir/plan.json" 2>>"$log" || fail "terraform show -json tfplan ($name) failed (log: $log)"
+  plan_module "$tfdir" "$name" "$log"
   # The configuration's bootstrap module (the CI roles, the boundary, the state bucket): planned too, so the IAM
   # lint reads its documents.
-  local boot=$tfdir/bootstrap
-  python3 "$helper" override "$boot" "$local_ami" "$(moto_url)" >/dev/null || fail "writing the bootstrap override ($name) failed"
-  tfdir=$boot logged "$log" "terraform init ($name bootstrap)" tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
-  tfdir=$boot logged "$log" "terraform plan ($name bootstrap)" tf "${TF_TIMEOUT_PLAN:-300}" plan -input=false -no-color -out=tfplan
+  python3 "$helper" override "$tfdir/bootstrap" "$local_ami" "$(moto_url)" >/dev/null ||
+    fail "writing the bootstrap override ($name) failed"
+  plan_module "$tfdir/bootstrap" "$name bootstrap" "$log"
+}
+
+# init, `plan -out tfplan` and `show -json` into plan.json of the root module in DIR (with its override written).
+plan_module() {
+  local dir=$1 what=$2 log=$3
+  tfdir=$dir logged "$log" "terraform init ($what)" tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
+  tfdir=$dir logged "$log" "terraform plan ($what)" tf "${TF_TIMEOUT_PLAN:-300}" plan -input=false -no-color -out=tfplan
   grep -E '^Plan:' "$log" | tail -n 1 | sed 's/^/    /'
-  tfdir=$boot tf 120 show -json tfplan >"$boot/plan.json" 2>>"$log" ||
-    fail "terraform show -json tfplan ($name bootstrap) failed (log: $log)"
+  tfdir=$dir tf 120 show -json tfplan >"$dir/plan.json" 2>>"$log" ||
+    fail "terraform show -json tfplan ($what) failed (log: $log)"
 }
 
 cmd_load() {
