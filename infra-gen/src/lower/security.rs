@@ -129,7 +129,7 @@ pub(crate) fn lower(
         )?),
         None => None,
     };
-    let mut rules = vec![
+    let rules = [
         TcpRule {
             name: "etl_host_ssh",
             description: "SSH from an admin CIDR",
@@ -164,19 +164,19 @@ pub(crate) fn lower(
             workers.as_ref(),
         ),
     ];
-    let names: Vec<[String; 3]> = clients
-        .iter()
-        .map(|(prefix, _, _, _)| {
-            ["https_out", "http_out", "postgres_out"].map(|suffix| format!("{prefix}_{suffix}"))
-        })
-        .collect();
-    for ((_, ingress, ingress_description, client), [https, http, postgres]) in
-        clients.iter().zip(&names)
-    {
+    for rule in &rules {
+        tcp_rule(doc, rule)?;
+    }
+    for (prefix, ingress, ingress_description, client) in clients {
         let Some(client) = client else { continue };
-        rules.extend([
+        let (https, http, postgres) = (
+            format!("{prefix}_https_out"),
+            format!("{prefix}_http_out"),
+            format!("{prefix}_postgres_out"),
+        );
+        for rule in [
             TcpRule {
-                name: https,
+                name: &https,
                 description: "HTTPS to AWS APIs, Docker and package registries",
                 group: client,
                 direction: Direction::Egress,
@@ -185,7 +185,7 @@ pub(crate) fn lower(
                 suppressions: open_egress(),
             },
             TcpRule {
-                name: http,
+                name: &http,
                 description: "HTTP to the Ubuntu package mirrors",
                 group: client,
                 direction: Direction::Egress,
@@ -194,7 +194,7 @@ pub(crate) fn lower(
                 suppressions: open_egress(),
             },
             TcpRule {
-                name: postgres,
+                name: &postgres,
                 description: "PostgreSQL to the database",
                 group: client,
                 direction: Direction::Egress,
@@ -211,10 +211,9 @@ pub(crate) fn lower(
                 peers: Peers::Group(client),
                 suppressions: Vec::new(),
             },
-        ]);
-    }
-    for rule in &rules {
-        tcp_rule(doc, rule)?;
+        ] {
+            tcp_rule(doc, &rule)?;
+        }
     }
     Ok(Groups {
         etl,
