@@ -119,6 +119,10 @@ pub enum ObjectError {
     Empty,
     #[error("line 1: header {found:?} does not match the spec's columns {expected:?}")]
     Header { expected: String, found: String },
+    #[error(
+        "line 1: the object starts with a {encoding} byte-order mark, an encoding etl does not read: save it as UTF-8 (Excel: \"CSV UTF-8\") or UTF-16"
+    )]
+    Encoding { encoding: &'static str },
     #[error("line {line}: unterminated quoted field (the quote opened on this line never closes)")]
     UnterminatedQuote { line: u64 },
     #[error("line {line}: record is larger than {max} bytes (unterminated quote?)")]

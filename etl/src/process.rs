@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
+use encoding_rs::Encoding;
 use futures_util::SinkExt;
 use indicatif::ProgressBar;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -36,6 +37,7 @@ use crate::metrics::{self, ObjectMetrics};
 use crate::record::Record;
 use crate::sink::{CopyEncoder, copy_statement};
 use crate::source::csv::CsvParser;
+use crate::source::text::TextInput;
 use crate::source::{self, Listing, ObjectVersion};
 use crate::spec::Dataset;
 use crate::transform::Transform;
@@ -559,6 +561,7 @@ async fn load_object<C: GenericClient>(
         transform: Arc::clone(transform),
         delimiter: dataset.delimiter,
         header: dataset.header,
+        encoding: dataset.encoding,
         max_rejects: config.max_rejects,
         encoder: CopyEncoder::new(object_id, config.chunk_bytes),
     };
@@ -641,6 +644,7 @@ struct ParseStage {
     transform: Arc<Transform>,
     delimiter: u8,
     header: bool,
+    encoding: &'static Encoding,
     max_rejects: u64,
     encoder: CopyEncoder,
 }
@@ -656,6 +660,7 @@ impl ParseStage {
             what: "copy rows",
             message: "the COPY stream closed".to_owned(),
         };
+        let mut text = TextInput::new(self.encoding);
         let mut parser = CsvParser::new(self.delimiter);
         let mut rejects = Vec::new();
         let mut header_pending = self.header;
@@ -684,8 +689,9 @@ impl ParseStage {
             Ok(())
         };
         while let Some(bytes) = input.blocking_recv() {
-            parser.feed(&bytes, &mut emit)?;
+            parser.feed(text.decode(&bytes, false)?, &mut emit)?;
         }
+        parser.feed(text.decode(&[], true)?, &mut emit)?;
         parser.finish(&mut emit)?;
         if header_pending {
             return Err(ObjectError::Empty);

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use encoding_rs::{Encoding, UTF_8};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -40,6 +41,10 @@ pub struct CsvOptions {
     /// Whether the first record is a header that must equal the column names.
     #[serde(default = "default_header")]
     pub header: bool,
+    /// The objects' text encoding, a WHATWG label (`utf-8`, `windows-1252`, `utf-16le`, `shift_jis`, ...). A
+    /// byte-order mark at the start of an object overrides it.
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
 }
 
 impl Default for CsvOptions {
@@ -47,6 +52,7 @@ impl Default for CsvOptions {
         Self {
             delimiter: default_delimiter(),
             header: default_header(),
+            encoding: default_encoding(),
         }
     }
 }
@@ -57,6 +63,10 @@ fn default_delimiter() -> char {
 
 fn default_header() -> bool {
     true
+}
+
+fn default_encoding() -> String {
+    "utf-8".to_owned()
 }
 
 /// One column: CSV field position is the column's position in the spec.
@@ -121,6 +131,7 @@ pub struct Dataset {
     pub table: Ident,
     pub delimiter: u8,
     pub header: bool,
+    pub encoding: &'static Encoding,
     pub columns: Vec<Column>,
     pub path: PathBuf,
 }
@@ -187,6 +198,15 @@ impl Dataset {
                 b','
             }
         };
+        let encoding = Encoding::for_label_no_replacement(spec.csv.encoding.trim().as_bytes())
+            .unwrap_or_else(|| {
+                problems.push(format!(
+                    "csv.encoding {:?} is not an encoding label (WHATWG: utf-8, windows-1252, iso-8859-15, utf-16le, \
+                     shift_jis, ...)",
+                    spec.csv.encoding
+                ));
+                UTF_8
+            });
         if spec.columns.is_empty() {
             problems.push("at least one column is required".to_owned());
         }
@@ -258,6 +278,7 @@ impl Dataset {
             table,
             delimiter,
             header: spec.csv.header,
+            encoding,
             columns,
             path: path.to_owned(),
         })
@@ -292,6 +313,8 @@ mod tests {
         let text = r#"
             name = "x"
             table = "Bad-Table"
+            [csv]
+            encoding = "ebcdic"
             [[columns]]
             name = "a"
             type = "complex"
@@ -313,5 +336,27 @@ mod tests {
         );
         assert!(message.contains("bad pattern \"(\""), "{message}");
         assert!(message.contains("column \"b\" appears twice"), "{message}");
+        assert!(
+            message.contains("csv.encoding \"ebcdic\" is not an encoding label"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_encoding_is_any_whatwg_label() {
+        let spec = |label: &str| {
+            format!(
+                "name = \"x\"\ntable = \"x\"\n[csv]\nencoding = \"{label}\"\n[[columns]]\nname = \"a\"\ntype = \"text\"\n"
+            )
+        };
+        for (label, name) in [
+            ("utf-8", "UTF-8"),
+            ("latin1", "windows-1252"),
+            ("UTF-16", "UTF-16LE"),
+            ("sjis", "Shift_JIS"),
+        ] {
+            let dataset = Dataset::parse(Path::new("x.toml"), &spec(label)).unwrap();
+            assert_eq!(dataset.encoding.name(), name, "{label}");
+        }
     }
 }

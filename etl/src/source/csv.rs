@@ -3,17 +3,14 @@
 //! It is push-based: bytes arrive in whatever chunks S3 delivers, and the parser keeps its state between them, so
 //! an object is never held whole. Unlike the `csv` crate it records whether each field was quoted (an unquoted
 //! empty field is NULL, a quoted one an empty string, as in `COPY ... CSV`), counts lines inside quoted fields so
-//! rejects name the right line, and reports an unterminated quote instead of silently swallowing the rest. A UTF-8
-//! byte-order mark at the very start of the object (Excel's "CSV UTF-8") is dropped, so the header still matches.
+//! rejects name the right line, and reports an unterminated quote instead of silently swallowing the rest. It reads
+//! UTF-8 bytes: `super::text` has already dropped a byte-order mark and decoded other encodings.
 
 use crate::error::ObjectError;
 use crate::record::{Field, Record};
 
 /// A record larger than this is refused: it is almost always an unterminated quote, and it bounds memory.
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
-
-/// The UTF-8 byte-order mark.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -39,8 +36,6 @@ pub struct CsvParser {
     record_line: u64,
     in_record: bool,
     error: Option<&'static str>,
-    /// Until the first byte that is not part of a BOM: how many BOM bytes have been seen (they may span chunks).
-    bom_seen: Option<usize>,
 }
 
 impl CsvParser {
@@ -61,38 +56,11 @@ impl CsvParser {
             record_line: 1,
             in_record: false,
             error: None,
-            bom_seen: Some(0),
         }
     }
 
     /// Parses `chunk`, calling `emit` for every complete record.
     pub fn feed<F>(&mut self, chunk: &[u8], emit: &mut F) -> Result<(), ObjectError>
-    where
-        F: FnMut(Record<'_>) -> Result<(), ObjectError>,
-    {
-        let Some(seen) = self.bom_seen else {
-            return self.parse(chunk, emit);
-        };
-        let more = chunk
-            .iter()
-            .zip(&BOM[seen..])
-            .take_while(|(a, b)| a == b)
-            .count();
-        if seen + more == BOM.len() {
-            self.bom_seen = None;
-            self.parse(&chunk[more..], emit)
-        } else if more == chunk.len() {
-            self.bom_seen = Some(seen + more);
-            Ok(())
-        } else {
-            // Not a BOM after all: the bytes held back are data.
-            self.bom_seen = None;
-            self.parse(&BOM[..seen], emit)?;
-            self.parse(chunk, emit)
-        }
-    }
-
-    fn parse<F>(&mut self, chunk: &[u8], emit: &mut F) -> Result<(), ObjectError>
     where
         F: FnMut(Record<'_>) -> Result<(), ObjectError>,
     {
@@ -176,9 +144,6 @@ impl CsvParser {
     where
         F: FnMut(Record<'_>) -> Result<(), ObjectError>,
     {
-        if let Some(seen) = self.bom_seen.take() {
-            self.parse(&BOM[..seen], emit)?;
-        }
         match self.state {
             State::Quoted => Err(ObjectError::UnterminatedQuote {
                 line: self.record_line,
@@ -322,32 +287,6 @@ mod tests {
                 (4, vec![Some("b")], None),
             ],
         );
-    }
-
-    #[test]
-    fn a_leading_bom_is_dropped_once() {
-        check(
-            "\u{feff}a,b\n\u{feff}c,d\n",
-            &[
-                (1, vec![Some("a"), Some("b")], None),
-                (2, vec![Some("\u{feff}c"), Some("d")], None),
-            ],
-        );
-        check("\u{feff}", &[]);
-    }
-
-    #[test]
-    fn a_partial_bom_is_data() {
-        let mut parser = CsvParser::new(b',');
-        let mut got = Vec::new();
-        let mut emit = |r: crate::record::Record<'_>| {
-            got.push(r.data.to_vec());
-            Ok(())
-        };
-        parser.feed(b"\xEF", &mut emit).unwrap();
-        parser.feed(b"\xBBx\n\xEF", &mut emit).unwrap();
-        parser.finish(&mut emit).unwrap();
-        assert_eq!(got, [b"\xEF\xBBx".to_vec(), b"\xEF".to_vec()]);
     }
 
     #[test]

@@ -78,7 +78,11 @@ async fn too_many_rejects_fail_the_object() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn object_problems_fail_the_object_and_leave_the_database_unchanged() {
-    let cases: [(&str, &[u8], &str); 3] = [
+    let utf32: Vec<u8> = "\u{feff}id,name,score,joined\n1,a,1,2024-01-01\n"
+        .chars()
+        .flat_map(|c| u32::from(c).to_le_bytes())
+        .collect();
+    let cases: [(&str, &[u8], &str); 4] = [
         (
             "unterminated",
             b"id,name,score,joined\n1,a,1,2024-01-01\n2,\"open,2,2024-01-01\n3,c,3,2024-01-01\n",
@@ -89,6 +93,11 @@ async fn object_problems_fail_the_object_and_leave_the_database_unchanged() {
             "header",
             b"id,full_name,score,joined\n1,a,1,2024-01-01\n",
             "line 1: header \"id,full_name,score,joined\" does not match the spec's columns \"id,name,score,joined\"",
+        ),
+        (
+            "utf32",
+            &utf32,
+            "line 1: the object starts with a UTF-32LE byte-order mark, an encoding etl does not read",
         ),
     ];
     for (name, body, message) in cases {

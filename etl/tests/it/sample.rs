@@ -215,6 +215,61 @@ async fn transform_rules_apply_per_column_with_csv_null_semantics() {
     );
 }
 
+/// Excel's "Unicode Text" (UTF-16LE with a byte-order mark, tab-separated, CRLF) and its plain "CSV" on Windows
+/// (Windows-1252, declared in the spec) load with every character intact; a byte malformed in the declared
+/// encoding rejects only its row.
+#[tokio::test(flavor = "multi_thread")]
+async fn excel_unicode_text_and_windows_1252_files_load_decoded() {
+    let env = TestEnv::new("encodings").await;
+    let table = "SELECT id::text, name, score::text, joined::text FROM people ORDER BY people.id";
+    let row = |id: &str, name: &str| {
+        [id, name, "1", "2024-01-02"]
+            .map(|v| Some(v.to_owned()))
+            .to_vec()
+    };
+
+    let tab_spec = env.spec(&PEOPLE_SPEC.replace("[csv]\n", "[csv]\ndelimiter = \"\\t\"\n"));
+    let text = "\u{feff}id\tname\tscore\tjoined\r\n1\tJosé 日本 😀\t1\t2024-01-02\r\n";
+    let mut utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    // An unpaired surrogate in row 2's name: that row alone is rejected.
+    utf16.extend("2\tbad ".encode_utf16().flat_map(u16::to_le_bytes));
+    utf16.extend_from_slice(&[0x2C, 0xDC]);
+    utf16.extend(
+        "\t1\t2024-01-02\r\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    env.put("unicode/people.txt", utf16).await;
+    let run = env
+        .run(&["process", "--prefix", "unicode", "--dataset", &tab_spec])
+        .await;
+    run.assert_code(0);
+    assert_eq!(env.rows(table).await, [row("1", "José 日本 😀")]);
+    assert_eq!(
+        env.rows("SELECT line::text, reason FROM etl_rejects").await,
+        [[
+            Some("3".to_owned()),
+            Some("column name: invalid UTF-8 at byte 4".to_owned())
+        ]]
+    );
+
+    let ansi_spec =
+        env.spec(&PEOPLE_SPEC.replace("[csv]\n", "[csv]\nencoding = \"windows-1252\"\n"));
+    env.put(
+        "ansi/people.csv",
+        b"id,name,score,joined\r\n3,Caf\xE9 \x80 \xABok\xBB,1,2024-01-02\r\n".to_vec(),
+    )
+    .await;
+    let run = env
+        .run(&["process", "--prefix", "ansi", "--dataset", &ansi_spec])
+        .await;
+    run.assert_code(0);
+    assert_eq!(
+        env.rows(table).await,
+        [row("1", "José 日本 😀"), row("3", "Café € «ok»")]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_excel_csv_utf8_file_with_a_byte_order_mark_loads() {
     let env = TestEnv::new("bom").await;
