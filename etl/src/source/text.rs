@@ -58,7 +58,8 @@ impl TextInput {
                 }
             });
         };
-        let take = (HEAD_BYTES - head.len()).min(chunk.len());
+        let held = head.len();
+        let take = (HEAD_BYTES - held).min(chunk.len());
         head.extend_from_slice(&chunk[..take]);
         if head.len() < HEAD_BYTES && !last {
             return Ok(&[]);
@@ -69,6 +70,10 @@ impl TextInput {
             return Err(ObjectError::Encoding { encoding: name });
         }
         let (encoding, mark) = Encoding::for_bom(&head).unwrap_or((self.declared, 0));
+        if encoding == UTF_8 && held == 0 {
+            // The whole head came from this chunk: the text is the chunk after the mark, uncopied.
+            return Ok(&chunk[mark..]);
+        }
         self.out.clear();
         if encoding == UTF_8 {
             self.out.extend_from_slice(&head[mark..]);
