@@ -27,9 +27,9 @@ pub struct Reject {
 
 /// The key's current load, if any.
 #[derive(Debug)]
-pub struct Current {
-    pub id: i64,
-    pub etag: String,
+struct Current {
+    id: i64,
+    etag: String,
 }
 
 /// The advisory lock key for one S3 key of one dataset (64 bits of SHA-256: collisions are negligible, and a
@@ -48,7 +48,7 @@ pub fn lock_key(dataset: &str, bucket: &str, key: &str) -> i64 {
 }
 
 /// Tries to claim the key for this transaction; `false` means another loader holds it.
-pub async fn try_claim(
+async fn try_claim(
     tx: &Transaction<'_>,
     dataset: &str,
     object: &ObjectVersion,
@@ -84,8 +84,41 @@ pub async fn loaded_keys(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// What the ledger decides for one object version, under the key's claim, before anything is read from S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Load it; `replaced` rows of the key's previous version were deleted in this transaction.
+    Load { replaced: u64 },
+    /// The key's current load has this ETag: final, nothing to do.
+    AlreadyLoaded,
+    /// Another loader holds the key's claim; its load may still fail, so the caller may retry later.
+    Busy,
+}
+
+/// The one place a load is skipped or goes ahead: claims the key (never waiting), compares the current load's
+/// ETag, and supersedes an older version. `reprocess` loads the same content again.
+pub async fn decide(
+    tx: &Transaction<'_>,
+    dataset: &str,
+    table: &str,
+    object: &ObjectVersion,
+    reprocess: bool,
+) -> Result<Decision, ObjectError> {
+    if !try_claim(tx, dataset, object).await? {
+        return Ok(Decision::Busy);
+    }
+    let Some(current) = current(tx, dataset, object).await? else {
+        return Ok(Decision::Load { replaced: 0 });
+    };
+    if current.etag == object.etag && !reprocess {
+        return Ok(Decision::AlreadyLoaded);
+    }
+    let replaced = supersede(tx, table, current.id).await?;
+    Ok(Decision::Load { replaced })
+}
+
 /// The key's current ledger row.
-pub async fn current(
+async fn current(
     tx: &Transaction<'_>,
     dataset: &str,
     object: &ObjectVersion,
@@ -105,7 +138,7 @@ pub async fn current(
 }
 
 /// Removes a previous load's rows and rejects and marks its ledger row superseded.
-pub async fn supersede(tx: &Transaction<'_>, table: &str, id: i64) -> Result<u64, ObjectError> {
+async fn supersede(tx: &Transaction<'_>, table: &str, id: i64) -> Result<u64, ObjectError> {
     let deleted = tx
         .execute(
             &format!(

@@ -52,10 +52,11 @@ async fn run(command: &Command) -> anyhow::Result<()> {
             let config = args.config()?;
             let shutdown = shutdown_on_signals()?;
             let db = args.db.settings().resolve(&config.aws).await?;
+            let engine = etl::process::Engine::start(&config, &db).await?;
             match args.queue_config() {
-                Some(queue) => Box::pin(etl::queue::serve(&config, &queue, &db, shutdown)).await?,
+                Some(queue) => Box::pin(etl::queue::serve(&engine, &queue, shutdown)).await?,
                 None => {
-                    etl::process::process(&config, &db, shutdown).await?;
+                    etl::process::process(&engine, shutdown).await?;
                 }
             }
         }

@@ -26,12 +26,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::aws::error_message;
-use crate::db::DbConfig;
 use crate::error::{Error, QueueError};
 use crate::metrics;
-use crate::process::{
-    JobOutcome, LoadContext, LoadJob, ProcessConfig, SKIP_BUSY, report, run_loads,
-};
+use crate::process::{Engine, JobOutcome, LoadJob, report, run_loads};
 use crate::source;
 
 /// Messages asked for per receive (the most SQS returns).
@@ -56,12 +53,11 @@ pub struct QueueConfig {
 /// changed key through `run_loads`. Object failures are per message (left for a retry, then the dead-letter
 /// queue), so they do not end the run; only the queue or the database being unusable does.
 pub async fn serve(
-    config: &ProcessConfig,
+    engine: &Engine,
     queue: &QueueConfig,
-    db: &DbConfig,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let ctx = LoadContext::new(config, db).await?;
+    let config = engine.config();
     let sdk = crate::aws::sdk_config(&config.aws).await;
     let (job_tx, job_rx) = channel(BATCH);
     let mut consumer = Consumer {
@@ -84,7 +80,7 @@ pub async fn serve(
           visibility_seconds = consumer.visibility, "Consuming S3 events from the queue.");
     let stop = consumer.stop.clone();
     let loads = async {
-        let result = run_loads(&ctx, job_rx, shutdown.clone()).await;
+        let result = run_loads(engine, job_rx, shutdown.clone()).await;
         stop.cancel();
         result
     };
@@ -398,7 +394,7 @@ impl Consumer {
                     metrics::emit(&metrics::event_loaded_record(&self.dataset, key, seconds));
                     return Verdict::Delete;
                 }
-                JobOutcome::Skipped(reason) if reason == SKIP_BUSY => {
+                JobOutcome::Busy => {
                     tokio::select! {
                         () = self.stop.cancelled() => return Verdict::Release,
                         () = sleep(BUSY_RETRY) => {}

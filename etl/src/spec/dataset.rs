@@ -13,7 +13,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::error::SpecError;
-use crate::transform::types::ColumnType;
+use crate::spec::types::ColumnType;
 
 /// The column every target table carries: the `etl_objects.id` of the object a row came from.
 pub const OBJECT_ID_COLUMN: &str = "etl_object_id";

@@ -1,0 +1,183 @@
+//! The blocking middle stage of a load: bytes in, COPY chunks out. It decodes the text, parses records, runs the
+//! transform and encodes rows, counting rejects up to the configured limit. It knows no S3 and no PostgreSQL:
+//! only channels, so it can be tested on its own.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use encoding_rs::Encoding;
+use tokio::sync::mpsc::{Receiver, Sender};
+
+use crate::error::ObjectError;
+use crate::ledger::Reject;
+use crate::record::Record;
+use crate::sink::CopyEncoder;
+use crate::source::csv::CsvParser;
+use crate::source::text::TextInput;
+use crate::transform::Transform;
+
+/// The blocking middle stage: parse, transform, encode.
+pub(super) struct ParseStage {
+    pub(super) transform: Arc<Transform>,
+    pub(super) delimiter: u8,
+    pub(super) header: bool,
+    pub(super) encoding: &'static Encoding,
+    pub(super) max_rejects: u64,
+    pub(super) encoder: CopyEncoder,
+}
+
+impl ParseStage {
+    /// Returns the rows encoded and the rejects, or the reason the whole object fails.
+    pub(super) fn run(
+        mut self,
+        mut input: Receiver<Bytes>,
+        output: &Sender<Bytes>,
+    ) -> Result<(u64, Vec<Reject>), ObjectError> {
+        let closed = || ObjectError::Db {
+            what: "copy rows",
+            message: "the COPY stream closed".to_owned(),
+        };
+        let mut text = TextInput::new(self.encoding);
+        let mut parser = CsvParser::new(self.delimiter);
+        let mut rejects = Vec::new();
+        let mut header_pending = self.header;
+        let mut emit = |record: Record<'_>| -> Result<(), ObjectError> {
+            if header_pending {
+                header_pending = false;
+                return self.transform.check_header(&record);
+            }
+            if let Err(reason) = self.transform.apply(&record, &mut self.encoder) {
+                if rejects.len() as u64 >= self.max_rejects {
+                    return Err(ObjectError::TooManyRejects {
+                        line: record.line,
+                        max: self.max_rejects,
+                        reason,
+                    });
+                }
+                rejects.push(Reject {
+                    line: record.line,
+                    record: record.to_csv_line(self.delimiter),
+                    reason,
+                });
+            }
+            if let Some(chunk) = self.encoder.take_chunk() {
+                output.blocking_send(chunk).map_err(|_| closed())?;
+            }
+            Ok(())
+        };
+        while let Some(bytes) = input.blocking_recv() {
+            parser.feed(text.decode(&bytes, false)?, &mut emit)?;
+        }
+        parser.feed(text.decode(&[], true)?, &mut emit)?;
+        parser.finish(&mut emit)?;
+        if header_pending {
+            return Err(ObjectError::Empty);
+        }
+        if let Some(rest) = self.encoder.take_rest() {
+            output.blocking_send(rest).map_err(|_| closed())?;
+        }
+        Ok((self.encoder.rows(), rejects))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use encoding_rs::UTF_8;
+    use tokio::sync::mpsc::channel;
+
+    use crate::error::ObjectError;
+    use crate::process::parse::ParseStage;
+    use crate::sink::CopyEncoder;
+    use crate::spec::Dataset;
+    use crate::transform::Transform;
+
+    const SPEC: &str = "name = \"t\"\ntable = \"t\"\n[[columns]]\nname = \"id\"\ntype = \"integer\"\n\
+                        nullable = false\n[[columns]]\nname = \"note\"\ntype = \"text\"\n";
+
+    /// What one run of the stage produced: rows encoded, rejects as (line, reason), and the COPY bytes.
+    type Output = (u64, Vec<(u64, String)>, Vec<u8>);
+
+    /// A stage for the test spec: UTF-8 CSV with a header.
+    fn stage(max_rejects: u64, chunk_bytes: usize) -> ParseStage {
+        let dataset = Dataset::parse(Path::new("t.toml"), SPEC).unwrap();
+        ParseStage {
+            transform: Arc::new(Transform::new(&dataset)),
+            delimiter: b',',
+            header: true,
+            encoding: UTF_8,
+            max_rejects,
+            encoder: CopyEncoder::new(7, chunk_bytes),
+        }
+    }
+
+    /// Runs the object given as `pieces` through a stage, collecting every COPY chunk.
+    fn run(pieces: &[&[u8]], max_rejects: u64) -> Result<Output, ObjectError> {
+        let stage = stage(max_rejects, 64);
+        let (input, bytes) = channel(pieces.len() + 1);
+        for piece in pieces {
+            input.try_send(Bytes::copy_from_slice(piece)).unwrap();
+        }
+        drop(input);
+        let (output, mut chunks) = channel(4096);
+        let (rows, rejects) = stage.run(bytes, &output)?;
+        drop(output);
+        let mut copy = Vec::new();
+        while let Ok(chunk) = chunks.try_recv() {
+            copy.extend_from_slice(&chunk);
+        }
+        let rejects = rejects.into_iter().map(|r| (r.line, r.reason)).collect();
+        Ok((rows, rejects, copy))
+    }
+
+    #[test]
+    fn any_split_of_the_object_gives_the_same_rows_and_bytes() {
+        let object: &[u8] = b"id,note\r\n1,\"a,b\"\n2,\nx,bad\n3,\"multi\nline\"\n";
+        let whole = run(&[object], 10).unwrap();
+        assert_eq!(whole.0, 3);
+        assert_eq!(
+            whole.1,
+            vec![(4, "column id: value \"x\" is not an integer".to_owned())]
+        );
+        for at in 0..=object.len() {
+            let (a, b) = object.split_at(at);
+            assert_eq!(run(&[a, b], 10).unwrap(), whole, "split at {at}");
+        }
+        let bytes: Vec<&[u8]> = object.chunks(1).collect();
+        assert_eq!(run(&bytes, 10).unwrap(), whole, "byte by byte");
+    }
+
+    #[test]
+    fn object_level_problems_fail_the_object() {
+        assert!(matches!(run(&[b""], 10), Err(ObjectError::Empty)));
+        assert!(matches!(
+            run(&[b"id,other\n1,x\n"], 10),
+            Err(ObjectError::Header { .. })
+        ));
+        let too_many = run(&[b"id,note\nx,1\ny,2\n3,ok\n"], 1).unwrap_err();
+        assert_eq!(
+            too_many.to_string(),
+            "line 3: more than 1 rejected rows, last: column id: value \"y\" is not an integer"
+        );
+    }
+
+    #[test]
+    fn a_closed_copy_stream_stops_the_stage() {
+        let stage = stage(0, 16);
+        let (input, bytes) = channel(1);
+        input
+            .try_send(Bytes::from_static(b"id,note\n1,a\n2,b\n"))
+            .unwrap();
+        drop(input);
+        let (output, chunks) = channel(1);
+        drop(chunks);
+        let error = stage.run(bytes, &output).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "PostgreSQL failed to copy rows: the COPY stream closed"
+        );
+    }
+}
