@@ -34,11 +34,11 @@ lint: forbid
 forbid:
     ! grep -rnE 'dbg!|todo!|FIXME' --include='*.rs' infra-gen etl
 
-# License, source and duplicate-version policy (needs cargo-deny; advisories need network).
+# License, source and duplicate-version policy of deny.toml, offline (cargo-deny comes from `just setup`); the
+# advisories need network: ci.yml's deny job checks them.
 [group('quality')]
-deny:
-    command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
-    cargo deny check licenses bans sources
+deny: setup
+    cargo deny --locked --offline check licenses bans sources
 
 # ── Test ────────────────────────────────────────────────────────────────────────────────────────
 
@@ -59,7 +59,7 @@ snap:
 
 # What CI runs: .ci/run installs the tools, then runs this.
 [group('test')]
-ci: lint test
+ci: lint deny test
 
 # ── Infrastructure (infra-gen → out/ → Terraform) ───────────────────────────────────────────────
 
