@@ -110,69 +110,17 @@ logged() {
 }
 
 # ── prerequisites ──────────────────────────────────────────────────────────────────────────────────────────────
+# shellcheck source=SCRIPTDIR/../../.ci/prereqs.sh
+source "$root/.ci/prereqs.sh"
 pg_bin=
 moto_bin=
-find_pg_bin() {
-  local dir
-  if command -v pg_config >/dev/null 2>&1; then
-    dir=$(pg_config --bindir 2>/dev/null || true)
-    if [[ -x $dir/pg_ctl && -x $dir/initdb ]]; then
-      pg_bin=$dir
-      return
-    fi
-  fi
-  for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
-    if [[ -x $dir/pg_ctl && -x $dir/initdb ]]; then
-      pg_bin=$dir
-      return
-    fi
-  done
-  if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
-    pg_bin=$(dirname "$(command -v pg_ctl)")
-  fi
-}
 
+# `.ci/setup demo` checks the prerequisites (one line per missing one, with how to install it) and installs
+# moto_server into .work/venv where PATH has none; .ci/prereqs.sh then says where the tools are.
 prerequisites() {
-  local missing=0
-  if ! command -v python3 >/dev/null 2>&1; then
-    say "missing python3: apt-get install python3 python3-venv" >&2
-    missing=1
-  fi
-  if ! command -v cargo >/dev/null 2>&1; then
-    say "missing cargo: install Rust with rustup (https://rustup.rs)" >&2
-    missing=1
-  fi
-  if ! command -v terraform >/dev/null 2>&1; then
-    say "missing terraform: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install) and put it on PATH" >&2
-    missing=1
-  fi
-  find_pg_bin
-  if [[ -z $pg_bin ]]; then
-    say "missing PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql" >&2
-    missing=1
-  elif [[ ! -x $pg_bin/psql ]] && ! command -v psql >/dev/null 2>&1; then
-    say "missing psql: apt-get install postgresql-client" >&2
-    missing=1
-  fi
-  if ((EUID == 0)) && ! id -u postgres >/dev/null 2>&1; then
-    say "missing OS user postgres (PostgreSQL refuses to run as root): useradd --system postgres" >&2
-    missing=1
-  fi
-  ((missing == 0)) || fail "install the missing prerequisites above and run again"
-
-  if [[ -x $venv/bin/moto_server ]]; then
-    moto_bin=$venv/bin/moto_server
-  elif command -v moto_server >/dev/null 2>&1; then
-    moto_bin=$(command -v moto_server)
-  else
-    say "moto_server not found: installing moto[server] into ${venv#"$root"/}"
-    mkdir -p "$root/.work"
-    [[ -x $venv/bin/python ]] || python3 -m venv "$venv" ||
-      fail "cannot create $venv: apt-get install python3-venv, or pip install 'moto[server]==5.2.1'"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==5.2.1" ||
-      fail "pip install 'moto[server]==5.2.1' failed: install it yourself (pip install 'moto[server]')"
-    moto_bin=$venv/bin/moto_server
-  fi
+  bash "$root/.ci/setup" demo || fail "install the missing prerequisites above and run again"
+  pg_bin=$(pg_bindir) || fail "no PostgreSQL server binaries (initdb, pg_ctl) after .ci/setup demo"
+  moto_bin=$(moto_server_path "$venv") || fail "no moto_server after .ci/setup demo"
 }
 
 # ── processes ──────────────────────────────────────────────────────────────────────────────────────────────────
@@ -734,7 +682,7 @@ cmd_down() {
     say "nothing to stop (${state#"$root"/} does not exist)"
     return
   fi
-  find_pg_bin
+  pg_bin=$(pg_bindir || true)
   stop_all
   # Everything but the logs: pids, ports, the cluster, terraform work dir and state of the emulator that is gone.
   find "$state" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
