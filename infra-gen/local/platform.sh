@@ -28,7 +28,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-helper=$here/localtf.py
+# The override file and the types check (localtf.py), the calls to moto (emulator.py), what is read of the ETL
+# (etlreport.py).
+localtf=$here/localtf.py
+emulator=$here/emulator.py
+etlreport=$here/etlreport.py
 dataset=$root/data/events.toml
 samples=("$root/data/events.csv")
 expected=$root/data/events.expected.tsv
@@ -201,13 +205,13 @@ start_moto() {
   touch "$state/fresh-emulator"
   write_amis
   local port
-  port=$(python3 "$helper" port)
+  port=$(python3 "$emulator" port)
   # Managed policies (CloudWatch agent, SSM) can only be loaded at start; the AMI list too.
   MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_AMIS_PATH=$state/amis.json \
     "$moto_bin" -H 127.0.0.1 -p "$port" </dev/null >>"$logs/moto.log" 2>&1 &
   echo $! >"$state/moto.pid"
   echo "$port" >"$state/moto.port"
-  python3 "$helper" wait-http "http://127.0.0.1:$port/moto-api/" 60 ||
+  python3 "$emulator" wait-http "http://127.0.0.1:$port/moto-api/" 60 ||
     fail "moto_server did not start (log: $logs/moto.log)"
   alive "$state/moto.pid" moto_server || fail "moto_server exited (log: $logs/moto.log)"
   note "moto_server pid $(<"$state/moto.pid") on $(moto_url) (log: ${logs#"$root"/}/moto.log)"
@@ -242,7 +246,7 @@ timezone = 'UTC'
 EOF
   fi
   local port
-  port=$(python3 "$helper" port)
+  port=$(python3 "$emulator" port)
   logged "$logs/postgres.log" "pg_ctl start" as_pg "$pg_bin/pg_ctl" -D "$data" -l "$logs/postgres.log" -w -t 60 \
     -o "-p $port" start
   head -n 1 "$data/postmaster.pid" >"$state/pg.pid"
@@ -365,15 +369,32 @@ generate() {
     gen_into "$tfdir" "$config"
   fi
   compgen -G "$tfdir/*.tf.json" >/dev/null || fail "infra-gen gen wrote no *.tf.json into $tfdir"
-  local seeds region name value
-  seeds=$(python3 "$helper" override "$tfdir" "$local_ami" "$(moto_url)") || fail "writing the override failed"
-  while IFS=$'\t' read -r region name value; do
-    printf '%s\n' "$region" >"$state/region"
-    [[ $name == - ]] && continue
-    python3 "$helper" seed-ssm "$(moto_url)" "$region" "$name" "$value"
-    note "seeded SSM parameter $name = $value in moto ($region)"
-  done <<<"$seeds"
+  write_override "$tfdir"
+  printf '%s\n' "$override_region" >"$state/region"
   note "$(find "$tfdir" -maxdepth 1 -name '*.tf.json' ! -name local_override.tf.json | wc -l) generated files + local_override.tf.json in ${tfdir#"$root"/}"
+}
+
+# Writes the local override into the root module in DIR (localtf.py), then creates in moto what the configuration
+# expects to find there (the AMI parameter, GitHub's OIDC provider); sets override_region to the provider's region.
+override_region=
+write_override() {
+  local dir=$1 seeds kind key value
+  seeds=$(python3 "$localtf" override "$dir" "$local_ami" "$(moto_url)") ||
+    fail "writing the override in ${dir#"$root"/} failed"
+  while IFS=$'\t' read -r kind key value; do
+    case $kind in
+      region) override_region=$key ;;
+      ssm)
+        python3 "$emulator" seed-ssm "$(moto_url)" "$override_region" "$key" "$value"
+        note "seeded SSM parameter $key = $value in moto ($override_region)"
+        ;;
+      oidc)
+        python3 "$emulator" seed-oidc "$(moto_url)" "$key"
+        note "seeded IAM OIDC provider $key in moto ($value looks it up)"
+        ;;
+      *) fail "unexpected line from localtf.py override: $kind" ;;
+    esac
+  done <<<"$seeds"
 }
 
 tf_init() {
@@ -444,7 +465,7 @@ bootstrap_apply() {
   else
     cp "$root"/out/bootstrap/*.tf.json "$dir/"
   fi
-  python3 "$helper" override "$dir" "$local_ami" "$(moto_url)" >/dev/null || fail "writing the bootstrap override failed"
+  write_override "$dir"
   tfdir=$dir logged "$logs/bootstrap.log" "terraform init (bootstrap)" \
     tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
   tfdir=$dir logged "$logs/bootstrap.log" "terraform apply (bootstrap)" \
@@ -479,7 +500,7 @@ types_applied() {
     gen_into "$dir/$(basename "$config" .toml)" "$config" >/dev/null
   done
   tf 120 show -json >"$state/applied.json" || fail "terraform show -json failed"
-  if ! missing=$(python3 "$helper" types-applied "$state/applied.json" "$dir"/*/); then
+  if ! missing=$(python3 "$localtf" types-applied "$state/applied.json" "$dir"/*/); then
     printf '%s\n' "$missing" | sed 's/^/    | /' >&2
     fail "resource types emitted by a configuration but never applied by the e2e: add them to the e2e configuration"
   fi
@@ -535,20 +556,20 @@ run_etl() {
 event_path() {
   local url visible in_flight
   url=$(output etl_queue_url)
-  IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+  IFS=$'\t' read -r visible in_flight < <(python3 "$emulator" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
   note "event queue ${url##*/}: $visible messages visible, $in_flight in flight after the ingest"
   ((visible + in_flight > 0)) || fail "the ingest raised no event in $url: the bucket notification does not reach the queue"
   if "$bin_dir/etl" process --help 2>/dev/null | grep -q -- '--exit-when-idle'; then
     logged "$logs/etl.log" "etl process --queue (the event path, until the queue is idle)" \
       "$bin_dir/etl" process --queue "$url" --exit-when-idle
-    IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+    IFS=$'\t' read -r visible in_flight < <(python3 "$emulator" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
     note "event queue after draining: $visible visible, $in_flight in flight"
   else
     note "this etl has no queue mode (etl process --queue) yet: the events stay queued, the sweep loads the objects"
   fi
 }
 
-table_name() { python3 "$helper" spec-table "$dataset"; }
+table_name() { python3 "$etlreport" spec-table "$dataset"; }
 
 report() {
   local bucket table
@@ -561,8 +582,8 @@ report() {
   note "resources created : $(tf 60 state list | grep -cv '^data\.') in moto (terraform state in ${tfdir#"$root"/})"
   note "terraform outputs : bucket=$bucket region=$(output region) instance=$(output etl_instance_id) db=$(output database_endpoint) (moto, no real host)"
   note "objects in bucket :"
-  python3 "$helper" objects "$(moto_url)" "$bucket" | awk -F'\t' '{ printf "      s3://%s/%s (%s bytes)\n", b, $1, $2 }' b="$bucket"
-  python3 "$helper" etl-summary "$logs/etl.log" | sed 's/^/  this run: /'
+  python3 "$emulator" objects "$(moto_url)" "$bucket" | awk -F'\t' '{ printf "      s3://%s/%s (%s bytes)\n", b, $1, $2 }' b="$bucket"
+  python3 "$etlreport" etl-summary "$logs/etl.log" | sed 's/^/  this run: /'
   note "ledger (etl_objects), local PostgreSQL standing in for RDS:"
   psql_local -tA -F $'\t' -c "SELECT key, rows_loaded, rows_rejected FROM etl_objects ORDER BY key" |
     awk -F'\t' '{ printf "      %s: %s rows loaded, %s rejected\n", $1, $2, $3 }'
@@ -656,8 +677,7 @@ plan_config() {
   plan_module "$tfdir" "$name" "$log"
   # The configuration's bootstrap module (the CI roles, the boundary, the state bucket): planned too, so the IAM
   # lint reads its documents.
-  python3 "$helper" override "$tfdir/bootstrap" "$local_ami" "$(moto_url)" >/dev/null ||
-    fail "writing the bootstrap override ($name) failed"
+  write_override "$tfdir/bootstrap"
   plan_module "$tfdir/bootstrap" "$name bootstrap" "$log"
 }
 
@@ -741,7 +761,7 @@ verify_rows() {
   # shellcheck source=/dev/null
   source "$state/etl.env"
   [[ -f $expected ]] || fail "no expected fixture $expected"
-  cols=$(python3 -c 'import sys, tomllib; print(", ".join(c["name"] for c in tomllib.load(open(sys.argv[1], "rb"))["columns"]))' "$dataset")
+  cols=$(python3 "$etlreport" spec-columns "$dataset")
   got=$logs/actual.tsv
   psql_local -c "COPY (SELECT $cols FROM \"$table\" ORDER BY 1) TO STDOUT" >"$got"
   want=$(wc -l <"$expected")
@@ -788,7 +808,7 @@ cmd_e2e() {
   tf_destroy
   bootstrap_destroy
   local left
-  if ! left=$(python3 "$helper" leftovers "$(moto_url)" "$(<"$state/region")"); then
+  if ! left=$(python3 "$emulator" leftovers "$(moto_url)" "$(<"$state/region")"); then
     printf '%s\n' "$left" | sed 's/^/    | /' >&2
     fail "terraform destroy left resources in moto"
   fi
