@@ -326,11 +326,17 @@ target_dir() {
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
+# Builds the workspace binaries named (debug) into bin_dir: `plan` needs infra-gen only, `up` and `e2e` etl too.
 build() {
-  logged "$logs/build.log" "cargo build -p infra-gen -p etl" \
-    cargo build --locked --manifest-path "$root/Cargo.toml" -p infra-gen -p etl
+  local bin args=()
+  for bin in "$@"; do
+    args+=(-p "$bin")
+  done
+  logged "$logs/build.log" "cargo build ${args[*]}" cargo build --locked --manifest-path "$root/Cargo.toml" "${args[@]}"
   bin_dir=$(cd "$root" && target_dir)/debug
-  [[ -x $bin_dir/etl && -x $bin_dir/infra-gen ]] || fail "built binaries not found in $bin_dir"
+  for bin in "$@"; do
+    [[ -x $bin_dir/$bin ]] || fail "built binary $bin not found in $bin_dir"
+  done
 }
 
 in_dir() {
@@ -595,13 +601,13 @@ report() {
 }
 
 # ── commands ───────────────────────────────────────────────────────────────────────────────────────────────────
-# The tools are there and the binaries built, as two timed phases.
+# The tools are there and the binaries named built, as two timed phases.
 prepare() {
   begin prerequisites
   prerequisites
   end
   begin build
-  build
+  build "$@"
   end
 }
 
@@ -609,7 +615,7 @@ prepare() {
 cmd_up() {
   local config=${1:-}
   mkdir -p "$logs"
-  prepare
+  prepare infra-gen etl
   begin services
   start_moto
   start_pg
@@ -638,7 +644,7 @@ cmd_plan() {
     configs=(default "$fixtures_dir"/*.toml)
   fi
   trap 'rc=$?; stop_all >/dev/null 2>&1 || true; exit "$rc"' EXIT
-  prepare
+  prepare infra-gen
   begin moto
   mkdir -p "$state"
   start_moto
