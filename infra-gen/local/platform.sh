@@ -28,7 +28,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-helper=$here/localtf.py
+# The override file and the types check (localtf.py), the calls to moto (emulator.py), what is read of the ETL
+# (etlreport.py).
+localtf=$here/localtf.py
+emulator=$here/emulator.py
+etlreport=$here/etlreport.py
 dataset=$root/data/events.toml
 samples=("$root/data/events.csv")
 expected=$root/data/events.expected.tsv
@@ -110,69 +114,17 @@ logged() {
 }
 
 # ── prerequisites ──────────────────────────────────────────────────────────────────────────────────────────────
+# shellcheck source=SCRIPTDIR/../../.ci/prereqs.sh
+source "$root/.ci/prereqs.sh"
 pg_bin=
 moto_bin=
-find_pg_bin() {
-  local dir
-  if command -v pg_config >/dev/null 2>&1; then
-    dir=$(pg_config --bindir 2>/dev/null || true)
-    if [[ -x $dir/pg_ctl && -x $dir/initdb ]]; then
-      pg_bin=$dir
-      return
-    fi
-  fi
-  for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
-    if [[ -x $dir/pg_ctl && -x $dir/initdb ]]; then
-      pg_bin=$dir
-      return
-    fi
-  done
-  if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
-    pg_bin=$(dirname "$(command -v pg_ctl)")
-  fi
-}
 
+# `.ci/setup demo` checks the prerequisites (one line per missing one, with how to install it) and installs
+# moto_server into .work/venv where PATH has none; .ci/prereqs.sh then says where the tools are.
 prerequisites() {
-  local missing=0
-  if ! command -v python3 >/dev/null 2>&1; then
-    say "missing python3: apt-get install python3 python3-venv" >&2
-    missing=1
-  fi
-  if ! command -v cargo >/dev/null 2>&1; then
-    say "missing cargo: install Rust with rustup (https://rustup.rs)" >&2
-    missing=1
-  fi
-  if ! command -v terraform >/dev/null 2>&1; then
-    say "missing terraform: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install) and put it on PATH" >&2
-    missing=1
-  fi
-  find_pg_bin
-  if [[ -z $pg_bin ]]; then
-    say "missing PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql" >&2
-    missing=1
-  elif [[ ! -x $pg_bin/psql ]] && ! command -v psql >/dev/null 2>&1; then
-    say "missing psql: apt-get install postgresql-client" >&2
-    missing=1
-  fi
-  if ((EUID == 0)) && ! id -u postgres >/dev/null 2>&1; then
-    say "missing OS user postgres (PostgreSQL refuses to run as root): useradd --system postgres" >&2
-    missing=1
-  fi
-  ((missing == 0)) || fail "install the missing prerequisites above and run again"
-
-  if [[ -x $venv/bin/moto_server ]]; then
-    moto_bin=$venv/bin/moto_server
-  elif command -v moto_server >/dev/null 2>&1; then
-    moto_bin=$(command -v moto_server)
-  else
-    say "moto_server not found: installing moto[server] into ${venv#"$root"/}"
-    mkdir -p "$root/.work"
-    [[ -x $venv/bin/python ]] || python3 -m venv "$venv" ||
-      fail "cannot create $venv: apt-get install python3-venv, or pip install 'moto[server]==5.2.1'"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==5.2.1" ||
-      fail "pip install 'moto[server]==5.2.1' failed: install it yourself (pip install 'moto[server]')"
-    moto_bin=$venv/bin/moto_server
-  fi
+  bash "$root/.ci/setup" demo || fail "install the missing prerequisites above and run again"
+  pg_bin=$(pg_bindir) || fail "no PostgreSQL server binaries (initdb, pg_ctl) after .ci/setup demo"
+  moto_bin=$(moto_server_path "$venv") || fail "no moto_server after .ci/setup demo"
 }
 
 # ── processes ──────────────────────────────────────────────────────────────────────────────────────────────────
@@ -253,13 +205,13 @@ start_moto() {
   touch "$state/fresh-emulator"
   write_amis
   local port
-  port=$(python3 "$helper" port)
+  port=$(python3 "$emulator" port)
   # Managed policies (CloudWatch agent, SSM) can only be loaded at start; the AMI list too.
   MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_AMIS_PATH=$state/amis.json \
     "$moto_bin" -H 127.0.0.1 -p "$port" </dev/null >>"$logs/moto.log" 2>&1 &
   echo $! >"$state/moto.pid"
   echo "$port" >"$state/moto.port"
-  python3 "$helper" wait-http "http://127.0.0.1:$port/moto-api/" 60 ||
+  python3 "$emulator" wait-http "http://127.0.0.1:$port/moto-api/" 60 ||
     fail "moto_server did not start (log: $logs/moto.log)"
   alive "$state/moto.pid" moto_server || fail "moto_server exited (log: $logs/moto.log)"
   note "moto_server pid $(<"$state/moto.pid") on $(moto_url) (log: ${logs#"$root"/}/moto.log)"
@@ -294,7 +246,7 @@ timezone = 'UTC'
 EOF
   fi
   local port
-  port=$(python3 "$helper" port)
+  port=$(python3 "$emulator" port)
   logged "$logs/postgres.log" "pg_ctl start" as_pg "$pg_bin/pg_ctl" -D "$data" -l "$logs/postgres.log" -w -t 60 \
     -o "-p $port" start
   head -n 1 "$data/postmaster.pid" >"$state/pg.pid"
@@ -374,11 +326,17 @@ target_dir() {
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
 
+# Builds the workspace binaries named (debug) into bin_dir: `plan` needs infra-gen only, `up` and `e2e` etl too.
 build() {
-  logged "$logs/build.log" "cargo build -p infra-gen -p etl" \
-    cargo build --locked --manifest-path "$root/Cargo.toml" -p infra-gen -p etl
+  local bin args=()
+  for bin in "$@"; do
+    args+=(-p "$bin")
+  done
+  logged "$logs/build.log" "cargo build ${args[*]}" cargo build --locked --manifest-path "$root/Cargo.toml" "${args[@]}"
   bin_dir=$(cd "$root" && target_dir)/debug
-  [[ -x $bin_dir/etl && -x $bin_dir/infra-gen ]] || fail "built binaries not found in $bin_dir"
+  for bin in "$@"; do
+    [[ -x $bin_dir/$bin ]] || fail "built binary $bin not found in $bin_dir"
+  done
 }
 
 in_dir() {
@@ -417,15 +375,32 @@ generate() {
     gen_into "$tfdir" "$config"
   fi
   compgen -G "$tfdir/*.tf.json" >/dev/null || fail "infra-gen gen wrote no *.tf.json into $tfdir"
-  local seeds region name value
-  seeds=$(python3 "$helper" override "$tfdir" "$local_ami" "$(moto_url)") || fail "writing the override failed"
-  while IFS=$'\t' read -r region name value; do
-    printf '%s\n' "$region" >"$state/region"
-    [[ $name == - ]] && continue
-    python3 "$helper" seed-ssm "$(moto_url)" "$region" "$name" "$value"
-    note "seeded SSM parameter $name = $value in moto ($region)"
-  done <<<"$seeds"
+  write_override "$tfdir"
+  printf '%s\n' "$override_region" >"$state/region"
   note "$(find "$tfdir" -maxdepth 1 -name '*.tf.json' ! -name local_override.tf.json | wc -l) generated files + local_override.tf.json in ${tfdir#"$root"/}"
+}
+
+# Writes the local override into the root module in DIR (localtf.py), then creates in moto what the configuration
+# expects to find there (the AMI parameter, GitHub's OIDC provider); sets override_region to the provider's region.
+override_region=
+write_override() {
+  local dir=$1 seeds kind key value
+  seeds=$(python3 "$localtf" override "$dir" "$local_ami" "$(moto_url)") ||
+    fail "writing the override in ${dir#"$root"/} failed"
+  while IFS=$'\t' read -r kind key value; do
+    case $kind in
+      region) override_region=$key ;;
+      ssm)
+        python3 "$emulator" seed-ssm "$(moto_url)" "$override_region" "$key" "$value"
+        note "seeded SSM parameter $key = $value in moto ($override_region)"
+        ;;
+      oidc)
+        python3 "$emulator" seed-oidc "$(moto_url)" "$key"
+        note "seeded IAM OIDC provider $key in moto ($value looks it up)"
+        ;;
+      *) fail "unexpected line from localtf.py override: $kind" ;;
+    esac
+  done <<<"$seeds"
 }
 
 tf_init() {
@@ -496,7 +471,7 @@ bootstrap_apply() {
   else
     cp "$root"/out/bootstrap/*.tf.json "$dir/"
   fi
-  python3 "$helper" override "$dir" "$local_ami" "$(moto_url)" >/dev/null || fail "writing the bootstrap override failed"
+  write_override "$dir"
   tfdir=$dir logged "$logs/bootstrap.log" "terraform init (bootstrap)" \
     tf "${TF_TIMEOUT_INIT:-180}" init -input=false -no-color
   tfdir=$dir logged "$logs/bootstrap.log" "terraform apply (bootstrap)" \
@@ -531,7 +506,7 @@ types_applied() {
     gen_into "$dir/$(basename "$config" .toml)" "$config" >/dev/null
   done
   tf 120 show -json >"$state/applied.json" || fail "terraform show -json failed"
-  if ! missing=$(python3 "$helper" types-applied "$state/applied.json" "$dir"/*/); then
+  if ! missing=$(python3 "$localtf" types-applied "$state/applied.json" "$dir"/*/); then
     printf '%s\n' "$missing" | sed 's/^/    | /' >&2
     fail "resource types emitted by a configuration but never applied by the e2e: add them to the e2e configuration"
   fi
@@ -587,20 +562,20 @@ run_etl() {
 event_path() {
   local url visible in_flight
   url=$(output etl_queue_url)
-  IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+  IFS=$'\t' read -r visible in_flight < <(python3 "$emulator" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
   note "event queue ${url##*/}: $visible messages visible, $in_flight in flight after the ingest"
   ((visible + in_flight > 0)) || fail "the ingest raised no event in $url: the bucket notification does not reach the queue"
   if "$bin_dir/etl" process --help 2>/dev/null | grep -q -- '--exit-when-idle'; then
     logged "$logs/etl.log" "etl process --queue (the event path, until the queue is idle)" \
       "$bin_dir/etl" process --queue "$url" --exit-when-idle
-    IFS=$'\t' read -r visible in_flight < <(python3 "$helper" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
+    IFS=$'\t' read -r visible in_flight < <(python3 "$emulator" queue-depth "$(moto_url)" "$(<"$state/region")" "$url")
     note "event queue after draining: $visible visible, $in_flight in flight"
   else
     note "this etl has no queue mode (etl process --queue) yet: the events stay queued, the sweep loads the objects"
   fi
 }
 
-table_name() { python3 "$helper" spec-table "$dataset"; }
+table_name() { python3 "$etlreport" spec-table "$dataset"; }
 
 report() {
   local bucket table
@@ -613,8 +588,8 @@ report() {
   note "resources created : $(tf 60 state list | grep -cv '^data\.') in moto (terraform state in ${tfdir#"$root"/})"
   note "terraform outputs : bucket=$bucket region=$(output region) instance=$(output etl_instance_id) db=$(output database_endpoint) (moto, no real host)"
   note "objects in bucket :"
-  python3 "$helper" objects "$(moto_url)" "$bucket" | awk -F'\t' '{ printf "      s3://%s/%s (%s bytes)\n", b, $1, $2 }' b="$bucket"
-  python3 "$helper" etl-summary "$logs/etl.log" | sed 's/^/  this run: /'
+  python3 "$emulator" objects "$(moto_url)" "$bucket" | awk -F'\t' '{ printf "      s3://%s/%s (%s bytes)\n", b, $1, $2 }' b="$bucket"
+  python3 "$etlreport" etl-summary "$logs/etl.log" | sed 's/^/  this run: /'
   note "ledger (etl_objects), local PostgreSQL standing in for RDS:"
   psql_local -tA -F $'\t' -c "SELECT key, rows_loaded, rows_rejected FROM etl_objects ORDER BY key" |
     awk -F'\t' '{ printf "      %s: %s rows loaded, %s rejected\n", $1, $2, $3 }'
@@ -626,13 +601,13 @@ report() {
 }
 
 # ── commands ───────────────────────────────────────────────────────────────────────────────────────────────────
-# The tools are there and the binaries built, as two timed phases.
+# The tools are there and the binaries named built, as two timed phases.
 prepare() {
   begin prerequisites
   prerequisites
   end
   begin build
-  build
+  build "$@"
   end
 }
 
@@ -640,7 +615,7 @@ prepare() {
 cmd_up() {
   local config=${1:-}
   mkdir -p "$logs"
-  prepare
+  prepare infra-gen etl
   begin services
   start_moto
   start_pg
@@ -669,7 +644,7 @@ cmd_plan() {
     configs=(default "$fixtures_dir"/*.toml)
   fi
   trap 'rc=$?; stop_all >/dev/null 2>&1 || true; exit "$rc"' EXIT
-  prepare
+  prepare infra-gen
   begin moto
   mkdir -p "$state"
   start_moto
@@ -708,8 +683,7 @@ plan_config() {
   plan_module "$tfdir" "$name" "$log"
   # The configuration's bootstrap module (the CI roles, the boundary, the state bucket): planned too, so the IAM
   # lint reads its documents.
-  python3 "$helper" override "$tfdir/bootstrap" "$local_ami" "$(moto_url)" >/dev/null ||
-    fail "writing the bootstrap override ($name) failed"
+  write_override "$tfdir/bootstrap"
   plan_module "$tfdir/bootstrap" "$name bootstrap" "$log"
 }
 
@@ -734,7 +708,7 @@ cmd_down() {
     say "nothing to stop (${state#"$root"/} does not exist)"
     return
   fi
-  find_pg_bin
+  pg_bin=$(pg_bindir || true)
   stop_all
   # Everything but the logs: pids, ports, the cluster, terraform work dir and state of the emulator that is gone.
   find "$state" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
@@ -793,7 +767,7 @@ verify_rows() {
   # shellcheck source=/dev/null
   source "$state/etl.env"
   [[ -f $expected ]] || fail "no expected fixture $expected"
-  cols=$(python3 -c 'import sys, tomllib; print(", ".join(c["name"] for c in tomllib.load(open(sys.argv[1], "rb"))["columns"]))' "$dataset")
+  cols=$(python3 "$etlreport" spec-columns "$dataset")
   got=$logs/actual.tsv
   psql_local -c "COPY (SELECT $cols FROM \"$table\" ORDER BY 1) TO STDOUT" >"$got"
   want=$(wc -l <"$expected")
@@ -840,7 +814,7 @@ cmd_e2e() {
   tf_destroy
   bootstrap_destroy
   local left
-  if ! left=$(python3 "$helper" leftovers "$(moto_url)" "$(<"$state/region")"); then
+  if ! left=$(python3 "$emulator" leftovers "$(moto_url)" "$(<"$state/region")"); then
     printf '%s\n' "$left" | sed 's/^/    | /' >&2
     fail "terraform destroy left resources in moto"
   fi

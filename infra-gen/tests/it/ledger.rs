@@ -83,21 +83,24 @@ fn fixture_ledgers_are_committed_and_current() {
     }
 }
 
-/// `moto_server` on a free loopback port (the local platform's helpers find the port and wait);
-/// stopped by pid on drop.
+/// `moto_server` on a free loopback port (the local platform's `emulator.py` finds the port and
+/// waits); stopped by pid on drop.
 struct Moto {
     child: Child,
     url: String,
 }
 
-fn local_helper() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("local/localtf.py")
+/// One of the local platform's scripts in `infra-gen/local/`.
+fn local_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("local")
+        .join(name)
 }
 
 impl Moto {
     fn start(log: &Path) -> Self {
         let port = Command::new("python3")
-            .arg(local_helper())
+            .arg(local_script("emulator.py"))
             .arg("port")
             .output()
             .unwrap();
@@ -117,7 +120,7 @@ impl Moto {
         let url = format!("http://127.0.0.1:{port}");
         let moto = Self { child, url };
         let waited = Command::new("python3")
-            .arg(local_helper())
+            .arg(local_script("emulator.py"))
             .args(["wait-http", &format!("{}/moto-api/", moto.url), "60"])
             .status()
             .unwrap();
@@ -156,7 +159,7 @@ fn write_buckets(dir: &Path, files: &infra_gen::Files, moto: &Moto, edit: fn(Str
     let text = serde_json::to_string_pretty(&buckets).unwrap();
     std::fs::write(dir.join("storage.tf.json"), edit(text)).unwrap();
     let helper = Command::new("python3")
-        .arg(local_helper())
+        .arg(local_script("localtf.py"))
         .args(["override", dir.to_str().unwrap(), "ami-00000000", &moto.url])
         .output()
         .unwrap();
