@@ -7,9 +7,9 @@
 //! and denies any request without TLS. The notification depends on the queue policy: S3 sends a
 //! test event when the configuration is written and refuses it if it cannot deliver.
 
+use crate::lower::ctx::{Ctx, EVENTS};
 use crate::lower::handles::{Buckets, Events};
 use crate::lower::iam_helpers::allow;
-use crate::lower::{Ctx, EVENTS};
 use crate::model::events::EventQueue;
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::network::Tags;

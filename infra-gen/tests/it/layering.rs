@@ -7,7 +7,9 @@ use std::path::Path;
 
 /// The modules below the areas, which any area may import. Every other file in `src/lower/`
 /// (besides `mod.rs`, the wiring) is an area.
-const SHARED: [&str; 4] = [
+const SHARED: [&str; 5] = [
+    // `Ctx`, the file ids and the platform tag.
+    "ctx",
     // The handle types areas pass each other.
     "handles",
     // IAM statements, service roles, inline policies, attachments.

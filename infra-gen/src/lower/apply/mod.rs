@@ -10,8 +10,8 @@
 //! split into one customer managed policy per area so each stays under IAM's 6,144-character
 //! limit for managed policies, one file per area beside this one; the tag helpers live here.
 
+use crate::lower::ctx::{Ctx, DELIVERY, IAM};
 use crate::lower::iam_helpers::allow;
-use crate::lower::{Ctx, DELIVERY, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Statement};
 use crate::tf::iam::{AwsIamPolicy, AwsIamRole, AwsIamRolePolicyAttachment};
 use crate::tf::{Document, Handle, TfError, TfString};
@@ -191,8 +191,8 @@ pub(crate) fn attach_apply_policies(
 
 #[cfg(test)]
 mod tests {
-    use crate::lower::PLATFORM_TAG;
     use crate::lower::apply::{REQUEST_TAG, RESOURCE_TAG};
+    use crate::lower::ctx::PLATFORM_TAG;
 
     #[test]
     fn tag_conditions_name_the_providers_platform_tag() {

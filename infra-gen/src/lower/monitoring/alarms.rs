@@ -2,9 +2,9 @@
 
 use super::DIMENSION_GROUP;
 use super::dashboard::dashboard;
+use crate::lower::ctx::{Ctx, MONITORING};
 use crate::lower::encrypted::customer_key;
 use crate::lower::handles::{Db, Events, Host, Telemetry};
-use crate::lower::{Ctx, MONITORING};
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, agent as agent_names, emf};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::monitoring::{

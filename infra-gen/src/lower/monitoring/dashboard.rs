@@ -2,7 +2,7 @@
 //! latest ERROR lines.
 
 use super::DIMENSION_GROUP;
-use crate::lower::Ctx;
+use crate::lower::ctx::Ctx;
 use crate::lower::handles::{Db, Events, Host, Telemetry};
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, agent as agent_names, emf};
 use crate::tf::monitoring::{Dashboard, Widget, WidgetProperties};
