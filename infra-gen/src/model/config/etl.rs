@@ -4,9 +4,9 @@
 use serde::Deserialize;
 
 use crate::model::Database;
-use crate::model::config::{Validator, is_identifier};
+use crate::model::config::validator::{Validator, is_identifier};
+use crate::model::etl::Etl;
 use crate::model::events::{EventQueue, Workers};
-use crate::model::monitoring::Etl;
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
