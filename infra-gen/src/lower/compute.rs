@@ -437,7 +437,7 @@ fn lower_fleet(
 #[cfg(test)]
 mod tests {
     use crate::lower::compute::on_calendar;
-    use crate::model::monitoring::Etl;
+    use crate::model::etl::Etl;
 
     #[test]
     fn every_schedule_becomes_an_aligned_calendar() {

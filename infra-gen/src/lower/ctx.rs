@@ -4,8 +4,8 @@
 //! and `lower/mod.rs` only wires; it imports no area.
 
 use crate::model::Platform;
+use crate::tf::Tags;
 use crate::tf::data::{AwsCallerIdentity, AwsPartition, AwsRegion};
-use crate::tf::network::Tags;
 use crate::tf::{Document, FileId, Handle, TfError, TfString};
 
 /// Terraform settings: required providers and version.
