@@ -37,6 +37,8 @@ pub mod agent {
     pub const NAMESPACE: &str = "CWAgent";
     /// The one dimension every host metric carries (after the root disk is rolled up to it).
     pub const DIMENSION_INSTANCE: &str = "InstanceId";
+    /// The dimension the workers' agent adds, and the one the fleet alarms and dashboard use.
+    pub const DIMENSION_GROUP: &str = "AutoScalingGroupName";
     /// Memory used, percent.
     pub const MEM_USED_PERCENT: &str = "mem_used_percent";
     /// Root filesystem used, percent.

@@ -1,6 +1,6 @@
 //! The apply role on RDS: the instance, its groups and its managed secret.
 
-use crate::lower::apply::when;
+use crate::lower::apply::scope::when;
 use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;

@@ -1,6 +1,6 @@
 //! The apply role on the event queue, its notification and the worker fleet.
 
-use crate::lower::apply::{REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
+use crate::lower::apply::scope::{REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
 use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;

@@ -1,6 +1,6 @@
 //! The apply role on S3 and KMS: the platform's buckets and keys.
 
-use crate::lower::apply::{REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
+use crate::lower::apply::scope::{REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
 use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;

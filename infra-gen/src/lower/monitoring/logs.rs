@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use super::DIMENSION_GROUP;
 use crate::agent::{
     Agent, Config, Disk, Files, LogFile, Logs, LogsCollected, Metrics, MetricsCollected, Plugin,
 };
@@ -12,6 +11,7 @@ use crate::lower::encrypted::log_group;
 use crate::lower::handles::Telemetry;
 use crate::lower::iam_helpers::allow;
 use crate::model::Platform;
+use crate::model::monitoring::agent::DIMENSION_GROUP;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, HostLog, agent as agent_names, emf};
 use crate::tf::data::{Condition, Statement};
 use crate::tf::logs::{AwsCloudwatchLogMetricFilter, MetricTransformation};
