@@ -1,5 +1,6 @@
 //! The event path's infrastructure: the SQS queue that receives the data bucket's
-//! `s3:ObjectCreated:*` notifications under the configured prefixes, its dead-letter queue, the
+//! `s3:ObjectCreated:*` notifications under the configured prefixes (keys ending with the
+//! dataset's suffix, when one is declared), its dead-letter queue, the
 //! queue policies, and the notification itself.
 //!
 //! Both queues are encrypted with the platform key; the key policy lets S3 use it for this queue
@@ -144,6 +145,7 @@ pub(crate) fn lower(
                     queue_arn: queue.arn(),
                     events: vec!["s3:ObjectCreated:*"],
                     filter_prefix: TfString::lit(prefix),
+                    filter_suffix: platform.etl.queue.suffix.as_deref().map(TfString::lit),
                 })
                 .collect(),
         },

@@ -46,6 +46,7 @@ mod tests {
                 jobs: 8,
                 queue: EventQueue {
                     prefixes: vec!["raw/".into()],
+                    suffix: None,
                     visibility_timeout_seconds: 300,
                     max_receive_count: 5,
                     retention_days: 4,

@@ -214,6 +214,9 @@ pub struct QueueNotification {
     pub events: Vec<&'static str>,
     /// Key prefix filter.
     pub filter_prefix: TfString,
+    /// Key suffix filter; `None` matches every key under the prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_suffix: Option<TfString>,
 }
 
 resource_type! {

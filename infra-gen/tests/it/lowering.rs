@@ -185,6 +185,14 @@ fn the_event_queue_admits_only_the_data_bucket_and_the_key_only_this_queue() {
         .map(|q| &q["filter_prefix"])
         .collect();
     assert_eq!(prefixes, [&json!("raw/"), &json!("in/")]);
+    assert!(
+        notification["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q.get("filter_suffix").is_none()),
+        "no suffix declared, no suffix filter"
+    );
     let key = doc["data"]["aws_iam_policy_document"]["kms_key"]["statement"]
         .as_array()
         .unwrap()
@@ -273,4 +281,23 @@ fn config_text_reaches_terraform_as_an_escaped_literal() {
     let doc = generated("owner = \"team ${evil} %{if x}\"\n");
     let tags = &doc["provider"]["aws"]["default_tags"]["tags"];
     assert_eq!(tags["Owner"], "team $${evil} %%{if x}");
+}
+
+#[test]
+fn a_declared_suffix_filters_every_prefix_of_the_notification() {
+    let doc = generated("[etl]\nevent_prefixes = [\"raw/\", \"in/\"]\nsuffix = \".json.gz\"\n");
+    let filters: Vec<(&Value, &Value)> =
+        doc["resource"]["aws_s3_bucket_notification"]["data"]["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| (&q["filter_prefix"], &q["filter_suffix"]))
+            .collect();
+    assert_eq!(
+        filters,
+        [
+            (&json!("raw/"), &json!(".json.gz")),
+            (&json!("in/"), &json!(".json.gz"))
+        ]
+    );
 }

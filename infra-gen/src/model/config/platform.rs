@@ -308,6 +308,20 @@ mod tests {
     }
 
     #[test]
+    fn the_event_suffix_is_optional_non_empty_and_without_wildcards() {
+        assert_eq!(from_str("", "p").unwrap().etl.queue.suffix, None);
+        let etl = from_str("[etl]\nsuffix = \".json.gz\"\n", "p").unwrap().etl;
+        assert_eq!(etl.queue.suffix.as_deref(), Some(".json.gz"));
+        for bad in ["\"\"", "\"*.csv\"", "\".csv\\n\""] {
+            assert_eq!(
+                errors(&format!("[etl]\nsuffix = {bad}\n")),
+                ["etl.suffix@Some(2)"],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn workers_must_fit_the_database_connection_limit() {
         // db.t4g.micro: 84 connections, 74 after the reserve; 8 x 8 + 2 x 8 = 80.
         let text = "[etl]\nworkers = { min = 0, max = 8 }\n";
