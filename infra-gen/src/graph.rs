@@ -14,8 +14,8 @@
 //! file. Sub-resources merge into the resource they configure (`MERGES`: a bucket's policy,
 //! versioning and notification into the bucket; a role, its profile and security group into the
 //! instance; the launch template and scaling policy into the workers' group; subnets, routes
-//! and flow logs into the VPC); three or more remaining resources of
-//! one type in one area become one node (sixteen alarms). References are found in the
+//! and flow logs into the VPC); three or more remaining resources of one type in one area become
+//! one node (sixteen alarms). References are found in the
 //! `${type.name.attr}` interpolations (through `aws_iam_policy_document` data sources, and
 //! `depends_on`) and folded: at most one dashed edge per pair of areas, drawn between the
 //! subgraphs, and none where a flow already joins them. References to KMS keys are left out
@@ -42,7 +42,7 @@ pub enum Format {
 const OUTSIDE: &str = "outside";
 
 /// `(node id, label)`: who moves data into the platform from outside AWS. Each is drawn only when
-/// a flow of [`FLOWS`] starts from it.
+/// a flow of [`FLOWS`] starts from it to a node that exists.
 const ACTORS: [(&str, &str); 2] = [
     ("etl_ingest", "etl ingest"),
     ("github_actions", "GitHub Actions\nplan, apply, deploy"),
@@ -360,11 +360,12 @@ fn references(body: &Value) -> BTreeMap<String, BTreeSet<String>> {
     by_argument
 }
 
+/// Each resource's area (the file it is written to) and references by argument.
+type Resources = BTreeMap<String, (&'static str, BTreeMap<String, BTreeSet<String>>)>;
+
 /// Every resource's area and references, with references through policy documents counted as
 /// the resource's own and data sources left out.
-fn resources_of(
-    doc: &Document,
-) -> BTreeMap<String, (&'static str, BTreeMap<String, BTreeSet<String>>)> {
+fn resources_of(doc: &Document) -> Resources {
     let documents: BTreeMap<String, BTreeSet<String>> = doc
         .data_sources()
         .into_iter()
@@ -393,78 +394,144 @@ fn resources_of(
     resources
 }
 
+/// The nodes the resources condense into (sub-resources merged by [`MERGES`], then three or more
+/// same-type roots of one area grouped), and each resource's node id.
+fn condense(resources: &Resources) -> (BTreeMap<String, Node>, BTreeMap<String, String>) {
+    let mut merged = Merged(BTreeMap::new());
+    for (address, (_, refs)) in resources {
+        for (prefix, argument) in MERGES {
+            let matches = if prefix.ends_with('_') {
+                type_of(address).starts_with(prefix)
+            } else {
+                type_of(address) == *prefix
+            };
+            if !matches {
+                continue;
+            }
+            let targets = refs.get(*argument).into_iter().flatten();
+            for target in targets.filter(|t| resources.contains_key(*t)) {
+                merged.union(address, target);
+            }
+        }
+    }
+    let mut members: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for address in resources.keys() {
+        members
+            .entry(merged.root(address))
+            .or_default()
+            .push(address);
+    }
+    let mut by_kind: BTreeMap<(&'static str, &str), Vec<&String>> = BTreeMap::new();
+    for root in members.keys() {
+        by_kind
+            .entry((resources[root].0, type_of(root)))
+            .or_default()
+            .push(root);
+    }
+    let mut node_of = BTreeMap::new();
+    let mut nodes = BTreeMap::new();
+    for ((area, type_), roots) in &by_kind {
+        let grouped = roots.len() >= 3;
+        for root in roots {
+            let id = if grouped {
+                format!("{area}_{type_}")
+            } else {
+                root.replace(['.', '-'], "_")
+            };
+            let parts = &members[*root];
+            for part in parts {
+                node_of.insert((*part).clone(), id.clone());
+            }
+            let label = if grouped {
+                format!("{type_} ×{}", roots.len())
+            } else if parts.len() == 2 {
+                format!("{root}\n+1 part")
+            } else if parts.len() > 2 {
+                format!("{root}\n+{} parts", parts.len() - 1)
+            } else {
+                (*root).clone()
+            };
+            let node = nodes.entry(id).or_insert_with(|| Node {
+                area,
+                label: String::new(),
+                kind: (*type_).to_owned(),
+                types: BTreeSet::new(),
+            });
+            node.label = label;
+            node.types
+                .extend(parts.iter().map(|p| type_of(p).to_owned()));
+        }
+    }
+    (nodes, node_of)
+}
+
+/// The flows of [`FLOWS`] between `nodes`, found in `referring` (node pairs, from the referring
+/// node to the one it refers to) or by presence.
+fn story(
+    nodes: &BTreeMap<String, Node>,
+    referring: &BTreeSet<(String, String)>,
+) -> BTreeMap<(String, String), &'static str> {
+    let naming: BTreeSet<&str> = nodes.values().map(|n| n.kind.as_str()).collect();
+    let of_kind = |kind: &str| -> Vec<&String> {
+        nodes
+            .iter()
+            .filter(|(_, n)| {
+                if naming.contains(kind) {
+                    n.kind == kind
+                } else {
+                    n.types.contains(kind)
+                }
+            })
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let mut flows = BTreeMap::new();
+    for (source_kind, target_kind, label, found) in FLOWS {
+        for source in of_kind(source_kind) {
+            for target in of_kind(target_kind) {
+                let forward = (source.clone(), target.clone());
+                let backward = (target.clone(), source.clone());
+                let present = match found {
+                    Found::Referencing => referring.contains(&forward),
+                    Found::Referenced => referring.contains(&backward),
+                    Found::Present => source != target,
+                };
+                if present {
+                    flows.insert(forward, *label);
+                }
+            }
+        }
+    }
+    flows
+}
+
+/// The references folded to one per pair of areas, and none where a flow already joins them.
+fn fold(
+    nodes: &BTreeMap<String, Node>,
+    referring: &BTreeSet<(String, String)>,
+    flows: &BTreeMap<(String, String), &'static str>,
+) -> BTreeSet<(&'static str, &'static str)> {
+    let pair = |a: &'static str, b: &'static str| if a <= b { (a, b) } else { (b, a) };
+    let joined: BTreeSet<(&str, &str)> = flows
+        .keys()
+        .map(|(from, to)| pair(nodes[from].area, nodes[to].area))
+        .collect();
+    let mut references = BTreeSet::new();
+    let mut folded = BTreeSet::new();
+    for (from, to) in referring {
+        let (a, b) = (nodes[from].area, nodes[to].area);
+        if a != b && !joined.contains(&pair(a, b)) && folded.insert(pair(a, b)) {
+            references.insert((a, b));
+        }
+    }
+    references
+}
+
 impl Graph {
     /// Condenses the document's resources and references into the data's story.
     pub fn of(doc: &Document) -> Self {
         let resources = resources_of(doc);
-        let mut merged = Merged(BTreeMap::new());
-        for (address, (_, refs)) in &resources {
-            for (prefix, argument) in MERGES {
-                let matches = if prefix.ends_with('_') {
-                    type_of(address).starts_with(prefix)
-                } else {
-                    type_of(address) == *prefix
-                };
-                if !matches {
-                    continue;
-                }
-                let targets = refs.get(*argument).into_iter().flatten();
-                for target in targets.filter(|t| resources.contains_key(*t)) {
-                    merged.union(address, target);
-                }
-            }
-        }
-
-        // Roots, then groups of three or more same-type roots per area.
-        let mut members: BTreeMap<String, Vec<&String>> = BTreeMap::new();
-        for address in resources.keys() {
-            members
-                .entry(merged.root(address))
-                .or_default()
-                .push(address);
-        }
-        let mut by_kind: BTreeMap<(&'static str, &str), Vec<&String>> = BTreeMap::new();
-        for root in members.keys() {
-            by_kind
-                .entry((resources[root].0, type_of(root)))
-                .or_default()
-                .push(root);
-        }
-        let mut node_of: BTreeMap<&String, String> = BTreeMap::new();
-        let mut nodes = BTreeMap::new();
-        for ((area, type_), roots) in &by_kind {
-            let grouped = roots.len() >= 3;
-            for root in roots {
-                let id = if grouped {
-                    format!("{area}_{type_}")
-                } else {
-                    root.replace(['.', '-'], "_")
-                };
-                let parts = &members[*root];
-                for part in parts {
-                    node_of.insert(part, id.clone());
-                }
-                let label = if grouped {
-                    format!("{type_} ×{}", roots.len())
-                } else if parts.len() == 2 {
-                    format!("{root}\n+1 part")
-                } else if parts.len() > 2 {
-                    format!("{root}\n+{} parts", parts.len() - 1)
-                } else {
-                    (*root).clone()
-                };
-                let node = nodes.entry(id).or_insert_with(|| Node {
-                    area,
-                    label: String::new(),
-                    kind: (*type_).to_owned(),
-                    types: BTreeSet::new(),
-                });
-                node.label = label;
-                node.types
-                    .extend(parts.iter().map(|p| type_of(p).to_owned()));
-            }
-        }
-
+        let (mut nodes, node_of) = condense(&resources);
         let mut referring: BTreeSet<(String, String)> = BTreeSet::new();
         let mut quiet_uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (address, (_, refs)) in &resources {
@@ -491,66 +558,20 @@ impl Graph {
             }
         }
         for (id, label) in ACTORS {
-            if FLOWS.iter().any(|(from, ..)| *from == id) {
-                nodes.insert(
-                    id.to_owned(),
-                    Node {
-                        area: OUTSIDE,
-                        label: label.to_owned(),
-                        kind: id.to_owned(),
-                        types: BTreeSet::new(),
-                    },
-                );
-            }
+            nodes.insert(
+                id.to_owned(),
+                Node {
+                    area: OUTSIDE,
+                    label: label.to_owned(),
+                    kind: id.to_owned(),
+                    types: BTreeSet::new(),
+                },
+            );
         }
-
-        let naming: BTreeSet<String> = nodes.values().map(|n| n.kind.clone()).collect();
-        let of_kind = |kind: &str| -> Vec<String> {
-            nodes
-                .iter()
-                .filter(|(_, n)| {
-                    if naming.contains(kind) {
-                        n.kind == kind
-                    } else {
-                        n.types.contains(kind)
-                    }
-                })
-                .map(|(id, _)| id.clone())
-                .collect()
-        };
-        let mut flows = BTreeMap::new();
-        for (source_kind, target_kind, label, found) in FLOWS {
-            for source in of_kind(source_kind) {
-                for target in of_kind(target_kind) {
-                    let forward = (source.clone(), target.clone());
-                    let backward = (target.clone(), source.clone());
-                    let present = match found {
-                        Found::Referencing => referring.contains(&forward),
-                        Found::Referenced => referring.contains(&backward),
-                        Found::Present => source != target,
-                    };
-                    if present {
-                        flows.insert(forward, *label);
-                    }
-                }
-            }
-        }
+        let flows = story(&nodes, &referring);
+        // An actor is drawn only when something it feeds exists.
         nodes.retain(|id, node| node.area != OUTSIDE || flows.keys().any(|(from, _)| from == id));
-
-        // References folded to one per pair of areas, and none where a flow already joins them.
-        let pair = |a: &'static str, b: &'static str| if a <= b { (a, b) } else { (b, a) };
-        let joined: BTreeSet<(&str, &str)> = flows
-            .keys()
-            .map(|(from, to)| pair(nodes[from].area, nodes[to].area))
-            .collect();
-        let mut references = BTreeSet::new();
-        let mut folded = BTreeSet::new();
-        for (from, to) in &referring {
-            let (a, b) = (nodes[from].area, nodes[to].area);
-            if a != b && !joined.contains(&pair(a, b)) && folded.insert(pair(a, b)) {
-                references.insert((a, b));
-            }
-        }
+        let references = fold(&nodes, &referring, &flows);
         Self {
             nodes,
             flows,
