@@ -1,17 +1,25 @@
-//! A picture of the generated platform (`infra-gen graph`, and the diagram in the README), drawn
-//! from the `tf` document alone, so it can never show something Terraform does not create.
+//! A picture of the generated platform (`infra-gen graph`, and the diagram in the README) that
+//! tells the data's story, drawn from the `tf` document alone, so it can never show a resource
+//! Terraform does not create.
 //!
-//! Nodes are resources; edges are the references Terraform resolves (`${type.name.attr}` in any
-//! argument, `depends_on`), drawn from the referring resource to the one it refers to. A diagram of
-//! ninety resources is not a picture, so it is condensed in three ways, all deterministic:
-//! sub-resources merge into the resource they configure (`MERGES`: a bucket's policy, versioning
-//! and encryption into the bucket; a role and its instance profile into the instance); three or
-//! more remaining resources of one type in one area become one node (eleven alarms, four
-//! subnets); references through `aws_iam_policy_document` data sources count as references of the
-//! resource using the document, and references to KMS keys are left out (nearly everything is
-//! encrypted with the platform key; the key's label says how many resources use it).
-//! The data flow (objects from S3 through the ETL host into PostgreSQL; logs into CloudWatch,
-//! alarms to SNS) is drawn as thick labelled arrows in the direction the data moves (`FLOWS`).
+//! The story is drawn as thick labelled arrows in the direction the data moves (`FLOWS`): a CSV
+//! uploaded by `etl ingest` lands in the data bucket, whose object events go to the queue that
+//! the host and the workers drain; they read the objects and COPY them into the database; their
+//! logs and the metrics filtered from them feed the alarms, which notify the topic; GitHub Actions
+//! (plan, apply, deploy) pushes the image and runs the deploy document. The two actors outside
+//! AWS (`ACTORS`) are the only nodes that are not resources.
+//!
+//! Everything else is condensed, deterministically. Areas are the files the lowering wrote each
+//! resource to (lower's own file ids, read from the document), drawn as subgraphs named after the
+//! file. Sub-resources merge into the resource they configure (`MERGES`: a bucket's policy,
+//! versioning and notification into the bucket; a role, its profile and security group into the
+//! instance; the launch template and scaling policy into the workers' group; subnets, routes
+//! and flow logs into the VPC); three or more remaining resources of one type in one area become
+//! one node (sixteen alarms). References are found in the
+//! `${type.name.attr}` interpolations (through `aws_iam_policy_document` data sources, and
+//! `depends_on`) and folded: at most one dashed edge per pair of areas, drawn between the
+//! subgraphs, and none where a flow already joins them. References to KMS keys are left out
+//! (nearly everything is encrypted with the platform key; its label says how many nodes use it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -30,33 +38,22 @@ pub enum Format {
     Dot,
 }
 
-/// The areas the diagram groups resources into, in drawing order.
-pub const AREAS: [&str; 6] = [
-    "network",
-    "storage",
-    "compute",
-    "database",
-    "monitoring",
-    "delivery",
-];
+/// The area of the actors, which no output file holds.
+const OUTSIDE: &str = "outside";
 
-/// The area of a resource, from the output file the lowering put it in.
-fn area_of(file: &str) -> &'static str {
-    match file {
-        "network" | "security" => "network",
-        "storage" => "storage",
-        "database" => "database",
-        "monitoring" => "monitoring",
-        "delivery" => "delivery",
-        _ => "compute",
-    }
-}
+/// `(node id, label)`: who moves data into the platform from outside AWS. Each is drawn only when
+/// a flow of [`FLOWS`] starts from it to a node that exists.
+const ACTORS: [(&str, &str); 2] = [
+    ("etl_ingest", "etl ingest"),
+    ("github_actions", "GitHub Actions\nplan, apply, deploy"),
+];
 
 /// `(type prefix, argument)`: a resource of this type is drawn as one node with whatever its
 /// argument refers to (the more important of the two names the node, see [`RANK`]).
 const MERGES: &[(&str, &str)] = &[
     ("aws_s3_bucket_", "bucket"),
     ("aws_kms_alias", "target_key_id"),
+    ("aws_subnet", "vpc_id"),
     ("aws_route_table_association", "subnet_id"),
     ("aws_route", "route_table_id"),
     ("aws_route_table", "vpc_id"),
@@ -64,31 +61,48 @@ const MERGES: &[(&str, &str)] = &[
     ("aws_default_security_group", "vpc_id"),
     ("aws_flow_log", "vpc_id"),
     ("aws_flow_log", "iam_role_arn"),
+    ("aws_flow_log", "log_destination"),
     ("aws_security_group_rule", "security_group_id"),
+    ("aws_vpc_security_group_ingress_rule", "security_group_id"),
+    ("aws_vpc_security_group_egress_rule", "security_group_id"),
     ("aws_iam_role_policy", "role"),
     ("aws_iam_role_policy_attachment", "role"),
     ("aws_iam_role_policy_attachment", "policy_arn"),
     ("aws_iam_instance_profile", "role"),
     ("aws_instance", "iam_instance_profile"),
+    ("aws_instance", "vpc_security_group_ids"),
     ("aws_eip_association", "instance_id"),
     ("aws_eip_association", "allocation_id"),
+    ("aws_launch_template", "vpc_security_group_ids"),
+    ("aws_launch_template", "network_interfaces"),
+    ("aws_autoscaling_group", "launch_template"),
+    ("aws_autoscaling_policy", "autoscaling_group_name"),
+    ("aws_sqs_queue", "redrive_policy"),
+    ("aws_sqs_queue_policy", "queue_url"),
+    ("aws_sqs_queue_redrive_allow_policy", "queue_url"),
+    ("aws_sns_topic", "kms_master_key_id"),
     ("aws_sns_topic_policy", "arn"),
+    ("aws_sns_topic_subscription", "topic_arn"),
     ("aws_cloudwatch_log_metric_filter", "log_group_name"),
     ("aws_db_instance", "db_subnet_group_name"),
     ("aws_db_instance", "parameter_group_name"),
     ("aws_db_instance", "monitoring_role_arn"),
+    ("aws_db_instance", "vpc_security_group_ids"),
+    ("aws_db_instance", "depends_on"),
 ];
 
 /// Which member of a merged node names it: the first type in this list, else the smallest address.
 const RANK: &[&str] = &[
     "aws_instance",
+    "aws_autoscaling_group",
     "aws_db_instance",
     "aws_s3_bucket",
     "aws_vpc",
+    "aws_sqs_queue",
+    "aws_sns_topic",
     "aws_security_group",
     "aws_subnet",
     "aws_kms_key",
-    "aws_sns_topic",
     "aws_cloudwatch_log_group",
     "aws_iam_role",
 ];
@@ -96,14 +110,46 @@ const RANK: &[&str] = &[
 /// References to these types are not drawn (see the module header).
 const QUIET: &[&str] = &["aws_kms_key"];
 
-/// The data flow, `(from type, to type, label, how it is found)`: drawn from a node holding the
-/// first type to one holding the second, replacing the reference edge between them.
+/// The data flow, `(from, to, label, how it is found)`: drawn from the node of the first kind to
+/// the node of the second. The workers run the host's runtime with the host's role, whose grants
+/// merge into the host, so their flows are found by presence. A kind is the type naming a node (or an actor's id), else a
+/// sub-resource type merged into one node (the data bucket is the one with the notification).
 const FLOWS: &[(&str, &str, &str, Found)] = &[
     (
-        "aws_s3_bucket",
+        "etl_ingest",
+        "aws_s3_bucket_notification",
+        "upload CSV",
+        Found::Present,
+    ),
+    (
+        "aws_s3_bucket_notification",
+        "aws_sqs_queue",
+        "object events",
+        Found::Referencing,
+    ),
+    (
+        "aws_sqs_queue",
+        "aws_instance",
+        "messages",
+        Found::Referenced,
+    ),
+    (
+        "aws_sqs_queue",
+        "aws_autoscaling_group",
+        "messages",
+        Found::Present,
+    ),
+    (
+        "aws_s3_bucket_notification",
         "aws_instance",
         "objects",
         Found::Referenced,
+    ),
+    (
+        "aws_s3_bucket_notification",
+        "aws_autoscaling_group",
+        "objects",
+        Found::Present,
     ),
     (
         "aws_instance",
@@ -112,13 +158,25 @@ const FLOWS: &[(&str, &str, &str, Found)] = &[
         Found::Referencing,
     ),
     (
+        "aws_autoscaling_group",
+        "aws_db_instance",
+        "COPY",
+        Found::Present,
+    ),
+    (
         "aws_instance",
         "aws_cloudwatch_log_group",
         "logs",
         Found::Referencing,
     ),
     (
-        "aws_cloudwatch_log_metric_filter",
+        "aws_autoscaling_group",
+        "aws_cloudwatch_log_group",
+        "logs",
+        Found::Present,
+    ),
+    (
+        "aws_cloudwatch_log_group",
         "aws_cloudwatch_metric_alarm",
         "metrics",
         Found::Present,
@@ -129,6 +187,31 @@ const FLOWS: &[(&str, &str, &str, Found)] = &[
         "notify",
         Found::Referencing,
     ),
+    (
+        "github_actions",
+        "aws_ecr_repository",
+        "image",
+        Found::Present,
+    ),
+    (
+        "github_actions",
+        "aws_ssm_document",
+        "deploy",
+        Found::Present,
+    ),
+    (
+        "aws_ecr_repository",
+        "aws_instance",
+        "pull",
+        Found::Referenced,
+    ),
+    (
+        "aws_ecr_repository",
+        "aws_autoscaling_group",
+        "pull",
+        Found::Present,
+    ),
+    ("aws_ssm_document", "aws_instance", "run", Found::Present),
 ];
 
 /// When a flow of [`FLOWS`] is drawn between two nodes.
@@ -138,16 +221,20 @@ enum Found {
     Referencing,
     /// The target node refers to the source node (the reader refers to what it reads).
     Referenced,
-    /// Both exist (the link is by metric name, not by a Terraform reference).
+    /// Both exist (the link is by name or by a person, not by a Terraform reference).
     Present,
 }
 
-/// One drawn node: a resource with its merged sub-resources, or a group of same-type resources.
+/// One drawn node: a resource with its merged sub-resources, a group of same-type resources, or
+/// an actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Node {
+    /// The file the node's resources are written to ([`OUTSIDE`] for an actor).
     area: &'static str,
     label: String,
-    /// Resource types of every member, for [`FLOWS`].
+    /// The type naming the node (its root's, or its group's), or the actor's id, for [`FLOWS`].
+    kind: String,
+    /// The types of every member, for a flow that names a sub-resource.
     types: BTreeSet<String>,
 }
 
@@ -155,8 +242,10 @@ struct Node {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Graph {
     nodes: BTreeMap<String, Node>,
-    /// `(from, to) -> flow label`, `None` for a plain reference.
-    edges: BTreeMap<(String, String), Option<&'static str>>,
+    /// The data flow: `(from node, to node) -> label`.
+    flows: BTreeMap<(String, String), &'static str>,
+    /// Folded references: `(from area, to area)`, one per pair of areas no flow joins.
+    references: BTreeSet<(&'static str, &'static str)>,
 }
 
 /// A tiny union-find over resource addresses.
@@ -271,103 +360,179 @@ fn references(body: &Value) -> BTreeMap<String, BTreeSet<String>> {
     by_argument
 }
 
-impl Graph {
-    /// Condenses the document's resources and references into a picture.
-    pub fn of(doc: &Document) -> Self {
-        // References through policy documents belong to the resource that uses the document.
-        let documents: BTreeMap<String, BTreeSet<String>> = doc
-            .data_sources()
-            .into_iter()
-            .filter(|(type_, _, _)| *type_ == "aws_iam_policy_document")
-            .map(|(type_, name, body)| {
-                let all = references(body).into_values().flatten().collect();
-                (format!("data.{type_}.{name}"), all)
+/// Each resource's area (the file it is written to) and references by argument.
+type Resources = BTreeMap<String, (&'static str, BTreeMap<String, BTreeSet<String>>)>;
+
+/// Every resource's area and references, with references through policy documents counted as
+/// the resource's own and data sources left out.
+fn resources_of(doc: &Document) -> Resources {
+    let documents: BTreeMap<String, BTreeSet<String>> = doc
+        .data_sources()
+        .into_iter()
+        .filter(|(type_, _, _)| *type_ == "aws_iam_policy_document")
+        .map(|(type_, name, body)| {
+            let all = references(body).into_values().flatten().collect();
+            (format!("data.{type_}.{name}"), all)
+        })
+        .collect();
+    let mut resources = BTreeMap::new();
+    for view in doc.resources() {
+        let address = format!("{}.{}", view.type_, view.name);
+        let mut refs = references(view.body);
+        for found in refs.values_mut() {
+            let through: Vec<String> = found
+                .iter()
+                .filter_map(|a| documents.get(a))
+                .flatten()
+                .cloned()
+                .collect();
+            found.extend(through);
+            found.retain(|a| !a.starts_with("data."));
+        }
+        resources.insert(address, (view.file.0, refs));
+    }
+    resources
+}
+
+/// The nodes the resources condense into (sub-resources merged by [`MERGES`], then three or more
+/// same-type roots of one area grouped), and each resource's node id.
+fn condense(resources: &Resources) -> (BTreeMap<String, Node>, BTreeMap<String, String>) {
+    let mut merged = Merged(BTreeMap::new());
+    for (address, (_, refs)) in resources {
+        for (prefix, argument) in MERGES {
+            let matches = if prefix.ends_with('_') {
+                type_of(address).starts_with(prefix)
+            } else {
+                type_of(address) == *prefix
+            };
+            if !matches {
+                continue;
+            }
+            let targets = refs.get(*argument).into_iter().flatten();
+            for target in targets.filter(|t| resources.contains_key(*t)) {
+                merged.union(address, target);
+            }
+        }
+    }
+    let mut members: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for address in resources.keys() {
+        members
+            .entry(merged.root(address))
+            .or_default()
+            .push(address);
+    }
+    let mut by_kind: BTreeMap<(&'static str, &str), Vec<&String>> = BTreeMap::new();
+    for root in members.keys() {
+        by_kind
+            .entry((resources[root].0, type_of(root)))
+            .or_default()
+            .push(root);
+    }
+    let mut node_of = BTreeMap::new();
+    let mut nodes = BTreeMap::new();
+    for ((area, type_), roots) in &by_kind {
+        let grouped = roots.len() >= 3;
+        for root in roots {
+            let id = if grouped {
+                format!("{area}_{type_}")
+            } else {
+                root.replace(['.', '-'], "_")
+            };
+            let parts = &members[*root];
+            for part in parts {
+                node_of.insert((*part).clone(), id.clone());
+            }
+            let label = if grouped {
+                format!("{type_} ×{}", roots.len())
+            } else if parts.len() == 2 {
+                format!("{root}\n+1 part")
+            } else if parts.len() > 2 {
+                format!("{root}\n+{} parts", parts.len() - 1)
+            } else {
+                (*root).clone()
+            };
+            let node = nodes.entry(id).or_insert_with(|| Node {
+                area,
+                label: String::new(),
+                kind: (*type_).to_owned(),
+                types: BTreeSet::new(),
+            });
+            node.label = label;
+            node.types
+                .extend(parts.iter().map(|p| type_of(p).to_owned()));
+        }
+    }
+    (nodes, node_of)
+}
+
+/// The flows of [`FLOWS`] between `nodes`, found in `referring` (node pairs, from the referring
+/// node to the one it refers to) or by presence.
+fn story(
+    nodes: &BTreeMap<String, Node>,
+    referring: &BTreeSet<(String, String)>,
+) -> BTreeMap<(String, String), &'static str> {
+    let naming: BTreeSet<&str> = nodes.values().map(|n| n.kind.as_str()).collect();
+    let of_kind = |kind: &str| -> Vec<&String> {
+        nodes
+            .iter()
+            .filter(|(_, n)| {
+                if naming.contains(kind) {
+                    n.kind == kind
+                } else {
+                    n.types.contains(kind)
+                }
             })
-            .collect();
-        let mut resources = BTreeMap::new();
-        for view in doc.resources() {
-            let address = format!("{}.{}", view.type_, view.name);
-            let mut refs = references(view.body);
-            for found in refs.values_mut() {
-                let through: Vec<String> = found
-                    .iter()
-                    .filter_map(|a| documents.get(a))
-                    .flatten()
-                    .cloned()
-                    .collect();
-                found.extend(through);
-                found.retain(|a| !a.starts_with("data."));
-            }
-            resources.insert(address, (area_of(view.file.0), refs));
-        }
-
-        let mut merged = Merged(BTreeMap::new());
-        for (address, (_, refs)) in &resources {
-            for (prefix, argument) in MERGES {
-                let matches = if prefix.ends_with('_') {
-                    type_of(address).starts_with(prefix)
-                } else {
-                    type_of(address) == *prefix
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let mut flows = BTreeMap::new();
+    for (source_kind, target_kind, label, found) in FLOWS {
+        for source in of_kind(source_kind) {
+            for target in of_kind(target_kind) {
+                let forward = (source.clone(), target.clone());
+                let backward = (target.clone(), source.clone());
+                let present = match found {
+                    Found::Referencing => referring.contains(&forward),
+                    Found::Referenced => referring.contains(&backward),
+                    Found::Present => source != target,
                 };
-                if !matches {
-                    continue;
-                }
-                let targets = refs.get(*argument).into_iter().flatten();
-                for target in targets.filter(|t| resources.contains_key(*t)) {
-                    merged.union(address, target);
+                if present {
+                    flows.insert(forward, *label);
                 }
             }
         }
+    }
+    flows
+}
 
-        // Roots, then groups of three or more same-type roots per area.
-        let mut members: BTreeMap<String, Vec<&String>> = BTreeMap::new();
-        for address in resources.keys() {
-            members
-                .entry(merged.root(address))
-                .or_default()
-                .push(address);
+/// The references folded to one per pair of areas, and none where a flow already joins them.
+fn fold(
+    nodes: &BTreeMap<String, Node>,
+    referring: &BTreeSet<(String, String)>,
+    flows: &BTreeMap<(String, String), &'static str>,
+) -> BTreeSet<(&'static str, &'static str)> {
+    let pair = |a: &'static str, b: &'static str| if a <= b { (a, b) } else { (b, a) };
+    let joined: BTreeSet<(&str, &str)> = flows
+        .keys()
+        .map(|(from, to)| pair(nodes[from].area, nodes[to].area))
+        .collect();
+    let mut references = BTreeSet::new();
+    let mut folded = BTreeSet::new();
+    for (from, to) in referring {
+        let (a, b) = (nodes[from].area, nodes[to].area);
+        if a != b && !joined.contains(&pair(a, b)) && folded.insert(pair(a, b)) {
+            references.insert((a, b));
         }
-        let mut by_kind: BTreeMap<(&str, &str), Vec<&String>> = BTreeMap::new();
-        for root in members.keys() {
-            by_kind
-                .entry((resources[root].0, type_of(root)))
-                .or_default()
-                .push(root);
-        }
-        let mut node_of: BTreeMap<&String, String> = BTreeMap::new();
-        let mut nodes = BTreeMap::new();
-        for ((area, type_), roots) in &by_kind {
-            let grouped = roots.len() >= 3;
-            for root in roots {
-                let id = if grouped {
-                    format!("{area}_{type_}")
-                } else {
-                    root.replace(['.', '-'], "_")
-                };
-                let parts = &members[*root];
-                for part in parts {
-                    node_of.insert(part, id.clone());
-                }
-                let node = nodes.entry(id).or_insert_with(|| Node {
-                    area,
-                    label: String::new(),
-                    types: BTreeSet::new(),
-                });
-                node.types
-                    .extend(parts.iter().map(|p| type_of(p).to_owned()));
-                node.label = if grouped {
-                    format!("{type_} ×{}", roots.len())
-                } else if parts.len() == 2 {
-                    format!("{root}\n+1 part")
-                } else if parts.len() > 2 {
-                    format!("{root}\n+{} parts", parts.len() - 1)
-                } else {
-                    (*root).clone()
-                };
-            }
-        }
+    }
+    references
+}
 
-        let mut edges = BTreeMap::new();
+impl Graph {
+    /// Condenses the document's resources and references into the data's story.
+    pub fn of(doc: &Document) -> Self {
+        let resources = resources_of(doc);
+        let (mut nodes, node_of) = condense(&resources);
+        let mut referring: BTreeSet<(String, String)> = BTreeSet::new();
         let mut quiet_uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (address, (_, refs)) in &resources {
             let from = &node_of[address];
@@ -381,42 +546,53 @@ impl Graph {
                         .or_default()
                         .insert(from.clone());
                 } else if from != to {
-                    edges.insert((from.clone(), to.clone()), None);
+                    referring.insert((from.clone(), to.clone()));
                 }
             }
         }
         for (id, users) in quiet_uses {
             let users = users.iter().filter(|u| **u != id).count();
-            if let Some(node) = nodes.get_mut(&id) {
+            if let Some(node) = nodes.get_mut(&id).filter(|_| users > 0) {
                 let noun = if users == 1 { "node" } else { "nodes" };
                 let _ = write!(node.label, "\nencrypts {users} {noun}");
             }
         }
-        let holding = |type_: &str| -> Vec<String> {
-            nodes
-                .iter()
-                .filter(|(_, n)| n.types.contains(type_))
-                .map(|(id, _)| id.clone())
-                .collect()
-        };
-        for (source_type, target_type, label, found) in FLOWS {
-            for source in holding(source_type) {
-                for target in holding(target_type) {
-                    let forward = (source.clone(), target.clone());
-                    let backward = (target.clone(), source.clone());
-                    let present = match found {
-                        Found::Referencing => edges.contains_key(&forward),
-                        Found::Referenced => edges.contains_key(&backward),
-                        Found::Present => source != target,
-                    };
-                    if present {
-                        edges.remove(&backward);
-                        edges.insert(forward, Some(*label));
-                    }
-                }
-            }
+        for (id, label) in ACTORS {
+            nodes.insert(
+                id.to_owned(),
+                Node {
+                    area: OUTSIDE,
+                    label: label.to_owned(),
+                    kind: id.to_owned(),
+                    types: BTreeSet::new(),
+                },
+            );
         }
-        Self { nodes, edges }
+        let flows = story(&nodes, &referring);
+        // An actor is drawn only when something it feeds exists.
+        nodes.retain(|id, node| node.area != OUTSIDE || flows.keys().any(|(from, _)| from == id));
+        let references = fold(&nodes, &referring, &flows);
+        Self {
+            nodes,
+            flows,
+            references,
+        }
+    }
+
+    /// The areas in drawing order: the actors first, then the files in name order.
+    fn areas(&self) -> Vec<&'static str> {
+        let files: BTreeSet<&'static str> = self
+            .nodes
+            .values()
+            .map(|n| n.area)
+            .filter(|a| *a != OUTSIDE)
+            .collect();
+        let outside = self.nodes.values().any(|n| n.area == OUTSIDE);
+        outside
+            .then_some(OUTSIDE)
+            .into_iter()
+            .chain(files)
+            .collect()
     }
 
     /// The picture as text in `format`; ends with a newline.
@@ -425,37 +601,48 @@ impl Graph {
         let mut text = String::from(if mermaid {
             "flowchart LR\n"
         } else {
-            "digraph platform {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n"
+            "digraph platform {\n  rankdir=LR;\n  compound=true;\n  node [shape=box, fontname=\"Helvetica\"];\n"
         });
-        for area in AREAS {
-            let mut nodes = self.nodes.iter().filter(|(_, n)| n.area == area).peekable();
-            if nodes.peek().is_none() {
-                continue;
-            }
-            let _ = if mermaid {
-                writeln!(text, "  subgraph area_{area}[\"{area}\"]")
+        let mut first_of = BTreeMap::new();
+        for area in self.areas() {
+            let title = if area == OUTSIDE {
+                "outside AWS".to_owned()
             } else {
-                writeln!(text, "  subgraph cluster_{area} {{\n    label=\"{area}\";")
+                format!("{area}.tf.json")
             };
-            for (id, node) in nodes {
+            let _ = if mermaid {
+                writeln!(text, "  subgraph area_{area}[\"{title}\"]")
+            } else {
+                writeln!(text, "  subgraph cluster_{area} {{\n    label=\"{title}\";")
+            };
+            for (id, node) in self.nodes.iter().filter(|(_, n)| n.area == area) {
+                first_of.entry(area).or_insert(id);
                 let _ = if mermaid {
                     let label = node.label.replace('\n', "<br/>");
                     writeln!(text, "    {id}[\"{label}\"]")
                 } else {
-                    let label = node.label.replace('\n', "\\n");
+                    let label = node.label.replace('\n', "\\n").replace("<br/>", "\\n");
                     writeln!(text, "    {id} [label=\"{label}\"];")
                 };
             }
             text.push_str(if mermaid { "  end\n" } else { "  }\n" });
         }
-        for ((from, to), flow) in &self.edges {
-            let _ = match (mermaid, flow) {
-                (true, Some(label)) => writeln!(text, "  {from} ==>|{label}| {to}"),
-                (true, None) => writeln!(text, "  {from} -.-> {to}"),
-                (false, Some(label)) => {
-                    writeln!(text, "  {from} -> {to} [penwidth=3, label=\"{label}\"];")
-                }
-                (false, None) => writeln!(text, "  {from} -> {to} [style=dashed];"),
+        for ((from, to), label) in &self.flows {
+            let _ = if mermaid {
+                writeln!(text, "  {from} ==>|{label}| {to}")
+            } else {
+                writeln!(text, "  {from} -> {to} [penwidth=3, label=\"{label}\"];")
+            };
+        }
+        for (from, to) in &self.references {
+            let _ = if mermaid {
+                writeln!(text, "  area_{from} -.-> area_{to}")
+            } else {
+                writeln!(
+                    text,
+                    "  {} -> {} [style=dashed, ltail=cluster_{from}, lhead=cluster_{to}];",
+                    first_of[from], first_of[to]
+                )
             };
         }
         if !mermaid {

@@ -521,6 +521,8 @@ fn bucket(
 
 #[cfg(test)]
 mod tests {
+    use std::marker::PhantomData;
+
     use serde_json::json;
 
     use crate::policy::{CREATE_TIME_ACTIONS, UNSCOPED_ACTIONS, check};
@@ -530,14 +532,14 @@ mod tests {
     };
     use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
     use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
-    use std::marker::PhantomData;
-
     use crate::tf::network::{
-        AwsSecurityGroup, AwsVpc, AwsVpcSecurityGroupRule, Egress, Ingress, Peer, Tags,
+        AwsSecurityGroup, AwsVpc, AwsVpcSecurityGroupRule, Egress, Ingress, Peer,
     };
     use crate::tf::sqs::{AwsSqsQueue, AwsSqsQueuePolicy};
     use crate::tf::storage::AwsS3Bucket;
-    use crate::tf::{Document, Expr, FileId, Handle, Meta, Ref, Suppression, TfString, Variable};
+    use crate::tf::{
+        Document, Expr, FileId, Handle, Meta, Ref, Suppression, Tags, TfString, Variable,
+    };
 
     const F: FileId = FileId("t");
 

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 
 use minijinja::{Environment, context};
 
+use crate::lower::ctx::{COMPUTE, Ctx, FLEET, PLATFORM_TAG};
 use crate::lower::handles::{Buckets, Db, Events, Groups, Host, Net, Runtime, Telemetry, Vars};
-use crate::lower::{COMPUTE, Ctx, FLEET, PLATFORM_TAG};
 use crate::model::ETL_HOST_TAG_KEY;
 use crate::model::events::Workers;
 use crate::tf::compute::{
@@ -437,7 +437,7 @@ fn lower_fleet(
 #[cfg(test)]
 mod tests {
     use crate::lower::compute::on_calendar;
-    use crate::model::monitoring::Etl;
+    use crate::model::etl::Etl;
 
     #[test]
     fn every_schedule_becomes_an_aligned_calendar() {

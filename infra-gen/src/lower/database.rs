@@ -1,10 +1,10 @@
 //! RDS PostgreSQL 16 in the private tier: encrypted with the platform key, password managed by
 //! RDS in Secrets Manager, TLS forced, logs exported to pre-created encrypted log groups.
 
+use crate::lower::ctx::{Ctx, DATABASE};
 use crate::lower::encrypted::log_group;
 use crate::lower::handles::{Db, Groups, Net};
 use crate::lower::iam_helpers::{attach_managed, service_role};
-use crate::lower::{Ctx, DATABASE};
 use crate::tf::database::{AwsDbInstance, AwsDbParameterGroup, AwsDbSubnetGroup, DbParameter};
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, TfError, TfString};

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
+use crate::lower::ctx::{Ctx, DELIVERY, IAM};
 use crate::lower::handles::{GithubRoles, Runtime};
 use crate::lower::iam_helpers::{allow, attach_managed, image_parameter_arn, inline_policy};
-use crate::lower::{Ctx, DELIVERY, IAM};
 use crate::model::GithubDelivery;
 use crate::tf::data::{
     self, AwsIamPolicyDocument, AwsVpcs, Condition, Filter, Principals, Statement,
@@ -387,7 +387,7 @@ fn deny_data_objects(data_bucket: TfString) -> Statement {
 
 #[cfg(test)]
 mod tests {
-    use crate::lower::PLATFORM_TAG;
+    use crate::lower::ctx::PLATFORM_TAG;
     use crate::lower::delivery::{HOST_TAG_CONDITION, PLATFORM_TAG_FILTER};
     use crate::model::ETL_HOST_TAG_KEY as KEY;
 

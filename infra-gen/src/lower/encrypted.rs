@@ -2,7 +2,7 @@
 //! and customer-managed keys with the account-administration statement. Below the areas, so
 //! network, database, storage and monitoring share them without importing each other.
 
-use crate::lower::Ctx;
+use crate::lower::ctx::Ctx;
 use crate::tf::data::{AwsIamPolicyDocument, Principals, Statement};
 use crate::tf::logs::AwsCloudwatchLogGroup;
 use crate::tf::storage::{AwsKmsAlias, AwsKmsKey};

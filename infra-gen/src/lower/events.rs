@@ -1,5 +1,6 @@
 //! The event path's infrastructure: the SQS queue that receives the data bucket's
-//! `s3:ObjectCreated:*` notifications under the configured prefixes, its dead-letter queue, the
+//! `s3:ObjectCreated:*` notifications under the configured prefixes (keys ending with the
+//! dataset's suffix, when one is declared), its dead-letter queue, the
 //! queue policies, and the notification itself.
 //!
 //! Both queues are encrypted with the platform key; the key policy lets S3 use it for this queue
@@ -7,12 +8,12 @@
 //! and denies any request without TLS. The notification depends on the queue policy: S3 sends a
 //! test event when the configuration is written and refuses it if it cannot deliver.
 
+use crate::lower::ctx::{Ctx, EVENTS};
 use crate::lower::handles::{Buckets, Events};
 use crate::lower::iam_helpers::allow;
-use crate::lower::{Ctx, EVENTS};
 use crate::model::events::EventQueue;
+use crate::tf::Tags;
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
-use crate::tf::network::Tags;
 use crate::tf::sqs::{AwsSqsQueue, AwsSqsQueuePolicy};
 use crate::tf::storage::{AwsKmsKey, AwsS3BucketNotification, QueueNotification};
 use crate::tf::{Document, Handle, Meta, TfError, TfString};
@@ -144,6 +145,7 @@ pub(crate) fn lower(
                     queue_arn: queue.arn(),
                     events: vec!["s3:ObjectCreated:*"],
                     filter_prefix: TfString::lit(prefix),
+                    filter_suffix: platform.etl.queue.suffix.as_deref().map(TfString::lit),
                 })
                 .collect(),
         },

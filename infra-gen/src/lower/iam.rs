@@ -1,11 +1,11 @@
 //! IAM: service roles for flow logs and RDS monitoring, the SSM agent's policy every instance
 //! role shares, and the ETL host's least-privilege role.
 
+use crate::lower::ctx::{Ctx, IAM};
 use crate::lower::handles::{Buckets, Db, EtlIdentity, Runtime};
 use crate::lower::iam_helpers::{
     allow, attach, image_parameter_arn, inline_policy, inline_policy_with, service_role,
 };
-use crate::lower::{Ctx, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Statement};
 use crate::tf::iam::{AwsIamInstanceProfile, AwsIamPolicy};
 use crate::tf::storage::AwsKmsKey;

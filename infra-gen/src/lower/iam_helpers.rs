@@ -2,7 +2,7 @@
 //! inline policies and attachments, all written to the IAM file. Below the areas, so an area
 //! grants access without importing the IAM area.
 
-use crate::lower::{Ctx, IAM};
+use crate::lower::ctx::{Ctx, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
 use crate::tf::{Document, Handle, Meta, TfError, TfString};

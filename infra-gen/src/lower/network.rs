@@ -1,10 +1,10 @@
 //! The VPC: two AZs, a public tier routed to the internet gateway, a private tier with no
 //! route out, the default security group stripped, and flow logs to an encrypted log group.
 
+use crate::lower::ctx::{Ctx, NETWORK};
 use crate::lower::encrypted::log_group;
 use crate::lower::handles::Net;
 use crate::lower::iam_helpers::{allow, inline_policy, service_role};
-use crate::lower::{Ctx, NETWORK};
 use crate::tf::data::{AwsAvailabilityZones, Filter};
 use crate::tf::network::{
     AwsDefaultSecurityGroup, AwsFlowLog, AwsInternetGateway, AwsRoute, AwsRouteTable,

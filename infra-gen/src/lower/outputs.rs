@@ -1,8 +1,8 @@
 //! Outputs of both modules. Their names are a contract with `etl`, the workflows' repository
 //! variables and the local platform; do not rename.
 
+use crate::lower::ctx::{Ctx, OUTPUTS};
 use crate::lower::handles::{Buckets, Db, Events, GithubRoles, Host, Runtime};
-use crate::lower::{Ctx, OUTPUTS};
 use crate::tf::iam::{AwsIamPolicy, AwsIamRole};
 use crate::tf::storage::{AwsKmsKey, AwsS3Bucket};
 use crate::tf::{Document, Handle, Output, TfError, TfString};

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::lower::ctx::{BACKEND, PLATFORM_TAG, PROVIDERS, VARIABLES, VERSIONS};
 use crate::lower::handles::Vars;
-use crate::lower::{BACKEND, PLATFORM_TAG, PROVIDERS, VARIABLES, VERSIONS};
 use crate::model::Platform;
 use crate::model::names::Cidr;
 use crate::tf::{

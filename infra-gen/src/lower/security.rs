@@ -5,8 +5,8 @@
 
 use std::marker::PhantomData;
 
+use crate::lower::ctx::{Ctx, SECURITY};
 use crate::lower::handles::{Groups, Net, Vars};
-use crate::lower::{Ctx, SECURITY};
 use crate::tf::network::{AwsSecurityGroup, AwsVpcSecurityGroupRule, Egress, Ingress, Peer};
 use crate::tf::{Document, Expr, Handle, Meta, Suppression, TfError, TfResource, TfString, VarRef};
 

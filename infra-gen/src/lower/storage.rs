@@ -1,9 +1,9 @@
 //! The customer-managed KMS key, the data bucket and its access-log bucket, and the bootstrap
 //! module's Terraform state bucket, all built by the same hardened-bucket helper.
 
+use crate::lower::ctx::{Ctx, STORAGE};
 use crate::lower::encrypted::customer_key;
 use crate::lower::handles::Buckets;
-use crate::lower::{Ctx, STORAGE};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::storage::{
     AbortIncompleteMultipartUpload, AwsKmsKey, AwsS3Bucket, AwsS3BucketLifecycleConfiguration,

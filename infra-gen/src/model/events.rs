@@ -13,6 +13,9 @@ pub type Problem = (&'static str, String);
 pub struct EventQueue {
     /// Key prefixes whose new objects raise an event; S3 refuses overlapping prefixes.
     pub prefixes: Vec<String>,
+    /// The key suffix the dataset's objects end with (`[etl] suffix`, e.g. `.json.gz`): only such
+    /// keys raise an event. `None` lets every key under the prefixes raise one.
+    pub suffix: Option<String>,
     /// Seconds a received message stays invisible; `etl` extends it while a load runs, so this
     /// only bounds how long a crashed consumer's message waits before another one retries it.
     pub visibility_timeout_seconds: u32,
@@ -46,6 +49,16 @@ impl EventQueue {
             problems.push((
                 field,
                 "each must be an S3 key prefix without a leading /, * or control characters".into(),
+            ));
+        }
+        if self.suffix.as_ref().is_some_and(|suffix| {
+            suffix.is_empty()
+                || suffix.len() > 1024
+                || suffix.contains(|c: char| c.is_control() || c == '*')
+        }) {
+            problems.push((
+                "etl.suffix",
+                "must be a non-empty S3 key suffix without * or control characters, e.g. \".json.gz\"".into(),
             ));
         }
         for (i, a) in self.prefixes.iter().enumerate() {

@@ -6,11 +6,13 @@
 //! is spelled in exactly one place.
 
 pub mod config;
+pub mod etl;
 pub mod events;
 pub mod monitoring;
 pub mod names;
 
-use crate::model::monitoring::{Etl, HostLog, Monitoring};
+use crate::model::etl::Etl;
+use crate::model::monitoring::{HostLog, Monitoring};
 use crate::model::names::{Cidr, Name};
 
 /// The whole data platform.

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
+use crate::tf::Tags;
 use crate::tf::iam::AwsIamInstanceProfile;
-use crate::tf::network::{AwsSecurityGroup, AwsSubnet, Tags};
+use crate::tf::network::{AwsSecurityGroup, AwsSubnet};
 use crate::tf::{Ref, TfString, resource_type};
 
 /// `aws_instance`.

@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::tf::network::{AwsSecurityGroup, AwsSubnet, Tags};
+use crate::tf::Tags;
+use crate::tf::network::{AwsSecurityGroup, AwsSubnet};
 use crate::tf::{Ref, TfString, resource_type};
 
 /// `aws_db_subnet_group`.

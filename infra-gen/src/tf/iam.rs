@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::tf::network::Tags;
+use crate::tf::Tags;
 use crate::tf::{Ref, TfString, resource_type};
 
 /// `aws_iam_role`.

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::tf::network::Tags;
+use crate::tf::Tags;
 use crate::tf::{Ref, TfString, resource_type};
 
 /// `aws_cloudwatch_log_group`, always created by Terraform so retention and encryption hold.

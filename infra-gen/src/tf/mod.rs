@@ -31,6 +31,9 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde_json::Value;
 
+/// Resource tags; the provider adds the platform-wide default tags. Every resource file uses it.
+pub type Tags = BTreeMap<String, TfString>;
+
 /// A Terraform resource type: the struct serializes to the resource's arguments.
 pub trait TfResource: Serialize {
     /// The Terraform type name, e.g. `aws_s3_bucket`.
@@ -538,7 +541,8 @@ mod tests {
 
     use std::collections::BTreeMap;
 
-    use crate::tf::network::{AwsSubnet, AwsVpc, Tags};
+    use crate::tf::Tags;
+    use crate::tf::network::{AwsSubnet, AwsVpc};
     use crate::tf::{Document, Expr, FileId, Meta, TfError, TfString, escape, hole};
 
     const F: FileId = FileId("main");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::tf::network::Tags;
+use crate::tf::Tags;
 use crate::tf::{TfError, TfString, resource_type};
 
 /// `aws_cloudwatch_metric_alarm` on one metric.

@@ -1,14 +1,10 @@
 //! Network resources: VPC, subnets, routing, flow logs and security groups.
 
-use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use serde::Serialize;
 
-use crate::tf::{Ref, TfResource, TfString, resource_type};
-
-/// Resource tags; the provider adds the platform-wide default tags.
-pub type Tags = BTreeMap<String, TfString>;
+use crate::tf::{Ref, Tags, TfResource, TfString, resource_type};
 
 /// `aws_vpc`.
 #[derive(Debug, Serialize)]

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::tf::network::Tags;
+use crate::tf::Tags;
 use crate::tf::{TfString, resource_type};
 
 /// `aws_sqs_queue`.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::tf::network::Tags;
+use crate::tf::Tags;
 use crate::tf::{Ref, TfString, resource_type};
 
 /// `aws_kms_key`.
@@ -214,6 +214,9 @@ pub struct QueueNotification {
     pub events: Vec<&'static str>,
     /// Key prefix filter.
     pub filter_prefix: TfString,
+    /// Key suffix filter; `None` matches every key under the prefix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter_suffix: Option<TfString>,
 }
 
 resource_type! {

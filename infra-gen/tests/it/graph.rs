@@ -1,10 +1,11 @@
 //! The picture of the platform: a snapshot per fixture, a structural check of the Mermaid text
-//! (no renderer runs offline here), and the README's embedded diagram matching the default.
+//! (no renderer runs offline here), its size and story for every fixture, and the README's
+//! embedded diagram matching the default.
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use infra_gen::graph::{AREAS, Format, Graph};
+use infra_gen::graph::{Format, Graph};
 use infra_gen::ledger;
 
 use crate::support::{TempDir, platforms};
@@ -18,6 +19,76 @@ fn graphs(format: Format) -> Vec<(&'static str, String)> {
         })
         .collect()
 }
+
+/// The story every picture tells: `(from, label, to)` as node ids, and with workers the same
+/// for the workers' group.
+const STORY: [(&str, &str, &str); 12] = [
+    ("etl_ingest", "upload CSV", "aws_s3_bucket_data"),
+    (
+        "aws_s3_bucket_data",
+        "object events",
+        "aws_sqs_queue_etl_events",
+    ),
+    (
+        "aws_sqs_queue_etl_events",
+        "messages",
+        "aws_instance_etl_host",
+    ),
+    ("aws_s3_bucket_data", "objects", "aws_instance_etl_host"),
+    ("aws_instance_etl_host", "COPY", "aws_db_instance_main"),
+    (
+        "aws_instance_etl_host",
+        "logs",
+        "monitoring_aws_cloudwatch_log_group",
+    ),
+    (
+        "monitoring_aws_cloudwatch_log_group",
+        "metrics",
+        "monitoring_aws_cloudwatch_metric_alarm",
+    ),
+    (
+        "monitoring_aws_cloudwatch_metric_alarm",
+        "notify",
+        "aws_sns_topic_alarms",
+    ),
+    ("github_actions", "image", "aws_ecr_repository_etl"),
+    ("github_actions", "deploy", "aws_ssm_document_etl_deploy"),
+    ("aws_ecr_repository_etl", "pull", "aws_instance_etl_host"),
+    (
+        "aws_ssm_document_etl_deploy",
+        "run",
+        "aws_instance_etl_host",
+    ),
+];
+
+/// The workers' part of the story, with `[etl] workers`.
+const WORKERS_STORY: [(&str, &str, &str); 5] = [
+    (
+        "aws_sqs_queue_etl_events",
+        "messages",
+        "aws_autoscaling_group_etl_workers",
+    ),
+    (
+        "aws_s3_bucket_data",
+        "objects",
+        "aws_autoscaling_group_etl_workers",
+    ),
+    (
+        "aws_autoscaling_group_etl_workers",
+        "COPY",
+        "aws_db_instance_main",
+    ),
+    (
+        "aws_autoscaling_group_etl_workers",
+        "logs",
+        "monitoring_aws_cloudwatch_log_group",
+    ),
+    (
+        "aws_ecr_repository_etl",
+        "pull",
+        "aws_autoscaling_group_etl_workers",
+    ),
+];
 
 #[test]
 fn every_fixture_graph_matches_its_snapshot() {
@@ -34,21 +105,39 @@ fn is_id(text: &str) -> bool {
         && !["end", "graph", "subgraph", "flowchart"].contains(&text)
 }
 
+/// What [`assert_valid_mermaid`] read: nodes, thick flows `(from, label, to)` and dashed
+/// references between areas.
+struct Drawn {
+    nodes: BTreeSet<String>,
+    areas: BTreeSet<String>,
+    flows: Vec<(String, String, String)>,
+    references: Vec<(String, String)>,
+}
+
 /// Mermaid flowchart syntax as this module writes it, line by line: a header, balanced
 /// subgraphs with quoted titles, nodes `id["label"]` declared once with no quote or bracket in
-/// the label, and edges `a -.-> b` / `a ==>|label| b` between declared nodes.
+/// the label, flows `a ==>|label| b` between declared nodes and references `area_a -.-> area_b`
+/// between declared subgraphs.
 #[track_caller]
-fn assert_valid_mermaid(text: &str) -> (usize, usize) {
+fn assert_valid_mermaid(text: &str) -> Drawn {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("flowchart LR"));
-    let (mut depth, mut nodes, mut edges) = (0, BTreeSet::new(), Vec::new());
-    let mut areas = BTreeSet::new();
+    let mut depth = 0;
+    let mut drawn = Drawn {
+        nodes: BTreeSet::new(),
+        areas: BTreeSet::new(),
+        flows: Vec::new(),
+        references: Vec::new(),
+    };
     for line in lines {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("subgraph ") {
             let (id, title) = rest.split_once("[\"").expect(line);
             assert!(is_id(id) && title.ends_with("\"]"), "{line}");
-            assert!(areas.insert(id.to_owned()), "duplicate subgraph {line}");
+            assert!(
+                drawn.areas.insert(id.to_owned()),
+                "duplicate subgraph {line}"
+            );
             assert_eq!(depth, 0, "nested subgraph {line}");
             depth += 1;
         } else if line == "end" {
@@ -59,53 +148,78 @@ fn assert_valid_mermaid(text: &str) -> (usize, usize) {
             assert!(is_id(id), "{line}");
             assert!(!label.contains(['"', '[', ']', '|']), "{line}");
             assert_eq!(depth, 1, "node outside an area: {line}");
-            assert!(nodes.insert(id.to_owned()), "node declared twice: {line}");
+            assert!(
+                drawn.nodes.insert(id.to_owned()),
+                "node declared twice: {line}"
+            );
+        } else if let Some((from, rest)) = line.split_once(" ==>|") {
+            let (label, to) = rest.split_once("| ").expect(line);
+            assert!(!label.is_empty(), "{line}");
+            drawn
+                .flows
+                .push((from.to_owned(), label.to_owned(), to.to_owned()));
         } else {
             let parts: Vec<&str> = line.split(' ').collect();
             match parts.as_slice() {
-                [from, "-.->", to] => edges.push((*from, *to)),
-                [from, arrow, to] if arrow.starts_with("==>|") && arrow.ends_with('|') => {
-                    assert!(arrow.len() > 5, "{line}");
-                    edges.push((*from, *to));
-                }
+                [from, "-.->", to] => drawn
+                    .references
+                    .push(((*from).to_owned(), (*to).to_owned())),
                 _ => panic!("not a mermaid line this module writes: {line:?}"),
             }
         }
     }
     assert_eq!(depth, 0, "unclosed subgraph");
-    for (from, to) in &edges {
+    for (from, _, to) in &drawn.flows {
         assert!(
-            nodes.contains(*from) && nodes.contains(*to),
+            drawn.nodes.contains(from) && drawn.nodes.contains(to),
             "{from} -> {to}"
         );
         assert_ne!(from, to);
     }
-    (nodes.len(), edges.len())
+    let mut pairs = BTreeSet::new();
+    for (from, to) in &drawn.references {
+        assert!(
+            drawn.areas.contains(from) && drawn.areas.contains(to),
+            "{from} -.-> {to}"
+        );
+        assert_ne!(from, to);
+        let pair = if from < to { (from, to) } else { (to, from) };
+        assert!(pairs.insert(pair), "two references between {from} and {to}");
+    }
+    drawn
 }
 
 #[test]
-fn the_mermaid_text_is_well_formed_small_and_shows_the_data_flow() {
-    for (fixture, text) in graphs(Format::Mermaid) {
-        let (nodes, edges) = assert_valid_mermaid(&text);
-        assert!(
-            nodes <= 30 && edges <= 50,
-            "{fixture}: {nodes} nodes, {edges} edges"
+fn every_fixture_graph_is_well_formed_small_and_tells_the_data_story() {
+    for ((fixture, text), (_, platform)) in graphs(Format::Mermaid).into_iter().zip(platforms()) {
+        let drawn = assert_valid_mermaid(&text);
+        let (nodes, edges) = (
+            drawn.nodes.len(),
+            drawn.flows.len() + drawn.references.len(),
         );
-        for flow in [
-            "aws_s3_bucket_data ==>|objects| aws_instance_etl_host",
-            "aws_instance_etl_host ==>|COPY| aws_db_instance_main",
-            "aws_instance_etl_host ==>|logs| monitoring_aws_cloudwatch_log_group",
-            "monitoring_aws_cloudwatch_log_group ==>|metrics| monitoring_aws_cloudwatch_metric_alarm",
-            "monitoring_aws_cloudwatch_metric_alarm ==>|notify| aws_sns_topic_alarms",
-        ] {
-            assert!(text.contains(flow), "{fixture}: no {flow}\n{text}");
-        }
-        for area in AREAS {
+        assert!(
+            nodes <= 20 && edges <= 25,
+            "{fixture}: {nodes} nodes, {edges} edges\n{text}"
+        );
+        let workers = platform.etl.workers.is_some();
+        let story = STORY.iter().chain(WORKERS_STORY.iter().filter(|_| workers));
+        for (from, label, to) in story {
+            let flow = ((*from).to_owned(), (*label).to_owned(), (*to).to_owned());
             assert!(
-                text.contains(&format!("subgraph area_{area}[")),
-                "{fixture}: {area}"
+                drawn.flows.contains(&flow),
+                "{fixture}: no {from} ==>|{label}| {to}\n{text}"
             );
         }
+        assert_eq!(
+            drawn.flows.len(),
+            STORY.len() + if workers { WORKERS_STORY.len() } else { 0 },
+            "{fixture}: a flow that is not the story\n{text}"
+        );
+        assert!(
+            drawn.areas.contains("area_outside") && drawn.areas.contains("area_network"),
+            "{fixture}: {:?}",
+            drawn.areas
+        );
     }
 }
 

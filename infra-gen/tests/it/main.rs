@@ -8,10 +8,12 @@
     reason = "test helpers: a panic is the failure report"
 )]
 
+mod access;
 mod cli;
 mod graph;
 mod layering;
 mod ledger;
+mod lowering;
 mod monitoring;
 mod schema;
 mod snapshots;

@@ -6,6 +6,7 @@ use std::process::Command;
 use infra_gen::Files;
 use infra_gen::model::Platform;
 use infra_gen::model::config;
+use serde_json::{Value, json};
 
 /// The fixture platforms: the defaults (no file), the defaults with the GitHub CI/CD identity, a
 /// production-like file, and every optional feature on (the configuration `just e2e` applies).
@@ -141,4 +142,47 @@ pub(crate) fn terraform_init(dir: &Path, extra: &[&str]) {
     args.extend(plugin_arg.as_deref());
     args.extend(extra);
     terraform(dir, &args);
+}
+
+/// Generated files merged into one JSON value per top-level block kind.
+pub(crate) fn merged(files: &[String]) -> Value {
+    let mut merged = json!({});
+    for text in files {
+        let doc: Value = serde_json::from_str(text).unwrap();
+        for (kind, blocks) in doc.as_object().unwrap() {
+            for (key, value) in blocks.as_object().into_iter().flatten() {
+                let slot = &mut merged[kind][key];
+                match (slot.as_object_mut(), value.as_object()) {
+                    (Some(have), Some(more)) => have.extend(more.clone()),
+                    _ => *slot = value.clone(),
+                }
+            }
+        }
+    }
+    merged
+}
+
+/// Both modules merged (they share only the provider, its data sources and `region`).
+pub(crate) fn generated(toml: &str) -> Value {
+    let platform = config::from_str(toml, "test.toml").unwrap();
+    let mut files: Vec<String> = infra_gen::generate(&platform)
+        .unwrap()
+        .into_values()
+        .collect();
+    files.extend(
+        infra_gen::generate_bootstrap(&platform)
+            .unwrap()
+            .into_values(),
+    );
+    merged(&files)
+}
+
+/// The platform module alone.
+pub(crate) fn platform_module(toml: &str) -> Value {
+    let platform = config::from_str(toml, "test.toml").unwrap();
+    let files: Vec<String> = infra_gen::generate(&platform)
+        .unwrap()
+        .into_values()
+        .collect();
+    merged(&files)
 }

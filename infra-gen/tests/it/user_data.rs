@@ -495,10 +495,21 @@ fn every_log_file_the_host_writes_is_collected_by_the_agent() {
 
 #[test]
 fn a_worker_runs_the_host_runtime_with_the_queue_consumer_only() {
+    let with_workers: Vec<&str> = platforms()
+        .iter()
+        .filter(|(_, platform)| platform.etl.workers.is_some())
+        .map(|(fixture, _)| *fixture)
+        .collect();
+    assert!(
+        !with_workers.is_empty(),
+        "no fixture declares [etl] workers, so no worker's user data would be checked"
+    );
+    let mut checked = Vec::new();
     for (fixture, files) in fixtures() {
         let Some(template) = user_data_template(&files, "worker") else {
             continue;
         };
+        checked.push(fixture);
         let host = terraform_render(&user_data_template(&files, "host").unwrap());
         let worker = terraform_render(&template);
         assert!(sent_size(&worker) < USER_DATA_LIMIT, "{fixture}");
@@ -518,4 +529,8 @@ fn a_worker_runs_the_host_runtime_with_the_queue_consumer_only() {
             "AmazonCloudWatch-acme-production-platform-etl-worker"
         );
     }
+    assert_eq!(
+        checked, with_workers,
+        "exactly the fixtures with workers have a worker launch template"
+    );
 }

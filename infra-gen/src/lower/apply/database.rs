@@ -1,7 +1,7 @@
 //! The apply role on RDS: the instance, its groups and its managed secret.
 
-use crate::lower::Ctx;
-use crate::lower::apply::when;
+use crate::lower::apply::scope::when;
+use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};

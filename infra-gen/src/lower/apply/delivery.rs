@@ -1,6 +1,6 @@
 //! The apply role on the Terraform state, the ETL repository and the deploy document.
 
-use crate::lower::Ctx;
+use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::data::Statement;
 

@@ -1,7 +1,7 @@
 //! The apply role on the event queue, its notification and the worker fleet.
 
-use crate::lower::Ctx;
-use crate::lower::apply::{REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
+use crate::lower::apply::scope::{REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
+use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};

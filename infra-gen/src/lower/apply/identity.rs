@@ -1,8 +1,8 @@
 //! The apply role on IAM: the platform's roles and policies (under the permissions boundary), never
 //! the CI identity.
 
-use crate::lower::Ctx;
-use crate::lower::apply::{STATE_BUCKET_WRITES, deny, when};
+use crate::lower::apply::scope::{STATE_BUCKET_WRITES, deny, when};
+use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};

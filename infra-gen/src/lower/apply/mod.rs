@@ -8,11 +8,11 @@
 //! resources must carry the provider's default `Platform` tag (`aws:RequestTag`) and existing
 //! ones may be changed only when they already carry it (`aws:ResourceTag`). The statements are
 //! split into one customer managed policy per area so each stays under IAM's 6,144-character
-//! limit for managed policies, one file per area beside this one; the tag helpers live here.
+//! limit for managed policies, one file per area beside this one; the tag helpers live in
+//! `scope.rs`, below them, and this file only wires them into policies and attaches those.
 
-use crate::lower::iam_helpers::allow;
-use crate::lower::{Ctx, DELIVERY, IAM};
-use crate::tf::data::{AwsIamPolicyDocument, Condition, Statement};
+use crate::lower::ctx::{Ctx, DELIVERY, IAM};
+use crate::tf::data::{AwsIamPolicyDocument, Statement};
 use crate::tf::iam::{AwsIamPolicy, AwsIamRole, AwsIamRolePolicyAttachment};
 use crate::tf::{Document, Handle, TfError, TfString};
 
@@ -22,25 +22,10 @@ mod events;
 mod identity;
 mod network;
 mod observability;
+mod scope;
 mod storage;
 
-const REQUEST_TAG: &str = "aws:RequestTag/Platform";
-const RESOURCE_TAG: &str = "aws:ResourceTag/Platform";
-
-/// EC2 resource types the platform creates, as they appear in EC2 ARNs.
-const EC2_TYPES: [&str; 11] = [
-    "vpc",
-    "subnet",
-    "route-table",
-    "internet-gateway",
-    "security-group",
-    "elastic-ip",
-    "instance",
-    "volume",
-    "network-interface",
-    "vpc-flow-log",
-    "security-group-rule",
-];
+pub(crate) use crate::lower::apply::scope::ApplyDeps;
 
 /// One customer managed policy of the apply role.
 pub(crate) struct ApplyPolicy {
@@ -50,64 +35,6 @@ pub(crate) struct ApplyPolicy {
     pub(crate) description: &'static str,
     /// The statements.
     pub(crate) statements: Vec<Statement>,
-}
-
-/// What the apply policies refer to besides names. They live in the bootstrap module, so
-/// nothing of the platform is a handle: the platform VPC is looked up by its tag.
-pub(crate) struct ApplyDeps {
-    /// The platform VPC's ARN (a placeholder before the platform exists: re-apply the
-    /// bootstrap module after the platform's first apply).
-    pub(crate) vpc_arn: TfString,
-    /// The AMI parameter the platform reads (`compute.ami_ssm_parameter`).
-    pub(crate) ami_parameter: TfString,
-    /// Statements for the Terraform state (bucket listing, state object, lock file).
-    pub(crate) state: Vec<Statement>,
-}
-
-/// `condition` on the platform tag.
-fn platform_tag(ctx: &Ctx<'_>, variable: &'static str) -> Condition {
-    Condition {
-        test: "StringEquals",
-        variable,
-        values: vec![TfString::lit(ctx.platform.name.to_string())],
-    }
-}
-
-/// `statement` limited by `conditions`.
-fn when(statement: Statement, conditions: Vec<Condition>) -> Statement {
-    Statement {
-        condition: conditions,
-        ..statement
-    }
-}
-
-/// EC2 ARNs of `types` in this account and region.
-fn ec2_arns(ctx: &Ctx<'_>, types: &[&str]) -> Vec<TfString> {
-    types
-        .iter()
-        .map(|t| ctx.arn("ec2", &format!("{t}/*")))
-        .collect()
-}
-
-/// S3 calls that change a bucket's configuration: denied on the state bucket.
-const STATE_BUCKET_WRITES: [&str; 9] = [
-    "s3:DeleteBucket",
-    "s3:DeleteBucketPolicy",
-    "s3:PutBucketOwnershipControls",
-    "s3:PutBucketPolicy",
-    "s3:PutBucketPublicAccessBlock",
-    "s3:PutBucketVersioning",
-    "s3:PutEncryptionConfiguration",
-    "s3:PutLifecycleConfiguration",
-    "s3:PutBucketAcl",
-];
-
-/// A `Deny` of `actions` on `resources`.
-fn deny(sid: &'static str, actions: Vec<&'static str>, resources: Vec<TfString>) -> Statement {
-    Statement {
-        effect: "Deny",
-        ..allow(sid, actions, resources)
-    }
 }
 
 /// The apply role's policies, one per area.
@@ -187,16 +114,4 @@ pub(crate) fn attach_apply_policies(
         )?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::lower::PLATFORM_TAG;
-    use crate::lower::apply::{REQUEST_TAG, RESOURCE_TAG};
-
-    #[test]
-    fn tag_conditions_name_the_providers_platform_tag() {
-        assert_eq!(REQUEST_TAG, format!("aws:RequestTag/{PLATFORM_TAG}"));
-        assert_eq!(RESOURCE_TAG, format!("aws:ResourceTag/{PLATFORM_TAG}"));
-    }
 }

@@ -1,10 +1,10 @@
 //! The apply role on EC2: the VPC, subnets, routes, security groups and rules, the EIP and the
 //! host, created only with the platform tag.
 
-use crate::lower::Ctx;
-use crate::lower::apply::{
+use crate::lower::apply::scope::{
     ApplyDeps, EC2_TYPES, REQUEST_TAG, RESOURCE_TAG, ec2_arns, platform_tag, when,
 };
+use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};

@@ -1,6 +1,6 @@
 //! The apply role on CloudWatch Logs, CloudWatch, SNS and the agent's parameter.
 
-use crate::lower::Ctx;
+use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::Statement;

@@ -1,10 +1,10 @@
 //! Alarms: the encrypted SNS topic they notify, and one CloudWatch metric alarm per intent.
 
-use super::DIMENSION_GROUP;
 use super::dashboard::dashboard;
+use crate::lower::ctx::{Ctx, MONITORING};
 use crate::lower::encrypted::customer_key;
 use crate::lower::handles::{Db, Events, Host, Telemetry};
-use crate::lower::{Ctx, MONITORING};
+use crate::model::monitoring::agent::DIMENSION_GROUP;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, agent as agent_names, emf};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::monitoring::{

@@ -1,9 +1,9 @@
 //! The platform's CloudWatch dashboard: host, database, ETL and queue panels, then the ETL's
 //! latest ERROR lines.
 
-use super::DIMENSION_GROUP;
-use crate::lower::Ctx;
+use crate::lower::ctx::Ctx;
 use crate::lower::handles::{Db, Events, Host, Telemetry};
+use crate::model::monitoring::agent::DIMENSION_GROUP;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, agent as agent_names, emf};
 use crate::tf::monitoring::{Dashboard, Widget, WidgetProperties};
 use crate::tf::sqs::AwsSqsQueue;

@@ -3,15 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use super::DIMENSION_GROUP;
 use crate::agent::{
     Agent, Config, Disk, Files, LogFile, Logs, LogsCollected, Metrics, MetricsCollected, Plugin,
 };
+use crate::lower::ctx::{Ctx, MONITORING};
 use crate::lower::encrypted::log_group;
 use crate::lower::handles::Telemetry;
 use crate::lower::iam_helpers::allow;
-use crate::lower::{Ctx, MONITORING};
 use crate::model::Platform;
+use crate::model::monitoring::agent::DIMENSION_GROUP;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, HostLog, agent as agent_names, emf};
 use crate::tf::data::{Condition, Statement};
 use crate::tf::logs::{AwsCloudwatchLogMetricFilter, MetricTransformation};

@@ -6,7 +6,7 @@
 //! agent configuration built here), and the integration tests check the emitted alarms against
 //! what the agent configuration and `etl/src/metrics.rs` really publish.
 //!
-//! One area in three files: `logs.rs` (log groups, metric filter, agent parameter, the host's
+//! One area in three files (this one only declares and re-exports): `logs.rs` (log groups, metric filter, agent parameter, the host's
 //! grants for them; lowered before compute, which reads the parameter), `alarms.rs` (the topic
 //! and the alarms) and `dashboard.rs`, both lowered after compute, which they watch.
 //!
@@ -19,6 +19,3 @@ mod logs;
 
 pub(crate) use alarms::lower_alarms;
 pub(crate) use logs::{host_metrics_statement, host_statements, lower_logs};
-
-/// The dimension the workers' agent adds, and the one the fleet alarms and dashboard use.
-const DIMENSION_GROUP: &str = "AutoScalingGroupName";

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::model::EtlHost;
-use crate::model::config::{Validator, is_word};
+use crate::model::config::validator::{Validator, is_word};
 
 /// Canonical's public SSM parameter for the current Ubuntu 24.04 LTS amd64 AMI on gp3.
 pub const UBUNTU_2404_AMI_PARAMETER: &str =

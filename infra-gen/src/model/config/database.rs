@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::model::Database;
-use crate::model::config::{Validator, is_identifier};
+use crate::model::config::validator::{Validator, is_identifier};
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]

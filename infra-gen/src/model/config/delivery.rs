@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::model::config::Validator;
+use crate::model::config::validator::Validator;
 use crate::model::{Delivery, GithubDelivery};
 
 #[derive(Debug, Deserialize)]

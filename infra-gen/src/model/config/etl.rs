@@ -4,9 +4,9 @@
 use serde::Deserialize;
 
 use crate::model::Database;
-use crate::model::config::{Validator, is_identifier};
+use crate::model::config::validator::{Validator, is_identifier};
+use crate::model::etl::Etl;
 use crate::model::events::{EventQueue, Workers};
-use crate::model::monitoring::Etl;
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -15,6 +15,7 @@ pub(super) struct RawEtl {
     schedule_minutes: u32,
     jobs: u32,
     event_prefixes: Vec<String>,
+    suffix: Option<String>,
     queue_visibility_timeout_seconds: u32,
     queue_max_receive_count: u32,
     queue_retention_days: u32,
@@ -28,6 +29,7 @@ impl Default for RawEtl {
             schedule_minutes: 60,
             jobs: 8,
             event_prefixes: vec!["raw/".into()],
+            suffix: None,
             queue_visibility_timeout_seconds: 300,
             queue_max_receive_count: 5,
             queue_retention_days: 4,
@@ -65,6 +67,7 @@ impl Validator<'_> {
         self.check((1..=64).contains(&raw.jobs), "etl.jobs", "must be 1-64");
         let queue = EventQueue {
             prefixes: raw.event_prefixes,
+            suffix: raw.suffix,
             visibility_timeout_seconds: raw.queue_visibility_timeout_seconds,
             max_receive_count: raw.queue_max_receive_count,
             retention_days: raw.queue_retention_days,

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::model::Database;
-use crate::model::config::Validator;
+use crate::model::config::validator::Validator;
 use crate::model::monitoring::{Monitoring, Thresholds};
 
 /// Retention values CloudWatch Logs accepts.

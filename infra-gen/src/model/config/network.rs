@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::model::Network;
-use crate::model::config::Validator;
+use crate::model::config::validator::Validator;
 use crate::model::names::Cidr;
 
 #[derive(Debug, Deserialize)]

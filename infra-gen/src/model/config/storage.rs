@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::model::DataBucket;
-use crate::model::config::Validator;
+use crate::model::config::validator::Validator;
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]

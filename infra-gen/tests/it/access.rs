@@ -1,0 +1,450 @@
+//! Who may do what, read from the whole output: the GitHub roles' trust, the apply role's managed
+//! policies (scope, size limit, no way to change the bootstrap), the deploy role, the host's
+//! image pull and agent policy, and the permissions boundary every platform role carries.
+
+use serde_json::{Value, json};
+
+use crate::support::{generated, platform_module};
+
+const GITHUB: &str = "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n";
+
+#[test]
+fn github_roles_trust_only_the_repository_subjects_of_the_contract() {
+    let doc = generated(GITHUB);
+    let trust = |role: &str| {
+        let statement =
+            &doc["data"]["aws_iam_policy_document"][format!("github_{role}_trust")]["statement"][0];
+        assert_eq!(
+            statement["actions"],
+            json!(["sts:AssumeRoleWithWebIdentity"])
+        );
+        assert_eq!(
+            statement["principals"][0]["identifiers"],
+            json!(["${aws_iam_openid_connect_provider.github.arn}"])
+        );
+        assert_eq!(
+            statement["condition"][0],
+            json!({"test": "StringEquals", "variable": "token.actions.githubusercontent.com:aud", "values": ["sts.amazonaws.com"]})
+        );
+        statement["condition"][1]["values"].clone()
+    };
+    assert_eq!(
+        trust("plan"),
+        json!(["repo:o/r:pull_request", "repo:o/r:ref:refs/heads/main"])
+    );
+    assert_eq!(trust("apply"), json!(["repo:o/r:environment:production"]));
+    assert_eq!(trust("deploy"), json!(["repo:o/r:ref:refs/heads/main"]));
+    let roles = &doc["resource"]["aws_iam_role"];
+    assert_eq!(roles["github_apply"]["name"], "demo-github-apply");
+    assert_eq!(
+        doc["output"]["github_deploy_role_arn"]["value"],
+        "${aws_iam_role.github_deploy.arn}"
+    );
+}
+
+#[test]
+fn state_access_follows_the_configured_bucket_and_key() {
+    let doc = generated(GITHUB);
+    let apply = &doc["data"]["aws_iam_policy_document"]["github_apply_delivery"]["statement"];
+    assert_eq!(
+        apply[1]["resources"],
+        json!([
+            "arn:${data.aws_partition.current.partition}:s3:::tfstate/hadrian/terraform.tfstate",
+            "arn:${data.aws_partition.current.partition}:s3:::tfstate/hadrian/terraform.tfstate.tflock"
+        ])
+    );
+    let plan = &doc["data"]["aws_iam_policy_document"]["github_plan"]["statement"];
+    assert_eq!(plan[1]["actions"], json!(["s3:GetObject"]));
+    assert_eq!(plan[2]["effect"], "Deny");
+}
+
+/// The policy JSON IAM stores for an `aws_iam_policy_document`, with every interpolation
+/// replaced by the longest value it can take, so its length bounds the real one.
+fn longest_policy_json(document: &Value) -> String {
+    let statements: Vec<Value> = document["statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let mut conditions = serde_json::Map::new();
+            for c in s["condition"].as_array().into_iter().flatten() {
+                let test = conditions
+                    .entry(c["test"].as_str().unwrap())
+                    .or_insert_with(|| json!({}));
+                test[c["variable"].as_str().unwrap()] = c["values"].clone();
+            }
+            json!({"Sid": s["sid"], "Effect": s["effect"], "Action": s["actions"],
+                   "Resource": s["resources"], "Condition": conditions})
+        })
+        .collect();
+    let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = start + rest[start..].find('}').unwrap();
+        out.push_str(match &rest[start + 2..end] {
+            "data.aws_partition.current.partition" => "aws-us-gov",
+            "data.aws_region.current.name" => "ap-southeast-2",
+            "data.aws_caller_identity.current.account_id" => "123456789012",
+            // An ARN, a variable's value: generously long.
+            _ => "arn:aws-us-gov:ec2:ap-southeast-2:123456789012:vpc/vpc-0123456789abcdef0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The GitHub identity and a worker fleet: every apply policy area is present.
+const GITHUB_WITH_WORKERS: &str = "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n[etl]\nworkers = { min = 0, max = 2 }\n";
+
+#[test]
+fn the_apply_role_has_only_its_own_managed_policies_each_within_the_size_limit() {
+    for config in [GITHUB, GITHUB_WITH_WORKERS] {
+        apply_policies_fit(config);
+    }
+}
+
+fn apply_policies_fit(config: &str) {
+    let doc = generated(config);
+    let attached: Vec<&Value> = doc["resource"]["aws_iam_role_policy_attachment"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|a| a["role"] == "${aws_iam_role.github_apply.id}")
+        .map(|a| &a["policy_arn"])
+        .collect();
+    let mut policies = doc["resource"]["aws_iam_policy"]
+        .as_object()
+        .unwrap()
+        .clone();
+    policies.retain(|name, _| name.starts_with("github_apply_"));
+    assert_eq!(attached.len(), policies.len());
+    assert!(
+        policies.len() <= 10,
+        "IAM attaches at most 10 managed policies"
+    );
+    for (name, policy) in &policies {
+        assert!(attached.contains(&&json!(format!("${{aws_iam_policy.{name}.arn}}"))));
+        assert!(
+            policy["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("demo-github-apply-")
+        );
+        let document = &doc["data"]["aws_iam_policy_document"][name];
+        let text = longest_policy_json(document);
+        assert!(text.len() < 6144, "{name}: {} characters", text.len());
+    }
+    assert!(doc["resource"]["aws_iam_role_policy"]["github_apply"].is_null());
+}
+
+#[test]
+fn the_apply_role_is_scoped_to_the_platform() {
+    for config in [GITHUB, GITHUB_WITH_WORKERS] {
+        apply_role_is_scoped(config);
+    }
+}
+
+fn apply_role_is_scoped(config: &str) {
+    let doc = generated(config);
+    let documents = doc["data"]["aws_iam_policy_document"].as_object().unwrap();
+    let statements: Vec<&Value> = documents
+        .iter()
+        .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
+        .flat_map(|(_, d)| d["statement"].as_array().unwrap())
+        .collect();
+    assert!(statements.len() > 20);
+    for s in &statements {
+        let conditioned = s["condition"].as_array().is_some_and(|c| !c.is_empty());
+        for resource in s["resources"].as_array().unwrap() {
+            let r = resource.as_str().unwrap();
+            let scoped = r.contains("demo-")
+                || r.contains("/demo/")
+                || r.contains("rds!db-")
+                || r.contains("token.actions.githubusercontent.com")
+                || r.contains("tfstate/")
+                || r.ends_with(":s3:::tfstate")
+                || r.contains("::image/*")
+                || r.ends_with("::parameter/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id")
+                || r.contains(":iam::aws:policy/")
+                || r.contains(":og:default:postgres-");
+            assert!(
+                scoped
+                    || conditioned
+                    || r == "*"
+                    || r.ends_with(":volume/*")
+                    || r.ends_with(":network-interface/*"),
+                "{}: {r}",
+                s["sid"]
+            );
+        }
+        let actions = s["actions"].as_array().unwrap();
+        if actions.contains(&json!("iam:PassRole")) {
+            assert_eq!(actions.len(), 1);
+            assert_eq!(s["condition"][0]["variable"], "iam:PassedToService");
+        }
+        if actions
+            .iter()
+            .any(|a| a.as_str().unwrap().starts_with("ec2:Create"))
+            && s["sid"] != "AdoptTheDefaultSecurityGroup"
+        {
+            assert!(conditioned, "{}", s["sid"]);
+        }
+    }
+    let tag = |sid: &str| {
+        statements
+            .iter()
+            .find(|s| s["sid"] == sid)
+            .map(|s| s["condition"][0].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        tag("CreateOnlyTaggedEc2"),
+        json!({"test": "StringEquals", "variable": "aws:RequestTag/Platform", "values": ["demo"]})
+    );
+    assert_eq!(
+        tag("ChangeOnlyPlatformEc2")["variable"],
+        "aws:ResourceTag/Platform"
+    );
+    assert_eq!(
+        tag("CreateOnlyTaggedKeys")["variable"],
+        "aws:RequestTag/Platform"
+    );
+    assert!(doc["provider"]["aws"]["default_tags"]["tags"]["Platform"] == "demo");
+}
+
+#[test]
+fn the_deploy_role_reaches_only_the_tagged_host_with_the_deploy_document() {
+    let doc = generated(GITHUB);
+    let statements = &doc["data"]["aws_iam_policy_document"]["github_deploy"]["statement"];
+    let send: Vec<&Value> = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["actions"] == json!(["ssm:SendCommand"]))
+        .collect();
+    assert_eq!(send.len(), 2);
+    assert_eq!(
+        send[0]["resources"],
+        json!([
+            "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:document/demo-etl-deploy"
+        ])
+    );
+    assert_eq!(
+        send[1]["condition"],
+        json!([{"test": "StringEquals", "variable": "ssm:resourceTag/hadrian:etl-host", "values": ["demo"]}])
+    );
+    assert_eq!(
+        doc["resource"]["aws_instance"]["etl_host"]["tags"]["hadrian:etl-host"],
+        "demo"
+    );
+    let content = doc["resource"]["aws_ssm_document"]["etl_deploy"]["content"]
+        .as_str()
+        .unwrap();
+    let content: Value = serde_json::from_str(content).unwrap();
+    assert_eq!(
+        content["parameters"]["ImageDigest"]["allowedPattern"],
+        "^sha256:[0-9a-f]{64}$"
+    );
+    assert_eq!(
+        content["mainSteps"][0]["inputs"]["runCommand"],
+        json!([
+            "/opt/hadrian/etl/deploy.sh ${aws_ecr_repository.etl.repository_url} {{ ImageDigest }}"
+        ])
+    );
+}
+
+#[test]
+fn without_a_repository_nothing_is_trusted_and_an_existing_provider_can_be_used() {
+    let doc = generated("");
+    assert!(doc["resource"]["aws_iam_openid_connect_provider"].is_null());
+    assert!(doc["resource"]["aws_iam_role"]["github_plan"].is_null());
+    assert_eq!(doc["output"]["github_plan_role_arn"]["value"], "${null}");
+    assert_eq!(
+        doc["output"]["etl_ecr_repository_url"]["value"],
+        "${aws_ecr_repository.etl.repository_url}"
+    );
+    let doc = generated(&format!("{GITHUB}create_oidc_provider = false\n"));
+    assert!(doc["resource"]["aws_iam_openid_connect_provider"].is_null());
+    assert_eq!(
+        doc["data"]["aws_iam_openid_connect_provider"]["github"]["url"],
+        "https://token.actions.githubusercontent.com"
+    );
+}
+
+const IMAGE_PARAMETER_ARN: &str = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter/hadrian/demo/etl/image-digest";
+
+#[test]
+fn the_host_pulls_only_from_its_own_repository() {
+    let doc = generated("");
+    let statements = &doc["data"]["aws_iam_policy_document"]["etl_host"]["statement"];
+    let by_sid = |sid: &str| {
+        statements
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sid"] == sid)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_sid("PullEtlImage")["resources"],
+        json!(["${aws_ecr_repository.etl.arn}"])
+    );
+    assert_eq!(by_sid("LogInToEcr")["resources"], json!(["*"]));
+    let digest = by_sid("ReadDeployedImageDigest");
+    assert_eq!(digest["actions"], json!(["ssm:GetParameter"]));
+    assert_eq!(digest["resources"], json!([IMAGE_PARAMETER_ARN]));
+    assert!(!statements.to_string().contains("ssm:PutParameter"));
+    let deploy = generated(GITHUB);
+    let record = deploy["data"]["aws_iam_policy_document"]["github_deploy"]["statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["sid"] == "RecordDeployedImageDigest")
+        .unwrap()
+        .clone();
+    assert_eq!(record["actions"], json!(["ssm:PutParameter"]));
+    assert_eq!(record["resources"], json!([IMAGE_PARAMETER_ARN]));
+    let repository = &doc["resource"]["aws_ecr_repository"]["etl"];
+    assert_eq!(repository["image_tag_mutability"], "IMMUTABLE");
+    assert_eq!(
+        repository["image_scanning_configuration"]["scan_on_push"],
+        true
+    );
+    assert_eq!(
+        repository["encryption_configuration"]["encryption_type"],
+        "KMS"
+    );
+}
+
+#[test]
+fn every_platform_role_carries_a_boundary_that_covers_its_policies() {
+    let doc = platform_module(GITHUB);
+    assert!(doc["resource"]["aws_iam_openid_connect_provider"].is_null());
+    let roles = doc["resource"]["aws_iam_role"].as_object().unwrap();
+    assert_eq!(roles.len(), 3);
+    for role in roles.values() {
+        assert_eq!(
+            role["permissions_boundary"],
+            "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/demo-permissions-boundary"
+        );
+    }
+    let documents = &doc["data"]["aws_iam_policy_document"];
+    let granted: Vec<&Value> = ["aws_iam_role_policy", "aws_iam_policy"]
+        .iter()
+        .flat_map(|t| doc["resource"][*t].as_object().into_iter().flatten())
+        .map(|(_, p)| {
+            let name = p["policy"].as_str().unwrap();
+            let name = &name["${data.aws_iam_policy_document.".len()..name.len() - ".json}".len()];
+            &documents[name]
+        })
+        .flat_map(|d| d["statement"].as_array().unwrap())
+        .filter(|s| s["effect"] == "Allow")
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .collect();
+    assert!(granted.len() > 20);
+    let bootstrap = generated(GITHUB);
+    let boundary: Vec<&Value> =
+        bootstrap["data"]["aws_iam_policy_document"]["permissions_boundary"]["statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["actions"].as_array().unwrap())
+            .collect();
+    assert!(boundary.len() > 20, "{boundary:?}");
+    for action in granted {
+        assert!(
+            boundary.contains(&action),
+            "{action} is granted to a platform role but not in the permissions boundary"
+        );
+    }
+}
+
+#[test]
+fn the_apply_role_cannot_change_the_bootstrap_or_create_unbounded_roles() {
+    let doc = generated(GITHUB);
+    let statements: Vec<Value> = doc["data"]["aws_iam_policy_document"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
+        .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
+        .collect();
+    let allowing = |action: &str| {
+        statements
+            .iter()
+            .filter(|s| {
+                s["effect"] == "Allow" && s["actions"].as_array().unwrap().contains(&json!(action))
+            })
+            .collect::<Vec<_>>()
+    };
+    let boundary = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/demo-permissions-boundary";
+    for action in ["iam:CreateRole", "iam:PutRolePermissionsBoundary"] {
+        let allows = allowing(action);
+        assert_eq!(allows.len(), 1, "{action}");
+        assert_eq!(
+            allows[0]["condition"],
+            json!([{"test": "ArnEquals", "variable": "iam:PermissionsBoundary", "values": [boundary]}])
+        );
+    }
+    assert!(allowing("iam:CreateOpenIDConnectProvider").is_empty());
+    let by_sid = |sid: &str| statements.iter().find(|s| s["sid"] == sid).unwrap();
+    let bootstrap = by_sid("NeverTouchTheBootstrapIdentity");
+    assert_eq!(bootstrap["effect"], "Deny");
+    for action in [
+        "iam:CreatePolicyVersion",
+        "iam:PutRolePolicy",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:AttachRolePolicy",
+    ] {
+        assert!(
+            bootstrap["actions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(action))
+        );
+    }
+    let denied = bootstrap["resources"].to_string();
+    for target in [
+        "role/demo-github-*",
+        "policy/demo-github-*",
+        "policy/demo-permissions-boundary",
+    ] {
+        assert!(denied.contains(target), "{target}");
+    }
+    assert_eq!(by_sid("NeverDropARolesBoundary")["effect"], "Deny");
+    let state = by_sid("NeverTouchTheStateBucket");
+    assert_eq!(
+        state["resources"],
+        json!(["arn:${data.aws_partition.current.partition}:s3:::tfstate"])
+    );
+    assert!(
+        state["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("s3:PutBucketPolicy"))
+    );
+}
+
+#[test]
+fn the_host_reads_no_parameter_through_its_ssm_agent_policy() {
+    let doc = generated(GITHUB);
+    let attachments = doc["resource"]["aws_iam_role_policy_attachment"]
+        .as_object()
+        .unwrap();
+    let host: Vec<&Value> = attachments
+        .values()
+        .filter(|a| a["role"] == "${aws_iam_role.etl_host.id}")
+        .map(|a| &a["policy_arn"])
+        .collect();
+    assert_eq!(host, [&json!("${aws_iam_policy.ssm_agent.arn}")]);
+    let agent = doc["data"]["aws_iam_policy_document"]["ssm_agent"].to_string();
+    assert!(agent.contains("ssm:UpdateInstanceInformation"));
+    assert!(agent.contains("ssmmessages:OpenDataChannel"));
+    assert!(agent.contains("ec2messages:GetMessages"));
+    assert!(!agent.contains("Parameter"));
+    assert!(!doc.to_string().contains("AmazonSSMManagedInstanceCore"));
+}
