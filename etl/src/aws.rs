@@ -8,6 +8,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::ResponseChecksumValidation;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// AWS settings shared by every subcommand.
 #[derive(Debug, Clone, Default)]
@@ -18,9 +19,14 @@ pub struct AwsOptions {
     pub max_attempts: u32,
 }
 
-/// Loads the SDK config from the default chain plus the overrides.
+/// Loads the SDK config from the default chain plus the overrides. Every client, and the credential providers
+/// (IMDS, SSO, STS), use one HTTPS client with rustls on ring, the same crypto provider as the PostgreSQL TLS.
 pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)));
     if let Some(url) = &options.endpoint_url {
         loader = loader.endpoint_url(url);

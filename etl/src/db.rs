@@ -182,7 +182,7 @@ fn rustls_connector(
             ca_bundle.display()
         )));
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| DbError::Tls(e.to_string()))?
