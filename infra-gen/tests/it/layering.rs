@@ -12,15 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Violations seen today, each `<file> imports <module>`, that the import rules would otherwise
-/// refuse: removed when the etl house branch lands (it has `queue` reach the database through the
-/// engine only, and defines `ColumnType` in `spec`). An entry that no longer matches is harmless
-/// but should be deleted with it.
-const KNOWN_VIOLATIONS_UNTIL_ETL_HOUSE_LANDS: [&str; 2] = [
-    "etl/src/queue.rs imports db",
-    "etl/src/spec.rs imports transform::types",
-];
-
 /// A module path inside a crate (`["lower", "monitoring", "alarms"]`).
 type ModulePath = Vec<String>;
 
@@ -454,7 +445,7 @@ fn assert_names_exist(krate: &Crate, selector: &Selector, rule: &Rule) {
 }
 
 /// Every failure of the import rules in one crate, as `(allow-list key, message)`.
-fn violations(krate: &Crate, rules: &[Rule]) -> Vec<(String, String)> {
+fn violations(krate: &Crate, rules: &[Rule]) -> Vec<String> {
     let externs: Vec<String> = rules
         .iter()
         .flat_map(|r| &r.targets)
@@ -514,28 +505,22 @@ fn violations(krate: &Crate, rules: &[Rule]) -> Vec<(String, String)> {
                 }
             };
             for (source, import) in bad {
-                found.push((
-                    format!("{} imports {}", source.shown, import.target.show()),
-                    format!(
-                        "{}:{}: `{}` imports {}, but ARCHITECTURE.md says `{}`",
-                        source.shown,
-                        import.line,
-                        import.text,
-                        import.target.show(),
-                        rule.shown
-                    ),
+                found.push(format!(
+                    "{}:{}: `{}` imports {}, but ARCHITECTURE.md says `{}`",
+                    source.shown,
+                    import.line,
+                    import.text,
+                    import.target.show(),
+                    rule.shown
                 ));
             }
         }
     }
     if let Some(cycle) = top_level_cycle(&imports) {
-        found.push((
-            String::new(),
-            format!(
-                "{}: top-level modules in a cycle: {}",
-                krate.name,
-                cycle.join(" → ")
-            ),
+        found.push(format!(
+            "{}: top-level modules in a cycle: {}",
+            krate.name,
+            cycle.join(" → ")
         ));
     }
     found
@@ -549,10 +534,7 @@ fn top_level_cycle(imports: &[(&Source, Vec<Import>)]) -> Option<Vec<String>> {
             let Target::Module(target) = &import.target else {
                 continue;
             };
-            let key = format!("{} imports {}", source.shown, import.target.show());
-            if target[0] != source.module[0]
-                && !KNOWN_VIOLATIONS_UNTIL_ETL_HOUSE_LANDS.contains(&key.as_str())
-            {
+            if target[0] != source.module[0] {
                 edges
                     .entry(source.module[0].as_str())
                     .or_default()
@@ -601,10 +583,8 @@ fn every_import_rule_of_architecture_md_holds_in_both_crates() {
         Crate::read("etl", "etl"),
     ] {
         assert!(krate.sources.len() > 15, "{} has few files", krate.name);
-        for (key, message) in violations(&krate, &rules) {
-            if !KNOWN_VIOLATIONS_UNTIL_ETL_HOUSE_LANDS.contains(&key.as_str()) {
-                writeln!(report, "{message}").unwrap();
-            }
+        for message in violations(&krate, &rules) {
+            writeln!(report, "{message}").unwrap();
         }
     }
     assert!(report.is_empty(), "import rules broken:\n{report}");
