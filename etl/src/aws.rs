@@ -7,6 +7,7 @@
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::ResponseChecksumValidation;
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
@@ -19,14 +20,18 @@ pub struct AwsOptions {
     pub max_attempts: u32,
 }
 
-/// Loads the SDK config from the default chain plus the overrides. Every client, and the credential providers
-/// (IMDS, SSO, STS), use one HTTPS client with rustls on ring, the same crypto provider as the PostgreSQL TLS.
-pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
-    let https = aws_smithy_http_client::Builder::new()
+/// The HTTPS client every AWS client and credential provider (IMDS, SSO, STS) uses: rustls on ring, the same
+/// crypto provider as the PostgreSQL TLS, so only one is compiled.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+        .build_https()
+}
+
+/// Loads the SDK config from the default chain plus the overrides.
+pub async fn sdk_config(options: &AwsOptions) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https)
+        .http_client(https_client())
         .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)));
     if let Some(url) = &options.endpoint_url {
         loader = loader.endpoint_url(url);

@@ -1,18 +1,11 @@
 //! Configuration: the RDS-managed secret, environment fallbacks, TLS settings, `etl migrate`.
 
-use crate::support::{PEOPLE_SPEC, TestEnv, people, servers};
+use crate::support::{PEOPLE_SPEC, TestEnv, people, sdk_config, servers};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_from_a_secret_and_every_setting_from_the_environment() {
     let env = TestEnv::new("secret").await;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&servers().moto_url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
+    let config = sdk_config(&servers().moto_url).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let arn = secrets
         .create_secret()

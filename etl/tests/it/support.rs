@@ -511,8 +511,10 @@ impl TestEnv {
     }
 }
 
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+/// The SDK config of the tests' own clients: moto's endpoint and fixed credentials.
+pub(crate) async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(etl::aws::https_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
