@@ -30,6 +30,7 @@ use crate::error::{Error, QueueError};
 use crate::metrics;
 use crate::process::{Engine, JobOutcome, LoadJob, report, run_loads};
 use crate::source;
+use crate::spec::Selection;
 
 /// Messages asked for per receive (the most SQS returns).
 const BATCH: usize = 10;
@@ -67,6 +68,7 @@ pub async fn serve(
         bucket: config.bucket.clone(),
         prefix: config.prefix.clone(),
         dataset: config.dataset.name.clone(),
+        selection: config.dataset.selection.clone(),
         visibility: 0,
         jobs: job_tx,
         // Also fires when the engine stops on its own (database gone), so the consumer does not keep receiving.
@@ -135,6 +137,8 @@ struct Consumer {
     bucket: String,
     prefix: String,
     dataset: String,
+    /// Which keys below the prefix are data.
+    selection: Selection,
     /// The queue's visibility timeout (seconds): the extension applied while a message is in hand.
     visibility: i32,
     jobs: Sender<LoadJob>,
@@ -347,6 +351,12 @@ impl Consumer {
         if !key.starts_with(&self.prefix) || key.ends_with('/') {
             info!(queue = %self.queue, message_id = id, bucket = %self.bucket, key = %key, prefix = %self.prefix,
                   "Ignored a key outside the prefix.");
+            return Verdict::Delete;
+        }
+        // Not data (a `_SUCCESS` marker, a key outside the spec's globs): final, like a load that skipped it.
+        if let Some(reason) = self.selection.skip_reason(&self.prefix, key) {
+            info!(dataset = %self.dataset, queue = %self.queue, message_id = id, bucket = %self.bucket, key = %key,
+                  reason, "Skipped object.");
             return Verdict::Delete;
         }
         let object = match source::head(&self.s3, &self.bucket, key).await {

@@ -38,13 +38,25 @@ pub async fn process(engine: &Engine, shutdown: CancellationToken) -> Result<Run
     let (pending_tx, mut pending_rx) = unbounded_channel();
     let produce = async {
         let mut listing = Listing::new(&engine.s3, &config.bucket, &config.prefix);
-        let (mut listed, mut already) = (0_u64, 0_u64);
+        let (mut listed, mut already, mut not_data) = (0_u64, 0_u64, 0_u64);
         // Stops early only when the engine has stopped taking jobs (it failed); its error is the run's.
         'pages: while let Some(page) = listing.next_page().await? {
             if shutdown.is_cancelled() {
                 break;
             }
             listed += page.len() as u64;
+            let mut data = Vec::with_capacity(page.len());
+            for object in page {
+                match dataset.selection.skip_reason(&config.prefix, &object.key) {
+                    None => data.push(object),
+                    Some(reason) => {
+                        not_data += 1;
+                        info!(dataset = %dataset.name, bucket = %object.bucket, key = %object.key, reason,
+                              "Skipped object.");
+                    }
+                }
+            }
+            let page = data;
             let loaded = if config.reprocess {
                 BTreeSet::new()
             } else {
@@ -75,7 +87,7 @@ pub async fn process(engine: &Engine, shutdown: CancellationToken) -> Result<Run
             info!(dataset = %dataset.name, bucket = %config.bucket, objects = already, reason = "already loaded", "Skipped objects.");
         }
         info!(bucket = %config.bucket, prefix = %config.prefix, objects = listed, "Listed objects.");
-        Ok::<_, Error>((listed, already))
+        Ok::<_, Error>((listed, already + not_data))
     };
     let collect = async {
         let mut summary = RunSummary::default();

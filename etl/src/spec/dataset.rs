@@ -13,6 +13,8 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::error::SpecError;
+use crate::spec::format::{BoolWords, TimeFormat};
+use crate::spec::source::{Compression, Format, Selection, SourceSpec};
 use crate::spec::types::ColumnType;
 
 /// The column every target table carries: the `etl_objects.id` of the object a row came from.
@@ -26,6 +28,9 @@ pub struct DatasetSpec {
     pub name: String,
     /// Target table (optionally `schema.table`).
     pub table: String,
+    /// What the objects are and which of them are data.
+    #[serde(default)]
+    pub source: SourceSpec,
     #[serde(default)]
     pub csv: CsvOptions,
     pub columns: Vec<ColumnSpec>,
@@ -69,7 +74,8 @@ fn default_encoding() -> String {
     "utf-8".to_owned()
 }
 
-/// One column: CSV field position is the column's position in the spec.
+/// One column: a CSV field's position is the column's position in the spec; JSON Lines and Parquet read the
+/// member or column of its name (or its `path`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
@@ -84,6 +90,21 @@ pub struct ColumnSpec {
     /// Regex replacements applied in order to non-NULL values.
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
+    /// JSON Lines: a JSON pointer (`/user/id`) read instead of the top-level member named like the column.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// How a `date`, `timestamp` or `timestamptz` value is written: a strftime pattern or an epoch unit.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Extra words a `boolean` column reads as true.
+    #[serde(default)]
+    pub true_values: Vec<String>,
+    /// Extra words a `boolean` column reads as false.
+    #[serde(default)]
+    pub false_values: Vec<String>,
+    /// Strip leading and trailing whitespace (after `null_if` and the rules).
+    #[serde(default)]
+    pub trim: bool,
 }
 
 fn default_nullable() -> bool {
@@ -132,6 +153,10 @@ pub struct Dataset {
     pub delimiter: u8,
     pub header: bool,
     pub encoding: &'static Encoding,
+    pub format: Format,
+    pub compression: Compression,
+    /// Which keys below the prefix are data.
+    pub selection: Selection,
     pub columns: Vec<Column>,
     pub path: PathBuf,
 }
@@ -146,6 +171,14 @@ pub struct Column {
     pub null_if: Vec<String>,
     /// Regex replacements, in spec order.
     pub rules: Vec<Rule>,
+    /// JSON Lines: where the value is, as a JSON pointer (`None`: the member named like the column).
+    pub path: Option<String>,
+    /// Strip leading and trailing whitespace before the value is read.
+    pub trim: bool,
+    /// How a date or time value is written, when not in PostgreSQL's own form.
+    pub time_format: Option<TimeFormat>,
+    /// Extra boolean words.
+    pub bool_words: Option<BoolWords>,
 }
 
 /// A compiled regex replacement.
@@ -207,6 +240,7 @@ impl Dataset {
                 ));
                 UTF_8
             });
+        let selection = Selection::new(&spec.source, &mut problems);
         if spec.columns.is_empty() {
             problems.push("at least one column is required".to_owned());
         }
@@ -258,12 +292,40 @@ impl Dataset {
                     }
                 }
             }
+            let mut problem = |message: String| {
+                problems.push(format!("column {:?}: {message}", column.name));
+            };
+            let time_format = column.format.as_deref().and_then(|raw| {
+                TimeFormat::parse(raw, column_type)
+                    .map_err(&mut problem)
+                    .ok()
+            });
+            let bool_words = BoolWords::new(&column.true_values, &column.false_values, column_type)
+                .map_err(&mut problem)
+                .ok()
+                .flatten();
+            if let Some(path) = &column.path {
+                if spec.source.format == Format::Csv {
+                    problem(
+                        "path applies to jsonl sources (a CSV field is found by position)"
+                            .to_owned(),
+                    );
+                } else if !path.starts_with('/') {
+                    problem(format!(
+                        "path {path:?} is not a JSON pointer (it starts with /, as in /user/id)"
+                    ));
+                }
+            }
             columns.push(Column {
                 name,
                 column_type,
                 nullable: column.nullable,
                 null_if: column.null_if.clone(),
                 rules,
+                path: column.path.clone(),
+                trim: column.trim,
+                time_format,
+                bool_words,
             });
         }
         if !problems.is_empty() {
@@ -277,8 +339,11 @@ impl Dataset {
             schema,
             table,
             delimiter,
-            header: spec.csv.header,
+            header: spec.csv.header && spec.source.format == Format::Csv,
             encoding,
+            format: spec.source.format,
+            compression: spec.source.compression,
+            selection,
             columns,
             path: path.to_owned(),
         })

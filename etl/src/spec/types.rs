@@ -20,6 +20,8 @@ pub enum ColumnType {
     Timestamp,
     TimestampTz,
     Uuid,
+    /// A JSON document (an object or array from JSON Lines or Parquet, or JSON text in CSV).
+    Jsonb,
 }
 
 impl ColumnType {
@@ -60,6 +62,7 @@ impl ColumnType {
             ("timestamp" | "timestamp without time zone", None) => Self::Timestamp,
             ("timestamptz" | "timestamp with time zone", None) => Self::TimestampTz,
             ("uuid", None) => Self::Uuid,
+            ("jsonb", None) => Self::Jsonb,
             _ => return Err(format!("unsupported type {raw:?}")),
         };
         Ok(t)
@@ -83,6 +86,7 @@ impl fmt::Display for ColumnType {
             Self::Timestamp => f.write_str("timestamp"),
             Self::TimestampTz => f.write_str("timestamptz"),
             Self::Uuid => f.write_str("uuid"),
+            Self::Jsonb => f.write_str("jsonb"),
         }
     }
 }

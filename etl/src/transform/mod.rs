@@ -1,10 +1,13 @@
-//! The transform: pure, synchronous, no I/O. A CSV record goes in, a typed row or a reject reason comes out.
+//! The transform: pure, synchronous, no I/O. A record (from CSV, JSON Lines or Parquet) goes in, a typed row or a
+//! reject reason comes out.
 //!
 //! Per column, in this order: an unquoted empty field is NULL; a raw value listed in `null_if` becomes NULL; the
-//! regex rules run in spec order on what is left (each replaces all matches); the result is checked against the
-//! column's type and nullability, which also encodes it in binary `COPY` form straight into the row writer's
-//! buffer. Columns without rules pass through without a copy of their text. Rules are compiled once.
+//! regex rules run in spec order on what is left (each replaces all matches); `trim` strips surrounding whitespace;
+//! the result is read in the column's declared `format` or boolean words (`format.rs`), else checked against the
+//! column's type (`types.rs`), which also encodes it in binary `COPY` form straight into the row writer's buffer.
+//! Columns without rules pass through without a copy of their text. Rules are compiled once.
 
+mod format;
 pub mod types;
 
 use std::borrow::Cow;
@@ -106,7 +109,16 @@ fn value(
             value = Cow::Owned(replaced);
         }
     }
-    out.value(|buf| column.column_type.encode(&value, buf))
+    if column.trim {
+        match value {
+            Cow::Borrowed(text) => value = Cow::Borrowed(text.trim()),
+            Cow::Owned(text) if text.trim().len() != text.len() => {
+                value = Cow::Owned(text.trim().to_owned());
+            }
+            Cow::Owned(_) => {}
+        }
+    }
+    out.value(|buf| format::encode(column, &value, buf))
         .map_err(|problem| {
             let shown: String = value.chars().take(MAX_QUOTED_VALUE).collect();
             format!("value {shown:?} {problem}")

@@ -57,9 +57,35 @@ impl ColumnType {
                 out.put_i64(parse_timestamp(value.as_bytes(), true).ok_or("is not a timestamp")?);
             }
             Self::Uuid => out.put_u128(parse_uuid(value.as_bytes()).ok_or("is not a uuid")?),
+            Self::Jsonb => {
+                check_json(value)?;
+                // jsonb's binary input: a version byte, then the text, which the server parses as jsonb_in would.
+                out.put_u8(1);
+                out.put_slice(value.as_bytes());
+            }
         }
         Ok(())
     }
+}
+
+/// Refuses what `jsonb_in` would refuse, so it is a rejected row instead of a failed COPY: text that is not JSON
+/// (`serde_json` also refuses lone surrogates and numbers beyond f64), and `\u0000`, which jsonb cannot store.
+fn check_json(value: &str) -> Result<(), &'static str> {
+    fn has_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(has_nul),
+            serde_json::Value::Object(members) => members
+                .iter()
+                .any(|(key, value)| key.contains('\0') || has_nul(value)),
+            _ => false,
+        }
+    }
+    let parsed: serde_json::Value = serde_json::from_str(value).map_err(|_| "is not JSON")?;
+    if has_nul(&parsed) {
+        return Err("holds \\u0000, which jsonb cannot store");
+    }
+    Ok(())
 }
 
 /// `varchar(n)` input: at most `n` characters, except that trailing spaces past `n` are cut off (SQL standard).
@@ -545,5 +571,25 @@ mod tests {
         check("varchar(3)", &["abc", "äöü", "ab   "], &["abcd", "abc d"]);
         assert_eq!(encode("varchar(2)", "é  "), Ok("é ".as_bytes().to_vec()));
         check("text", &["", "anything"], &["nul\0byte"]);
+        check(
+            "jsonb",
+            &[
+                "{}",
+                "[1, 2.5, \"x\"]",
+                "{\"a\": {\"b\": null}}",
+                "\"\\u00e9\"",
+                "3",
+                "true",
+            ],
+            &[
+                "",
+                "{",
+                "{\"a\": 1,}",
+                "\"\\u0000\"",
+                "{\"\\ud800\": 1}",
+                "1e400",
+            ],
+        );
+        assert_eq!(encode("jsonb", "[1]"), Ok(b"\x01[1]".to_vec()));
     }
 }
