@@ -6,6 +6,7 @@
 //! listed ETag (`If-Match`) and reports the version id it served, which the ledger records. Bodies are streamed
 //! chunk by chunk as S3 sends them, so an object of any size costs a few chunks of memory.
 
+pub mod compress;
 pub mod csv;
 pub mod text;
 
