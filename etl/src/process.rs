@@ -17,7 +17,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use encoding_rs::Encoding;
 use futures_util::SinkExt;
@@ -509,6 +508,7 @@ pub(crate) fn report(
                 rows_rejected: *rejected,
                 loaded: true,
                 seconds: *seconds,
+                resumes: 0,
             };
             metrics::emit(&metrics::object_record(dataset, key, &m));
         }
@@ -617,16 +617,12 @@ async fn load_object<C: GenericClient>(
 
 /// Streams the body into the channel; returns the byte count. Stops quietly when the parser has gone.
 async fn download(
-    mut body: ByteStream,
+    mut body: source::Body,
     out: Sender<Bytes>,
     bar: ProgressBar,
 ) -> Result<u64, ObjectError> {
     let mut bytes = 0;
-    while let Some(mut chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| ObjectError::Download(e.to_string()))?
-    {
+    while let Some(mut chunk) = body.next_chunk().await? {
         bytes += chunk.len() as u64;
         bar.inc(chunk.len() as u64);
         while !chunk.is_empty() {
