@@ -7,6 +7,7 @@ mod bad_input;
 mod config;
 mod faults;
 mod queue;
+mod resume;
 mod sample;
 mod scale;
 mod support;
