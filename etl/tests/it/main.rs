@@ -6,6 +6,7 @@
 mod bad_input;
 mod config;
 mod faults;
+mod ingest_compress;
 mod queue;
 mod resume;
 mod sample;
