@@ -9,15 +9,16 @@ request and response as HTTP messages (Content-Length or chunked framing, keep-a
 half-way and know which object it belonged to.
 
     fault_proxy.py LISTEN_PORT UPSTREAM_PORT [--cut FRACTION] [--seed N] [--min-body BYTES]
-                   [--change KEY=FILE ...]
+                   [--change KEY=FILE ...] [--refuse-ranges]
 
 --cut        the fraction of object GETs (whole or ranged) cut half-way (default 0)
 --change     the first GET of KEY (the path below the bucket) is cut half-way; before the reset, the proxy
              PUTs FILE's bytes to KEY on the upstream, so the client's resume (If-Match on the old ETag) fails
 --min-body   bodies shorter than this are never cut (default 65536), so the client has surely started the body
+--refuse-ranges  every ranged object GET is answered with a reset before any byte, so no resume can succeed
 
 Each cut is printed on stdout as one line: `cut GET /bucket/key at N of M bytes` (`changed` when it replaced
-the object).
+the object; `refused GET /bucket/key` for a refused range).
 """
 import argparse
 import asyncio
@@ -126,6 +127,7 @@ class Faults:
         self.cut = args.cut
         self.random = random.Random(args.seed)
         self.min_body = args.min_body
+        self.refuse_ranges = args.refuse_ranges
         self.changes = {}
         for change in args.change:
             key, _, path = change.partition("=")
@@ -154,6 +156,10 @@ async def handle(client_reader, client_writer, upstream, faults):
             head, start, headers = request
             method, target = start.split(" ")[:2]
             body = await read_body(client_reader, headers, False)
+            if faults.refuse_ranges and method == "GET" and "range" in headers and object_key(target):
+                print(f"refused GET {target.split('?')[0]}", flush=True)
+                reset(client_writer)
+                break
             up_writer.write(head + body)
             await up_writer.drain()
             response = await read_head(up_reader)
@@ -194,6 +200,7 @@ async def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-body", type=int, default=65536)
     parser.add_argument("--change", action="append", default=[])
+    parser.add_argument("--refuse-ranges", action="store_true")
     args = parser.parse_args()
     faults = Faults(args)
     server = await asyncio.start_server(

@@ -1,6 +1,7 @@
 //! Downloads that break mid-stream: through `fault_proxy.py`, which cuts `GetObject` bodies half-way with a reset,
-//! the first run still loads every object exactly, resuming each cut body where it broke; an object overwritten
-//! between the first part and the resumed one fails cleanly and loads on the next run.
+//! the first run still loads every object exactly, resuming each cut body where it broke (however often, as long
+//! as each resume brings bytes); an object overwritten between the first part and the resumed one fails cleanly
+//! and loads on the next run; a body that cannot be resumed fails after the configured attempts.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -45,7 +46,11 @@ impl FaultProxy {
         std::fs::read_to_string(&self.log)
             .unwrap()
             .lines()
-            .filter(|l| l.starts_with("cut ") || l.starts_with("changed "))
+            .filter(|l| {
+                ["cut ", "changed ", "refused "]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+            })
             .map(str::to_owned)
             .collect()
     }
@@ -130,4 +135,66 @@ async fn an_object_changed_between_its_parts_fails_cleanly_and_loads_on_the_next
         sum(1, 8000) + sum(16_001, 8000) + sum(100_001, 8000),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_body_cut_still_loads_because_each_resume_makes_progress() {
+    let env = TestEnv::new("resume_all_cut").await;
+    let spec = env.spec(PEOPLE_SPEC);
+    let (total, id_sum) = upload_people(&env, "a", 2, 8000).await;
+    // Every body is cut, the resumed ones too, until less than 64 KiB is left; one resume per break is enough.
+    let proxy = FaultProxy::start("resume_all_cut", &["--cut", "1"]);
+    let run = env
+        .run_with(
+            &["process", "--prefix", "a", "--dataset", spec.as_str()],
+            &[
+                ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+                ("ETL_AWS_MAX_ATTEMPTS", "2"),
+            ],
+        )
+        .await;
+    run.assert_code(0);
+    assert_loaded_once(&env, total, id_sum).await;
+    let resumes = run.logs("Resuming the download.");
+    assert_eq!(resumes.len(), proxy.faults().len());
+    for key in ["a/part-000.csv", "a/part-001.csv"] {
+        let offsets: Vec<u64> = resumes
+            .iter()
+            .filter(|r| r["key"] == key)
+            .map(|r| r["offset"].as_u64().unwrap())
+            .collect();
+        assert!(offsets.len() >= 2, "{key}: {offsets:?}");
+        assert!(offsets.is_sorted(), "{key}: {offsets:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_cannot_be_resumed_fails_after_the_configured_attempts() {
+    let env = TestEnv::new("resume_refused").await;
+    let spec = env.spec(PEOPLE_SPEC);
+    upload_people(&env, "f", 1, 8000).await;
+    let proxy = FaultProxy::start("resume_refused", &["--cut", "1", "--refuse-ranges"]);
+    let run = env
+        .run_with(
+            &["process", "--prefix", "f", "--dataset", spec.as_str()],
+            &[
+                ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+                ("ETL_AWS_MAX_ATTEMPTS", "3"),
+            ],
+        )
+        .await;
+    run.assert_code(1);
+    let error = run.error();
+    assert!(
+        error.contains("download failed: the body broke at byte ")
+            && error.contains(" and 2 attempt(s) to resume it failed, last: "),
+        "{error}"
+    );
+    let attempts: Vec<u64> = run
+        .logs("Resuming the download.")
+        .iter()
+        .map(|r| r["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2]);
+    env.assert_people_empty().await;
 }
