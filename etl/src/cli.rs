@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use etl::aws::AwsOptions;
 use etl::config::DbSettings;
 use etl::error::Error;
-use etl::ingest::IngestConfig;
+use etl::ingest::{Compress, IngestConfig};
 use etl::process::ProcessConfig;
 use etl::queue::QueueConfig;
 use etl::spec::Dataset;
@@ -74,8 +74,22 @@ pub(crate) struct IngestArgs {
     /// Show a progress bar (default: when stderr is a terminal).
     #[arg(long, env = "ETL_PROGRESS")]
     pub(crate) progress: Option<bool>,
+    /// Compress each file while uploading it; the key gets the codec's suffix (.gz, .zst). The output is
+    /// deterministic, so an unchanged file is still skipped on a rerun.
+    #[arg(long, env = "ETL_COMPRESS", value_enum, default_value_t = CompressArg::None)]
+    pub(crate) compress: CompressArg,
     #[command(flatten)]
     pub(crate) aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CompressArg {
+    /// Upload the file as it is.
+    None,
+    /// gzip (deflate), which every tool reads.
+    Gzip,
+    /// zstd: faster and smaller than gzip.
+    Zstd,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +258,11 @@ impl IngestArgs {
             progress: self
                 .progress
                 .unwrap_or_else(|| std::io::stderr().is_terminal()),
+            compress: match self.compress {
+                CompressArg::None => None,
+                CompressArg::Gzip => Some(Compress::Gzip),
+                CompressArg::Zstd => Some(Compress::Zstd),
+            },
         }
     }
 }

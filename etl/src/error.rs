@@ -129,6 +129,19 @@ pub enum ObjectError {
     RecordTooLarge { line: u64, max: usize },
     #[error("line {line}: more than {max} rejected rows, last: {reason}")]
     TooManyRejects { line: u64, max: u64, reason: String },
+    #[error("the object is {found}, which etl does not read: {advice}")]
+    Unreadable { found: String, advice: &'static str },
+    #[error("the spec says compression = \"{expected}\", but the object is {found}")]
+    CompressionMismatch {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("{codec}: {problem} at compressed byte {offset}")]
+    Decompress {
+        codec: &'static str,
+        problem: String,
+        offset: u64,
+    },
     #[error("download failed: {0}")]
     Download(String),
     #[error("PostgreSQL failed to {what}: {message}")]

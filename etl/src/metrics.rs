@@ -19,6 +19,7 @@ pub const RUN_SUCCEEDED: &str = "RunSucceeded";
 pub const MESSAGES_RECEIVED: &str = "MessagesReceived";
 pub const EVENT_OBJECTS_LOADED: &str = "EventObjectsLoaded";
 pub const EVENT_TO_COMMIT_SECONDS: &str = "EventToCommitSeconds";
+pub const DOWNLOAD_RESUMES: &str = "DownloadResumes";
 
 /// What one object's load produced.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,6 +28,8 @@ pub struct ObjectMetrics {
     pub rows_rejected: u64,
     pub loaded: bool,
     pub seconds: f64,
+    /// Times the object's download was resumed after its body broke.
+    pub resumes: u32,
 }
 
 /// The EMF record for one object (loaded or failed); `key` is a property for log searches, not a dimension.
@@ -37,6 +40,7 @@ pub fn object_record(dataset: &str, key: &str, m: &ObjectMetrics) -> Value {
         (OBJECTS_LOADED, "Count", json!(u8::from(m.loaded))),
         (OBJECTS_FAILED, "Count", json!(u8::from(!m.loaded))),
         (DURATION_SECONDS, "Seconds", json!(m.seconds)),
+        (DOWNLOAD_RESUMES, "Count", json!(m.resumes)),
     ];
     record(dataset, &metrics, Some(key))
 }
@@ -119,6 +123,7 @@ mod tests {
             rows_rejected: 1,
             loaded: true,
             seconds: 0.5,
+            resumes: 2,
         };
         let r = object_record("events", "k.csv", &m);
         assert_eq!(
@@ -147,9 +152,11 @@ mod tests {
                 "RowsRejected",
                 "ObjectsLoaded",
                 "ObjectsFailed",
-                "DurationSeconds"
+                "DurationSeconds",
+                "DownloadResumes"
             ]
         );
+        assert_eq!(r["DownloadResumes"], 2);
         assert_eq!(run_record("events", 1.0, true)["RunSucceeded"], 1);
         assert_eq!(received_record("events", 7)["MessagesReceived"], 7);
         let loaded = event_loaded_record("events", "k.csv", Some(2.5));

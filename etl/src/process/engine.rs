@@ -61,6 +61,7 @@ pub(crate) enum JobOutcome {
         rows: u64,
         rejected: u64,
         bytes: u64,
+        resumes: u32,
         version_id: String,
         seconds: f64,
     },
@@ -292,6 +293,7 @@ fn finish(ctx: &Engine, job: LoadJob, result: Result<Outcome, ObjectError>, seco
             rows,
             rejected,
             bytes,
+            resumes,
             replaced,
             version_id,
         }) => {
@@ -303,6 +305,7 @@ fn finish(ctx: &Engine, job: LoadJob, result: Result<Outcome, ObjectError>, seco
                 rows,
                 rejected,
                 bytes,
+                resumes,
                 version_id,
                 seconds,
             }
@@ -327,6 +330,7 @@ pub(crate) fn report(
             rows,
             rejected,
             bytes,
+            resumes,
             version_id,
             seconds,
         } => {
@@ -338,6 +342,7 @@ pub(crate) fn report(
                 rows,
                 rejected,
                 bytes,
+                resumes,
                 seconds,
                 message_id,
                 "Loaded object."
@@ -347,6 +352,7 @@ pub(crate) fn report(
                 rows_rejected: *rejected,
                 loaded: true,
                 seconds: *seconds,
+                resumes: *resumes,
             };
             metrics::emit(&metrics::object_record(dataset, key, &m));
         }

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use indicatif::ProgressBar;
@@ -18,7 +17,7 @@ use crate::ledger::{self, Decision};
 use crate::process::engine::Engine;
 use crate::process::parse::ParseStage;
 use crate::sink::{CopyEncoder, copy_statement};
-use crate::source::{self, ObjectVersion};
+use crate::source::{self, Body, ObjectVersion};
 
 /// S3 body pieces buffered between the download and the parser.
 const DOWNLOAD_QUEUE: usize = 16;
@@ -34,6 +33,8 @@ pub(super) enum Outcome {
         rows: u64,
         rejected: u64,
         bytes: u64,
+        /// How often a broken download was resumed.
+        resumes: u32,
         replaced: u64,
         version_id: String,
     },
@@ -77,9 +78,7 @@ pub(super) async fn load_object<C: GenericClient>(
     let download = tokio::spawn(download(opened.body, byte_tx, bar.clone()));
     let stage = ParseStage {
         transform: Arc::clone(transform),
-        delimiter: dataset.delimiter,
-        header: dataset.header,
-        encoding: dataset.encoding,
+        dataset: Arc::clone(dataset),
         max_rejects: config.max_rejects,
         encoder: CopyEncoder::new(object_id, config.chunk_bytes),
     };
@@ -101,7 +100,7 @@ pub(super) async fn load_object<C: GenericClient>(
     let parsed = parse
         .await
         .map_err(|e| ObjectError::Download(format!("parser task failed: {e}")))?;
-    let bytes = download
+    let (bytes, resumes) = download
         .await
         .map_err(|e| ObjectError::Download(format!("download task failed: {e}")))??;
     if bytes != object.size {
@@ -128,31 +127,29 @@ pub(super) async fn load_object<C: GenericClient>(
         rows,
         rejected: rejects.len() as u64,
         bytes,
+        resumes,
         replaced,
         version_id: opened.version_id,
     })
 }
 
-/// Streams the body into the channel; returns the byte count. Stops quietly when the parser has gone.
+/// Streams the body into the channel (a break mid-stream is resumed by `Body`); returns the byte count and the
+/// resumes. Stops quietly when the parser has gone.
 async fn download(
-    mut body: ByteStream,
+    mut body: Body,
     out: Sender<Bytes>,
     bar: ProgressBar,
-) -> Result<u64, ObjectError> {
+) -> Result<(u64, u32), ObjectError> {
     let mut bytes = 0;
-    while let Some(mut chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| ObjectError::Download(e.to_string()))?
-    {
+    while let Some(mut chunk) = body.next_chunk().await? {
         bytes += chunk.len() as u64;
         bar.inc(chunk.len() as u64);
         while !chunk.is_empty() {
             let piece = chunk.split_to(chunk.len().min(DOWNLOAD_PIECE));
             if out.send(piece).await.is_err() {
-                return Ok(bytes);
+                return Ok((bytes, body.resumes()));
             }
         }
     }
-    Ok(bytes)
+    Ok((bytes, body.resumes()))
 }

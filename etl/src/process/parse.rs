@@ -1,27 +1,26 @@
-//! The blocking middle stage of a load: bytes in, COPY chunks out. It decodes the text, parses records, runs the
-//! transform and encodes rows, counting rejects up to the configured limit. It knows no S3 and no PostgreSQL:
-//! only channels, so it can be tested on its own.
+//! The blocking middle stage of a load: bytes in, COPY chunks out. It decompresses (gzip or zstd, sniffed), decodes
+//! the text, parses records, runs the transform and encodes rows, counting rejects up to the configured limit. It
+//! knows no S3 and no PostgreSQL: only channels, so it can be tested on its own.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use encoding_rs::Encoding;
 use tokio::sync::mpsc::{Receiver, Sender};
 
 use crate::error::ObjectError;
 use crate::ledger::Reject;
 use crate::record::Record;
 use crate::sink::CopyEncoder;
+use crate::source::compress::Decompressor;
 use crate::source::csv::CsvParser;
 use crate::source::text::TextInput;
+use crate::spec::Dataset;
 use crate::transform::Transform;
 
 /// The blocking middle stage: parse, transform, encode.
 pub(super) struct ParseStage {
     pub(super) transform: Arc<Transform>,
-    pub(super) delimiter: u8,
-    pub(super) header: bool,
-    pub(super) encoding: &'static Encoding,
+    pub(super) dataset: Arc<Dataset>,
     pub(super) max_rejects: u64,
     pub(super) encoder: CopyEncoder,
 }
@@ -37,10 +36,12 @@ impl ParseStage {
             what: "copy rows",
             message: "the COPY stream closed".to_owned(),
         };
-        let mut text = TextInput::new(self.encoding);
-        let mut parser = CsvParser::new(self.delimiter);
+        let dataset = &self.dataset;
+        let mut decompressor = Decompressor::new(dataset.compression);
+        let mut text = TextInput::new(dataset.encoding);
+        let mut parser = CsvParser::new(dataset.delimiter);
         let mut rejects = Vec::new();
-        let mut header_pending = self.header;
+        let mut header_pending = dataset.header;
         let mut emit = |record: Record<'_>| -> Result<(), ObjectError> {
             if header_pending {
                 header_pending = false;
@@ -56,7 +57,7 @@ impl ParseStage {
                 }
                 rejects.push(Reject {
                     line: record.line,
-                    record: record.to_csv_line(self.delimiter),
+                    record: record.to_csv_line(dataset.delimiter),
                     reason,
                 });
             }
@@ -65,9 +66,11 @@ impl ParseStage {
             }
             Ok(())
         };
+        let mut feed = |piece: &[u8]| parser.feed(text.decode(piece, false)?, &mut emit);
         while let Some(bytes) = input.blocking_recv() {
-            parser.feed(text.decode(&bytes, false)?, &mut emit)?;
+            decompressor.push(&bytes, false, &mut feed)?;
         }
+        decompressor.push(&[], true, &mut feed)?;
         parser.feed(text.decode(&[], true)?, &mut emit)?;
         parser.finish(&mut emit)?;
         if header_pending {
@@ -86,12 +89,12 @@ mod tests {
     use std::sync::Arc;
 
     use bytes::Bytes;
-    use encoding_rs::UTF_8;
     use tokio::sync::mpsc::channel;
 
     use crate::error::ObjectError;
     use crate::process::parse::ParseStage;
     use crate::sink::CopyEncoder;
+    use crate::spec::Dataset;
     use crate::spec::Dataset;
     use crate::transform::Transform;
 
@@ -106,9 +109,7 @@ mod tests {
         let dataset = Dataset::parse(Path::new("t.toml"), SPEC).unwrap();
         ParseStage {
             transform: Arc::new(Transform::new(&dataset)),
-            delimiter: b',',
-            header: true,
-            encoding: UTF_8,
+            dataset: Arc::new(dataset),
             max_rejects,
             encoder: CopyEncoder::new(7, chunk_bytes),
         }

@@ -55,6 +55,18 @@ pub enum Compression {
     Zstd,
 }
 
+impl Compression {
+    /// The spec's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::None => "none",
+            Self::Gzip => "gzip",
+            Self::Zstd => "zstd",
+        }
+    }
+}
+
 /// Which keys below the prefix are data.
 #[derive(Debug, Clone)]
 pub struct Selection {

@@ -6,7 +6,9 @@
 mod bad_input;
 mod config;
 mod faults;
+mod ingest_compress;
 mod queue;
+mod resume;
 mod sample;
 mod scale;
 mod support;

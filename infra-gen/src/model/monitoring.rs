@@ -29,6 +29,8 @@ pub mod emf {
     pub const EVENT_OBJECTS_LOADED: &str = "EventObjectsLoaded";
     /// Seconds from an S3 event's `eventTime` to the commit of the load it caused.
     pub const EVENT_TO_COMMIT_SECONDS: &str = "EventToCommitSeconds";
+    /// Times an object's download resumed after its body broke mid-stream, per object.
+    pub const DOWNLOAD_RESUMES: &str = "DownloadResumes";
 }
 
 /// Names of the host metrics the CloudWatch agent publishes.

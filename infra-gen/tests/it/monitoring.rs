@@ -159,6 +159,7 @@ fn the_checked_copy_of_the_emf_names_matches_etl() {
         ("MESSAGES_RECEIVED", emf::MESSAGES_RECEIVED),
         ("EVENT_OBJECTS_LOADED", emf::EVENT_OBJECTS_LOADED),
         ("EVENT_TO_COMMIT_SECONDS", emf::EVENT_TO_COMMIT_SECONDS),
+        ("DOWNLOAD_RESUMES", emf::DOWNLOAD_RESUMES),
     ];
     let copy: BTreeMap<String, String> = copy
         .iter()
