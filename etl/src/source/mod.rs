@@ -7,6 +7,8 @@
 //! chunk by chunk as S3 sends them, so an object of any size costs a few chunks of memory.
 
 pub mod csv;
+pub mod jsonl;
+pub mod parquet;
 pub mod text;
 
 use aws_sdk_s3::Client;
