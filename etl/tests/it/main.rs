@@ -6,6 +6,7 @@
 mod bad_input;
 mod config;
 mod faults;
+mod parquet;
 mod queue;
 mod sample;
 mod scale;
