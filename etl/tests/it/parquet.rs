@@ -1,5 +1,5 @@
 //! The Parquet reader against moto: pyarrow's files (Snappy, ZSTD, gzip; four row groups; every mapped type,
-//! NULLs, a list, a struct and a map) read through ETag-pinned range requests, compared value by value with the
+//! NULLs, a list, a struct, a map and a dictionary-encoded column) read through ETag-pinned range requests, compared value by value with the
 //! values pyarrow's generator wrote beside them (`etl/tests/fixtures/parquet/gen.py`); and the ways a file fails.
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::support::{TestEnv, repo_root};
 
-/// The fixtures' columns and the spec types they load into; the last three are nested (JSON text).
-const COLUMNS: [(&str, &str); 16] = [
+/// The fixtures' columns and the spec types they load into (`kind` is dictionary-encoded).
+const COLUMNS: [(&str, &str); 17] = [
     ("id", "bigint"),
     ("small", "smallint"),
     ("u32", "bigint"),
@@ -31,6 +31,7 @@ const COLUMNS: [(&str, &str); 16] = [
     ("tags", "text"),
     ("user", "text"),
     ("attrs", "text"),
+    ("kind", "text"),
 ];
 const NESTED: [&str; 3] = ["tags", "user", "attrs"];
 
@@ -151,6 +152,10 @@ async fn a_cut_short_mistyped_or_changed_parquet_object_fails_with_one_line() {
     let cut = upload(&env, "cut.parquet", file[..file.len() / 2].to_vec()).await;
     let err = open(&env.s3, &cut, &columns).await.err().unwrap();
     assert!(matches!(err, ObjectError::Parquet(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "not a readable Parquet file: Invalid Parquet file. Corrupt footer"
+    );
     assert!(err.is_bad_input());
     assert!(!err.to_string().contains('\n'), "{err}");
 

@@ -21,8 +21,10 @@
 //! | `FIXED_LEN_BYTE_ARRAY(16)` with the UUID logical type | `uuid`, text | `8-4-4-4-12` lowercase hex |
 //! | LIST, STRUCT, MAP (nested) | text (and `jsonb` once it exists) | JSON, see below |
 //!
-//! "text" is `text` or `varchar(n)`. Binary columns (no `bytea` spec type), time of day, intervals, dictionary-
-//! and run-encoded columns do not map and fail the object by name.
+//! "text" is `text` or `varchar(n)`. A column of Arrow's `Null` type (all NULL) fits any spec type. Binary
+//! columns (there is no `bytea` spec type), time of day, durations, intervals, and dictionary- or run-encoded
+//! arrays do not map and fail the object by name; inside a nested value, binary is hex. (`super::object` has the
+//! reader decode a top-level dictionary column, such as a pandas categorical, into plain values first.)
 //!
 //! Timestamps keep the unit's digits: milliseconds write 3 fraction digits, microseconds 6, nanoseconds 9. The
 //! nanosecond digits are not rounded here: the transform reads a fraction exactly as PostgreSQL's `timestamp_in`
@@ -72,7 +74,7 @@ pub struct SpecColumn {
 pub fn maps(file: &DataType, uuid: bool, spec: ColumnType) -> bool {
     use ColumnType as C;
     let text = matches!(spec, C::Text | C::Varchar(_));
-    text || match file {
+    match file {
         DataType::Int8
         | DataType::Int16
         | DataType::Int32
@@ -80,25 +82,33 @@ pub fn maps(file: &DataType, uuid: bool, spec: ColumnType) -> bool {
         | DataType::UInt8
         | DataType::UInt16
         | DataType::UInt32
-        | DataType::UInt64 => matches!(
-            spec,
-            C::SmallInt | C::Integer | C::BigInt | C::Numeric(_) | C::Real | C::Double
-        ),
+        | DataType::UInt64 => {
+            text || matches!(
+                spec,
+                C::SmallInt | C::Integer | C::BigInt | C::Numeric(_) | C::Real | C::Double
+            )
+        }
         DataType::Float32 | DataType::Float64 => {
-            matches!(spec, C::Real | C::Double | C::Numeric(_))
+            text || matches!(spec, C::Real | C::Double | C::Numeric(_))
         }
         DataType::Decimal32(..)
         | DataType::Decimal64(..)
         | DataType::Decimal128(..)
-        | DataType::Decimal256(..) => matches!(spec, C::Numeric(_)),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Boolean => spec == C::Boolean,
-        DataType::Date32 | DataType::Date64 => spec == C::Date,
-        DataType::Timestamp(_, Some(_)) => spec == C::TimestampTz,
-        DataType::Timestamp(_, None) => spec == C::Timestamp,
-        DataType::FixedSizeBinary(16) if uuid => spec == C::Uuid,
+        | DataType::Decimal256(..) => text || matches!(spec, C::Numeric(_)),
+        // A string's text goes to the transform, which checks it for any type; a column of only NULLs fits any.
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => true,
+        DataType::Boolean => text || spec == C::Boolean,
+        DataType::Date32 | DataType::Date64 => text || spec == C::Date,
+        DataType::Timestamp(_, Some(_)) => text || spec == C::TimestampTz,
+        DataType::Timestamp(_, None) => text || spec == C::Timestamp,
+        DataType::FixedSizeBinary(16) if uuid => text || spec == C::Uuid,
+        DataType::List(_)
+        | DataType::LargeList(_)
+        | DataType::FixedSizeList(..)
+        | DataType::Struct(_)
+        | DataType::Map(..) => text && renders(file),
         _ => false,
-    } && renders(file)
+    }
 }
 
 /// Whether the converter can write a value of this type at all (nested types: every leaf too).
@@ -629,11 +639,13 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::builder::{Int32Builder, ListBuilder, MapBuilder, StringBuilder};
+    use arrow_array::types::Int32Type;
     use arrow_array::{
-        ArrayRef, BooleanArray, Date32Array, Date64Array, Decimal128Array, Decimal256Array,
-        FixedSizeBinaryArray, Float32Array, Float64Array, Int8Array, Int64Array, LargeStringArray,
-        RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
-        TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt64Array,
+        ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array,
+        Decimal256Array, DictionaryArray, FixedSizeBinaryArray, Float32Array, Float64Array,
+        Int8Array, Int64Array, LargeStringArray, RecordBatch, StringArray, StructArray,
+        TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+        TimestampSecondArray, UInt64Array,
     };
     use arrow_schema::{DataType, Field, Schema};
     use bytes::BytesMut;
@@ -991,12 +1003,12 @@ mod tests {
 
     #[test]
     fn unmappable_or_missing_columns_fail_with_one_line() {
-        let batch = batch(vec![
+        let file = batch(vec![
             ("n", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
             ("s", Arc::new(StringArray::from(vec!["x"]))),
             ("f", Arc::new(Float64Array::from(vec![1.0]))),
         ]);
-        let schema = batch.schema();
+        let schema = file.schema();
         let err = RowBatchRecords::new(&schema, &spec(&[("n", "date")])).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -1011,6 +1023,44 @@ mod tests {
         );
         // A string loads into any type: the transform checks the text.
         RowBatchRecords::new(&schema, &spec(&[("s", "uuid"), ("n", "text")])).unwrap();
+        let other = batch(vec![
+            (
+                "bin",
+                Arc::new(BinaryArray::from_vec(vec![b"\x00"])) as ArrayRef,
+            ),
+            (
+                "dict",
+                Arc::new(DictionaryArray::<Int32Type>::from_iter(["a"])),
+            ),
+            (
+                "nested_dict",
+                Arc::new(StructArray::from(vec![(
+                    Arc::new(Field::new(
+                        "d",
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                        false,
+                    )),
+                    Arc::new(DictionaryArray::<Int32Type>::from_iter(["a"])) as ArrayRef,
+                )])),
+            ),
+        ]);
+        for (column, file_type) in [
+            ("bin", "Binary"),
+            ("dict", "Dictionary(Int32, Utf8)"),
+            (
+                "nested_dict",
+                "Struct(\"d\": non-null Dictionary(Int32, Utf8))",
+            ),
+        ] {
+            let err =
+                RowBatchRecords::new(&other.schema(), &spec(&[(column, "text")])).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "column {column}: the Parquet file's type {file_type} does not load into text"
+                )
+            );
+        }
     }
 
     /// Conversion speed, printed with `--nocapture` (a release build converted 1M such rows at about 2.6M rows/s on a shared 2-core machine).

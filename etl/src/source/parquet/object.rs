@@ -12,9 +12,11 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use aws_sdk_s3::Client;
 use futures_util::StreamExt;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::async_reader::{ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder};
 use parquet::basic::LogicalType;
 
@@ -44,18 +46,24 @@ pub struct ParquetSource {
 }
 
 /// Reads the footer of the listed object version and checks that every spec column is a top-level field whose
-/// type maps onto the column's (see `convert`); a file that is not Parquet, is cut short or does not fit fails
-/// with one line.
+/// type maps onto the column's (see `convert`; a dictionary-encoded column is read as its value type); a file that
+/// is not Parquet, is cut short or does not fit fails with one line.
 pub async fn open(
     client: &Client,
     object: &ObjectVersion,
     columns: &[SpecColumn],
 ) -> Result<ParquetSource, ObjectError> {
-    let reader = S3RangeReader::new(client, object);
+    let mut reader = S3RangeReader::new(client, object);
     let stats = reader.stats();
-    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+    let mut loaded = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
         .map_err(object_error)?;
+    if let Some(schema) = without_dictionaries(loaded.schema()) {
+        let options = ArrowReaderOptions::new().with_schema(schema);
+        loaded = ArrowReaderMetadata::try_new(Arc::clone(loaded.metadata()), options)
+            .map_err(object_error)?;
+    }
+    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, loaded);
     let file_schema = Arc::clone(builder.schema());
     let descriptor = builder.parquet_schema();
     let roots = descriptor.root_schema().get_fields();
@@ -96,6 +104,28 @@ pub async fn open(
         rows,
         row_groups,
     })
+}
+
+/// The file's schema with each top-level dictionary column (pyarrow writes a pandas categorical so) read as its
+/// plain value type instead, or `None` when there is none: the reader then decodes the dictionary pages into plain
+/// arrays, and the converter needs no dictionary case.
+fn without_dictionaries(schema: &Schema) -> Option<SchemaRef> {
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| match field.data_type() {
+            DataType::Dictionary(_, value) => {
+                changed = true;
+                field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(value.as_ref().clone())
+            }
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
 }
 
 impl ParquetSource {
