@@ -17,7 +17,7 @@
 //! | BOOLEAN | `boolean`, text | `true` / `false` |
 //! | DATE (DATE32, DATE64) | `date`, text | `YYYY-MM-DD` |
 //! | TIMESTAMP with `isAdjustedToUTC` (Arrow: a time zone) | `timestamptz`, text | `YYYY-MM-DD HH:MM:SS[.fff[fff[fff]]]+00` |
-//! | TIMESTAMP without it | `timestamp`, text | the same without `+00` |
+//! | TIMESTAMP without it (and INT96) | `timestamp`; `timestamptz` reads it as UTC, like a zone-less CSV value | the same without `+00` |
 //! | `FIXED_LEN_BYTE_ARRAY(16)` with the UUID logical type | `uuid`, text | `8-4-4-4-12` lowercase hex |
 //! | LIST, STRUCT, MAP (nested) | text (and `jsonb` once it exists) | JSON, see below |
 //!
@@ -100,7 +100,9 @@ pub fn maps(file: &DataType, uuid: bool, spec: ColumnType) -> bool {
         DataType::Boolean => text || spec == C::Boolean,
         DataType::Date32 | DataType::Date64 => text || spec == C::Date,
         DataType::Timestamp(_, Some(_)) => text || spec == C::TimestampTz,
-        DataType::Timestamp(_, None) => text || spec == C::Timestamp,
+        // A local timestamp into `timestamptz` is read as UTC, like a zone-less CSV value (Spark's INT96 timestamps
+        // arrive so); an instant into `timestamp` would drop its zone, and is refused like an offset in CSV.
+        DataType::Timestamp(_, None) => text || matches!(spec, C::Timestamp | C::TimestampTz),
         DataType::FixedSizeBinary(16) if uuid => text || spec == C::Uuid,
         DataType::List(_)
         | DataType::LargeList(_)
@@ -1015,6 +1017,20 @@ mod tests {
             "column n: the Parquet file's type Int64 does not load into date"
         );
         let err = RowBatchRecords::new(&schema, &spec(&[("f", "bigint")])).unwrap_err();
+        assert!(matches!(err, ObjectError::ParquetColumn { .. }), "{err}");
+        let times = batch(vec![
+            (
+                "local",
+                Arc::new(TimestampSecondArray::from(vec![0])) as ArrayRef,
+            ),
+            (
+                "instant",
+                Arc::new(TimestampSecondArray::from(vec![0]).with_timezone("UTC")),
+            ),
+        ]);
+        RowBatchRecords::new(&times.schema(), &spec(&[("local", "timestamptz")])).unwrap();
+        let err =
+            RowBatchRecords::new(&times.schema(), &spec(&[("instant", "timestamp")])).unwrap_err();
         assert!(matches!(err, ObjectError::ParquetColumn { .. }), "{err}");
         let err = RowBatchRecords::new(&schema, &spec(&[("gone", "text")])).unwrap_err();
         assert_eq!(

@@ -158,3 +158,17 @@ impl ParquetSource {
         &self.stats
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::source::parquet::convert::RowBatchRecords;
+    use crate::source::parquet::object::ParquetSource;
+
+    /// The lead's pipeline moves the source into a download task and the converter onto the parse thread.
+    #[test]
+    fn source_and_converter_can_move_between_threads() {
+        fn sendable<T: Send + 'static>() {}
+        sendable::<ParquetSource>();
+        sendable::<RowBatchRecords>();
+    }
+}
