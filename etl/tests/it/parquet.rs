@@ -2,6 +2,10 @@
 //! NULLs, a list, a struct, a map and a dictionary-encoded column) read through ETag-pinned range requests, compared value by value with the
 //! values pyarrow's generator wrote beside them (`etl/tests/fixtures/parquet/gen.py`); and the ways a file fails.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::BytesMut;
 use etl::error::ObjectError;
@@ -9,6 +13,9 @@ use etl::record::Record;
 use etl::source::parquet::{ParquetSource, SpecColumn, open};
 use etl::source::{ObjectVersion, head};
 use etl::transform::types::ColumnType;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
 use serde_json::Value;
 
 use crate::support::{TestEnv, repo_root};
@@ -204,4 +211,81 @@ async fn a_cut_short_mistyped_or_changed_parquet_object_fails_with_one_line() {
     let err = source.next_batch().await.err().unwrap();
     assert!(matches!(err, ObjectError::Download(_)), "{err}");
     assert!(err.to_string().contains("PreconditionFailed"), "{err}");
+}
+
+/// A file of several MiB whose row groups hold a large column between the two the spec reads: that column is
+/// never fetched (it is wider than `reader::COALESCE_GAP`), so each row group costs two requests, and the bytes
+/// fetched are about the projected columns'. Prints the whole path's speed (moto download, decode, convert) with
+/// `--nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_file_fetches_only_the_spec_columns_a_row_group_at_a_time() {
+    const ROWS: i64 = 400_000;
+    const GROUP: usize = 100_000;
+    let env = TestEnv::new("parquet_large").await;
+    let batch = RecordBatch::try_from_iter([
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..ROWS)) as ArrayRef,
+        ),
+        (
+            "name",
+            // 32 pseudo-random hex digits: a row group's chunk stays over a MiB after ZSTD.
+            Arc::new(StringArray::from_iter_values((0..ROWS).map(|i| {
+                let i = i.unsigned_abs();
+                format!(
+                    "{:016x}{:016x}",
+                    i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    i.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+                )
+            }))),
+        ),
+        (
+            "amount",
+            Arc::new(Float64Array::from_iter_values(
+                (0..ROWS).map(|i| f64::from(u32::try_from(i).unwrap()) / 8.0),
+            )),
+        ),
+    ])
+    .unwrap();
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(GROUP))
+        .build();
+    let mut file = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut file, batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let object = upload(&env, "large.parquet", file).await;
+    let started = Instant::now();
+    let columns = spec(&[("amount", "double precision"), ("id", "bigint")]);
+    let mut source = open(&env.s3, &object, &columns).await.unwrap();
+    assert_eq!(source.row_groups(), 4);
+    let mut records = source.records();
+    let (mut rows, mut last) = (0u64, (0u64, String::new(), String::new()));
+    while let Some(batch) = source.next_batch().await.unwrap() {
+        records
+            .for_each_record(&batch.rows, batch.first_line, &mut |r: Record<'_>| {
+                rows += 1;
+                let text = |i| String::from_utf8(r.field(i).0.to_vec()).unwrap();
+                last = (r.line, text(0), text(1));
+                Ok(())
+            })
+            .unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(rows, 400_000);
+    assert_eq!(last, (400_000, "49999.875".to_owned(), "399999".to_owned()));
+    assert_eq!(source.stats().requests(), 1 + 4 * 2);
+    assert!(
+        source.stats().bytes() * 2 < object.size,
+        "{} of {} bytes",
+        source.stats().bytes(),
+        object.size
+    );
+    eprintln!(
+        "{rows} rows, {} of {} bytes fetched in {} requests, {elapsed:?}",
+        source.stats().bytes(),
+        object.size,
+        source.stats().requests()
+    );
 }
