@@ -21,6 +21,10 @@
 //! | `FIXED_LEN_BYTE_ARRAY(16)` with the UUID logical type | `uuid`, text | `8-4-4-4-12` lowercase hex |
 //! | LIST, STRUCT, MAP (nested) | text (and `jsonb` once it exists) | JSON, see below |
 //!
+//! A FLOAT into `double precision` is stored as the double nearest its shortest text (`0.1`, not
+//! 0.100000001490116), and a DOUBLE into `real` as the real nearest its text: what PostgreSQL's input of the same
+//! text stores.
+//!
 //! "text" is `text` or `varchar(n)`. A column of Arrow's `Null` type (all NULL) fits any spec type. Binary
 //! columns (there is no `bytea` spec type), time of day, durations, intervals, and dictionary- or run-encoded
 //! arrays do not map and fail the object by name; inside a nested value, binary is hex. (`super::object` has the
