@@ -1083,7 +1083,7 @@ mod tests {
         }
     }
 
-    /// Conversion speed, printed with `--nocapture` (a release build converted 1M such rows at about 2.6M rows/s on a shared 2-core machine).
+    /// Conversion speed, printed with `--nocapture` (a release build converted 1M such rows at 2.6M-3.9M rows/s on the shared 2-core VM, depending on load).
     #[test]
     fn throughput() {
         const ROWS: u32 = 200_000;
