@@ -20,7 +20,10 @@
 //! | string | its unescaped text, quoted: `""` is the empty string, not NULL |
 //! | number | its text as written (`1.50`, `-0`, `1e3`): the column's type check reads it like a CSV value |
 //! | `true` / `false` | `true` / `false` |
-//! | object or array | its raw JSON text as written, unquoted (non-empty, never NULL): a `jsonb` column stores it, a `text` column keeps the JSON text, any other type rejects the row with the value quoted |
+//! | object or array | its raw JSON text as written, unquoted (never empty, so never NULL) |
+//!
+//! An object or array is meant for a `jsonb` column; a `text` column keeps its JSON text, and any other type rejects
+//! the row, quoting the value, as it would any text that is not of its type.
 //!
 //! A duplicate member name in one object: the last one wins (as in JavaScript's `JSON.parse` and PostgreSQL's
 //! `jsonb`). A `\u0000` escape in a string becomes a NUL byte, which the transform rejects like a NUL in CSV.
@@ -628,7 +631,8 @@ mod tests {
         assert_eq!(lines.len(), 1);
     }
 
-    /// Decoding speed, printed with `--nocapture` (a release build decoded 1M such lines, 163 bytes each, at about 2.0M lines/s on the shared 2-core VM; 2.4M without the two pointers).
+    /// Decoding speed, printed with `--nocapture`. A release build decoded 1M such lines (163 bytes each) at about
+    /// 2.0M lines/s on the shared 2-core VM, 2.4M without the two pointers.
     #[test]
     fn throughput() {
         const LINES: u32 = 200_000;

@@ -1,6 +1,7 @@
 //! The Parquet reader against moto: pyarrow's files (Snappy, ZSTD, gzip; four row groups; every mapped type,
-//! NULLs, a list, a struct, a map and a dictionary-encoded column) read through ETag-pinned range requests, compared value by value with the
-//! values pyarrow's generator wrote beside them (`etl/tests/fixtures/parquet/gen.py`); and the ways a file fails.
+//! NULLs, a list, a struct, a map and a dictionary-encoded column) read through ETag-pinned range requests,
+//! compared value by value with the values pyarrow's generator wrote beside them
+//! (`etl/tests/fixtures/parquet/gen.py`); a large file's requests and bytes; and the ways a file fails.
 
 use std::sync::Arc;
 use std::time::Instant;

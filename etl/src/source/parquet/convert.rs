@@ -10,16 +10,19 @@
 //!
 //! | Parquet / Arrow type | spec types | text written |
 //! |---|---|---|
-//! | INT8/16/32/64, UINT8/16/32/64 | `smallint`, `integer`, `bigint`, `numeric`, `real`, `double precision`, text | decimal digits |
-//! | FLOAT, DOUBLE | `real`, `double precision`, `numeric`, text | shortest round-trip digits (`0.1`), exponent form below 1e-5 and from 1e16 (`1e300`); `NaN`, `Infinity`, `-Infinity`, `-0` |
+//! | INT8/16/32/64, UINT8/16/32/64 | all integers, `numeric`, `real`, `double precision`, text | decimal digits |
+//! | FLOAT, DOUBLE | `real`, `double precision`, `numeric`, text | shortest round-trip digits (1) |
 //! | DECIMAL(p, s) | `numeric`, text | exact, with its scale (`1.50`, `-0.05`) |
-//! | UTF8 (STRING), large and view strings | every type: the transform parses the text | the string, quoted (`""` is the empty string) |
+//! | UTF8 (STRING), large and view strings | every type: the transform parses the text | the string, quoted |
 //! | BOOLEAN | `boolean`, text | `true` / `false` |
 //! | DATE (DATE32, DATE64) | `date`, text | `YYYY-MM-DD` |
-//! | TIMESTAMP with `isAdjustedToUTC` (Arrow: a time zone) | `timestamptz`, text | `YYYY-MM-DD HH:MM:SS[.fff[fff[fff]]]+00` |
-//! | TIMESTAMP without it (and INT96) | `timestamp`; `timestamptz` reads it as UTC, like a zone-less CSV value | the same without `+00` |
+//! | TIMESTAMP with `isAdjustedToUTC` (a zone) | `timestamptz`, text | `YYYY-MM-DD HH:MM:SS[.fff[fff[fff]]]+00` |
+//! | TIMESTAMP without it (and INT96) | `timestamp`, `timestamptz` (2), text | the same without `+00` |
 //! | `FIXED_LEN_BYTE_ARRAY(16)` with the UUID logical type | `uuid`, text | `8-4-4-4-12` lowercase hex |
 //! | LIST, STRUCT, MAP (nested) | text (and `jsonb` once it exists) | JSON, see below |
+//!
+//! (1) `0.1`; exponent form below 1e-5 and from 1e16 (`1e300`); `NaN`, `Infinity`, `-Infinity`, `-0`. (2) Read as
+//! UTC, like a zone-less CSV value. A quoted string may be empty (`""` is the empty string, not NULL).
 //!
 //! A FLOAT into `double precision` is stored as the double nearest its shortest text (`0.1`, not
 //! 0.100000001490116), and a DOUBLE into `real` as the real nearest its text: what PostgreSQL's input of the same
@@ -1083,7 +1086,8 @@ mod tests {
         }
     }
 
-    /// Conversion speed, printed with `--nocapture` (a release build converted 1M such rows at 2.6M-3.9M rows/s on the shared 2-core VM, depending on load).
+    /// Conversion speed, printed with `--nocapture`. A release build converted 1M such rows at 2.6M to 3.9M rows/s
+    /// on the shared 2-core VM, depending on its load.
     #[test]
     fn throughput() {
         const ROWS: u32 = 200_000;
