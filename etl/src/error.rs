@@ -127,6 +127,22 @@ pub enum ObjectError {
     UnterminatedQuote { line: u64 },
     #[error("line {line}: record is larger than {max} bytes (unterminated quote?)")]
     RecordTooLarge { line: u64, max: usize },
+    #[error("line {line}: JSON line is longer than {max} bytes")]
+    LineTooLarge { line: u64, max: usize },
+    #[error("not a readable Parquet file: {0}")]
+    Parquet(String),
+    #[error("column {column} ({spec_type}) is not in the Parquet file, which has: {found}")]
+    ParquetMissing {
+        column: String,
+        spec_type: String,
+        found: String,
+    },
+    #[error("column {column}: the Parquet file's type {file_type} does not load into {spec_type}")]
+    ParquetColumn {
+        column: String,
+        file_type: String,
+        spec_type: String,
+    },
     #[error("line {line}: more than {max} rejected rows, last: {reason}")]
     TooManyRejects { line: u64, max: u64, reason: String },
     #[error("the object is {found}, which etl does not read: {advice}")]

@@ -15,9 +15,11 @@ use tokio_postgres::GenericClient;
 use crate::error::ObjectError;
 use crate::ledger::{self, Decision};
 use crate::process::engine::Engine;
-use crate::process::parse::ParseStage;
+use crate::process::parse::{Input, ParseStage};
 use crate::sink::{CopyEncoder, copy_statement};
+use crate::source::parquet::{self, Batch, ParquetSource, SpecColumn};
 use crate::source::{self, Body, ObjectVersion};
+use crate::spec::{Dataset, Format};
 
 /// S3 body pieces buffered between the download and the parser.
 const DOWNLOAD_QUEUE: usize = 16;
@@ -26,6 +28,53 @@ const DOWNLOAD_QUEUE: usize = 16;
 const DOWNLOAD_PIECE: usize = 64 << 10;
 /// COPY chunks buffered between the parser and PostgreSQL.
 const COPY_QUEUE: usize = 4;
+/// Parquet record batches (of `parquet::BATCH_ROWS` rows) buffered between the reader and the parser.
+const BATCH_QUEUE: usize = 2;
+
+/// What the fetching task read of the object.
+struct Fetched {
+    bytes: u64,
+    /// How often a broken download was resumed.
+    resumes: u32,
+}
+
+/// An object opened for reading, by its format: a byte stream (CSV, JSON Lines) or a Parquet file read by row
+/// group.
+enum Opened {
+    Bytes(source::OpenObject),
+    Parquet(ParquetSource),
+}
+
+impl Opened {
+    async fn open(
+        s3: &aws_sdk_s3::Client,
+        dataset: &Dataset,
+        object: &ObjectVersion,
+    ) -> Result<Self, ObjectError> {
+        Ok(match dataset.format {
+            Format::Csv | Format::Jsonl => Self::Bytes(source::open(s3, object).await?),
+            Format::Parquet => {
+                let columns: Vec<SpecColumn> = dataset
+                    .columns
+                    .iter()
+                    .map(|c| SpecColumn {
+                        name: c.name.as_str().to_owned(),
+                        column_type: c.column_type,
+                    })
+                    .collect();
+                Self::Parquet(parquet::open(s3, object, &columns).await?)
+            }
+        })
+    }
+
+    /// The version S3 served (`"null"` in an unversioned bucket).
+    fn version_id(&self) -> String {
+        match self {
+            Self::Bytes(opened) => opened.version_id.clone(),
+            Self::Parquet(source) => source.stats().version_id().unwrap_or("null").to_owned(),
+        }
+    }
+}
 
 /// What one object's load inside its transaction (or savepoint) came to, before the commit.
 pub(super) enum Outcome {
@@ -68,21 +117,34 @@ pub(super) async fn load_object<C: GenericClient>(
         Decision::AlreadyLoaded => return Ok(Outcome::Skipped("already loaded")),
         Decision::Busy => return Ok(Outcome::Busy),
     };
-    let opened = source::open(s3, object).await?;
-    let object_id = ledger::begin(&tx, &dataset.name, object, &opened.version_id).await?;
+    let opened = Opened::open(s3, dataset, object).await?;
+    let version_id = opened.version_id();
+    let object_id = ledger::begin(&tx, &dataset.name, object, &version_id).await?;
 
-    let (byte_tx, byte_rx) = channel(DOWNLOAD_QUEUE);
     let (chunk_tx, mut chunk_rx) = channel(COPY_QUEUE);
     let bar = crate::progress::bytes_bar(config.progress && config.jobs == 1, object.size);
     bar.set_message(object.key.clone());
-    let download = tokio::spawn(download(opened.body, byte_tx, bar.clone()));
+    let (input, fetch) = match opened {
+        Opened::Bytes(opened) => {
+            let (byte_tx, byte_rx) = channel(DOWNLOAD_QUEUE);
+            let size = object.size;
+            let task = tokio::spawn(download(opened.body, size, byte_tx, bar.clone()));
+            (Input::Bytes(byte_rx), task)
+        }
+        Opened::Parquet(source) => {
+            let (batch_tx, batch_rx) = channel(BATCH_QUEUE);
+            let records = source.records();
+            let task = tokio::spawn(read_batches(source, batch_tx, bar.clone()));
+            (Input::Batches(batch_rx, records), task)
+        }
+    };
     let stage = ParseStage {
         transform: Arc::clone(transform),
         dataset: Arc::clone(dataset),
         max_rejects: config.max_rejects,
         encoder: CopyEncoder::new(object_id, config.chunk_bytes),
     };
-    let parse = tokio::task::spawn_blocking(move || stage.run(byte_rx, &chunk_tx));
+    let parse = tokio::task::spawn_blocking(move || stage.run(input, &chunk_tx));
 
     let sink = tx
         .copy_in(&copy_statement(dataset))
@@ -100,15 +162,10 @@ pub(super) async fn load_object<C: GenericClient>(
     let parsed = parse
         .await
         .map_err(|e| ObjectError::Download(format!("parser task failed: {e}")))?;
-    let (bytes, resumes) = download
+    // A failed download wins over what the parser made of the cut input (a truncated gzip stream, say).
+    let Fetched { bytes, resumes } = fetch
         .await
         .map_err(|e| ObjectError::Download(format!("download task failed: {e}")))??;
-    if bytes != object.size {
-        return Err(ObjectError::Download(format!(
-            "read {bytes} bytes, the listing said {}",
-            object.size
-        )));
-    }
     if let Some(e) = copy_error {
         return Err(ObjectError::db("copy rows", &e));
     }
@@ -129,17 +186,18 @@ pub(super) async fn load_object<C: GenericClient>(
         bytes,
         resumes,
         replaced,
-        version_id: opened.version_id,
+        version_id,
     })
 }
 
-/// Streams the body into the channel (a break mid-stream is resumed by `Body`); returns the byte count and the
-/// resumes. Stops quietly when the parser has gone.
+/// Streams the body into the channel (a break mid-stream is resumed by `Body`) and checks it had the listed size.
+/// Stops quietly when the parser has gone: the parser's error is the object's.
 async fn download(
     mut body: Body,
+    size: u64,
     out: Sender<Bytes>,
     bar: ProgressBar,
-) -> Result<(u64, u32), ObjectError> {
+) -> Result<Fetched, ObjectError> {
     let mut bytes = 0;
     while let Some(mut chunk) = body.next_chunk().await? {
         bytes += chunk.len() as u64;
@@ -147,9 +205,39 @@ async fn download(
         while !chunk.is_empty() {
             let piece = chunk.split_to(chunk.len().min(DOWNLOAD_PIECE));
             if out.send(piece).await.is_err() {
-                return Ok((bytes, body.resumes()));
+                return Ok(Fetched {
+                    bytes,
+                    resumes: body.resumes(),
+                });
             }
         }
     }
-    Ok((bytes, body.resumes()))
+    if bytes != size {
+        return Err(ObjectError::Download(format!(
+            "read {bytes} bytes, the listing said {size}"
+        )));
+    }
+    Ok(Fetched {
+        bytes,
+        resumes: body.resumes(),
+    })
+}
+
+/// Reads a Parquet object's record batches, one row group's column chunks at a time, into the channel. Stops
+/// quietly when the parser has gone.
+async fn read_batches(
+    mut source: ParquetSource,
+    out: Sender<Batch>,
+    bar: ProgressBar,
+) -> Result<Fetched, ObjectError> {
+    while let Some(batch) = source.next_batch().await? {
+        bar.set_position(source.stats().bytes());
+        if out.send(batch).await.is_err() {
+            break;
+        }
+    }
+    Ok(Fetched {
+        bytes: source.stats().bytes(),
+        resumes: 0,
+    })
 }

@@ -1,6 +1,10 @@
-//! The blocking middle stage of a load: bytes in, COPY chunks out. It decompresses (gzip or zstd, sniffed), decodes
-//! the text, parses records, runs the transform and encodes rows, counting rejects up to the configured limit. It
-//! knows no S3 and no PostgreSQL: only channels, so it can be tested on its own.
+//! The blocking middle stage of a load: the object's bytes (or Parquet record batches) in, COPY chunks out.
+//!
+//! Every format becomes the same [`Record`]s below the transform, so the transform and the sink never learn where a
+//! row came from. A byte stream is decompressed (gzip or zstd, sniffed from its first bytes), decoded to UTF-8 and
+//! parsed as CSV or JSON Lines; a Parquet batch is converted row by row. Each record is transformed and encoded,
+//! counting rejects up to the configured limit. The stage knows no S3 and no PostgreSQL: only channels, so it can be
+//! tested on its own.
 
 use std::sync::Arc;
 
@@ -13,9 +17,72 @@ use crate::record::Record;
 use crate::sink::CopyEncoder;
 use crate::source::compress::Decompressor;
 use crate::source::csv::CsvParser;
+use crate::source::jsonl::{self, JsonColumn, JsonlParser};
+use crate::source::parquet::{Batch, RowBatchRecords};
 use crate::source::text::TextInput;
-use crate::spec::Dataset;
+use crate::spec::{ColumnType, Dataset, Format};
 use crate::transform::Transform;
+
+/// What the stage reads.
+pub(super) enum Input {
+    /// A CSV or JSON Lines object's bytes, as downloaded.
+    Bytes(Receiver<Bytes>),
+    /// A Parquet object's record batches, and the converter that knows the file's schema.
+    Batches(Receiver<Batch>, RowBatchRecords),
+}
+
+/// The text formats' parsers, fed the same decoded text.
+enum Parser {
+    Csv(CsvParser),
+    Jsonl(JsonlParser),
+}
+
+impl Parser {
+    fn new(dataset: &Dataset) -> Self {
+        if dataset.format != Format::Jsonl {
+            return Self::Csv(CsvParser::new(dataset.delimiter));
+        }
+        let columns: Vec<JsonColumn> = dataset
+            .columns
+            .iter()
+            .map(|c| {
+                let place = match &c.path {
+                    // The spec checked the pointer's syntax.
+                    Some(path) => {
+                        JsonColumn::pointer(path).unwrap_or_else(|_| JsonColumn::member(path))
+                    }
+                    None => JsonColumn::member(c.name.as_str()),
+                };
+                if c.column_type == ColumnType::Jsonb {
+                    place.as_json()
+                } else {
+                    place
+                }
+            })
+            .collect();
+        Self::Jsonl(JsonlParser::new(&columns))
+    }
+
+    fn feed<F>(&mut self, text: &[u8], emit: &mut F) -> Result<(), ObjectError>
+    where
+        F: FnMut(Record<'_>) -> Result<(), ObjectError>,
+    {
+        match self {
+            Self::Csv(parser) => parser.feed(text, emit),
+            Self::Jsonl(parser) => parser.feed(text, emit),
+        }
+    }
+
+    fn finish<F>(&mut self, emit: &mut F) -> Result<(), ObjectError>
+    where
+        F: FnMut(Record<'_>) -> Result<(), ObjectError>,
+    {
+        match self {
+            Self::Csv(parser) => parser.finish(emit),
+            Self::Jsonl(parser) => parser.finish(emit),
+        }
+    }
+}
 
 /// The blocking middle stage: parse, transform, encode.
 pub(super) struct ParseStage {
@@ -29,7 +96,7 @@ impl ParseStage {
     /// Returns the rows encoded and the rejects, or the reason the whole object fails.
     pub(super) fn run(
         mut self,
-        mut input: Receiver<Bytes>,
+        input: Input,
         output: &Sender<Bytes>,
     ) -> Result<(u64, Vec<Reject>), ObjectError> {
         let closed = || ObjectError::Db {
@@ -37,9 +104,6 @@ impl ParseStage {
             message: "the COPY stream closed".to_owned(),
         };
         let dataset = &self.dataset;
-        let mut decompressor = Decompressor::new(dataset.compression);
-        let mut text = TextInput::new(dataset.encoding);
-        let mut parser = CsvParser::new(dataset.delimiter);
         let mut rejects = Vec::new();
         let mut header_pending = dataset.header;
         let mut emit = |record: Record<'_>| -> Result<(), ObjectError> {
@@ -55,9 +119,13 @@ impl ParseStage {
                         reason,
                     });
                 }
+                let record_text = match dataset.format {
+                    Format::Jsonl => jsonl::reject_text(&record),
+                    Format::Csv | Format::Parquet => record.to_csv_line(dataset.delimiter),
+                };
                 rejects.push(Reject {
                     line: record.line,
-                    record: record.to_csv_line(dataset.delimiter),
+                    record: record_text,
                     reason,
                 });
             }
@@ -66,13 +134,25 @@ impl ParseStage {
             }
             Ok(())
         };
-        let mut feed = |piece: &[u8]| parser.feed(text.decode(piece, false)?, &mut emit);
-        while let Some(bytes) = input.blocking_recv() {
-            decompressor.push(&bytes, false, &mut feed)?;
+        match input {
+            Input::Bytes(mut bytes) => {
+                let mut decompressor = Decompressor::new(dataset.compression);
+                let mut text = TextInput::new(dataset.encoding);
+                let mut parser = Parser::new(dataset);
+                let mut feed = |piece: &[u8]| parser.feed(text.decode(piece, false)?, &mut emit);
+                while let Some(chunk) = bytes.blocking_recv() {
+                    decompressor.push(&chunk, false, &mut feed)?;
+                }
+                decompressor.push(&[], true, &mut feed)?;
+                parser.feed(text.decode(&[], true)?, &mut emit)?;
+                parser.finish(&mut emit)?;
+            }
+            Input::Batches(mut batches, mut records) => {
+                while let Some(batch) = batches.blocking_recv() {
+                    records.for_each_record(&batch.rows, batch.first_line, &mut emit)?;
+                }
+            }
         }
-        decompressor.push(&[], true, &mut feed)?;
-        parser.feed(text.decode(&[], true)?, &mut emit)?;
-        parser.finish(&mut emit)?;
         if header_pending {
             return Err(ObjectError::Empty);
         }
@@ -92,9 +172,8 @@ mod tests {
     use tokio::sync::mpsc::channel;
 
     use crate::error::ObjectError;
-    use crate::process::parse::ParseStage;
+    use crate::process::parse::{Input, ParseStage};
     use crate::sink::CopyEncoder;
-    use crate::spec::Dataset;
     use crate::spec::Dataset;
     use crate::transform::Transform;
 
@@ -124,7 +203,7 @@ mod tests {
         }
         drop(input);
         let (output, mut chunks) = channel(4096);
-        let (rows, rejects) = stage.run(bytes, &output)?;
+        let (rows, rejects) = stage.run(Input::Bytes(bytes), &output)?;
         drop(output);
         let mut copy = Vec::new();
         while let Ok(chunk) = chunks.try_recv() {
@@ -175,7 +254,7 @@ mod tests {
         drop(input);
         let (output, chunks) = channel(1);
         drop(chunks);
-        let error = stage.run(bytes, &output).unwrap_err();
+        let error = stage.run(Input::Bytes(bytes), &output).unwrap_err();
         assert_eq!(
             error.to_string(),
             "PostgreSQL failed to copy rows: the COPY stream closed"

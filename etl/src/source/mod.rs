@@ -13,6 +13,8 @@
 
 pub mod compress;
 pub mod csv;
+pub mod jsonl;
+pub mod parquet;
 pub mod text;
 
 use std::time::Duration;

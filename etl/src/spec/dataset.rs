@@ -144,6 +144,15 @@ impl fmt::Display for Ident {
     }
 }
 
+/// RFC 6901: `/` before every reference token, and `~` only as `~0` or `~1`.
+fn is_json_pointer(path: &str) -> bool {
+    path.starts_with('/')
+        && path
+            .split('~')
+            .skip(1)
+            .all(|after| after.starts_with(['0', '1']))
+}
+
 /// A validated dataset: what the rest of the crate works with.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -310,9 +319,9 @@ impl Dataset {
                         "path applies to jsonl sources (a CSV field is found by position)"
                             .to_owned(),
                     );
-                } else if !path.starts_with('/') {
+                } else if !is_json_pointer(path) {
                     problem(format!(
-                        "path {path:?} is not a JSON pointer (it starts with /, as in /user/id)"
+                        "path {path:?} is not a JSON pointer (/user/id; ~0 is ~ and ~1 is / in a name)"
                     ));
                 }
             }
@@ -403,6 +412,46 @@ mod tests {
         assert!(message.contains("column \"b\" appears twice"), "{message}");
         assert!(
             message.contains("csv.encoding \"ebcdic\" is not an encoding label"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn source_and_value_format_problems_are_listed_with_the_others() {
+        let text = r#"
+            name = "x"
+            table = "x"
+            [source]
+            format = "jsonl"
+            include = ["a["]
+            [[columns]]
+            name = "a"
+            type = "integer"
+            format = "%d/%m/%Y"
+            path = "/a/~2"
+            [[columns]]
+            name = "b"
+            type = "boolean"
+            true_values = ["y"]
+            false_values = ["y"]
+        "#;
+        let message = Dataset::parse(Path::new("x.toml"), text)
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "source.include: bad glob \"a[\"",
+            "column \"a\": format applies to date, timestamp and timestamptz columns, not integer",
+            "column \"a\": path \"/a/~2\" is not a JSON pointer",
+            "column \"b\": \"y\" is in both true_values and false_values",
+        ] {
+            assert!(message.contains(part), "{part} in {message}");
+        }
+        let csv_path = "name = \"x\"\ntable = \"x\"\n[[columns]]\nname = \"a\"\ntype = \"text\"\npath = \"/a\"\n";
+        let message = Dataset::parse(Path::new("x.toml"), csv_path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("path applies to jsonl sources"),
             "{message}"
         );
     }

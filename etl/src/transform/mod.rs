@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use crate::error::ObjectError;
 use crate::record::{Record, RowWriter};
-use crate::spec::{Column, Dataset};
+use crate::spec::{Column, Dataset, Format};
 
 /// Longest value quoted back in a reject reason.
 const MAX_QUOTED_VALUE: usize = 60;
@@ -22,12 +22,19 @@ const MAX_QUOTED_VALUE: usize = 60;
 /// A dataset's columns with their compiled rules.
 pub struct Transform {
     columns: Vec<Column>,
+    /// How a record the source could not read is named in its reject reason.
+    malformed: &'static str,
 }
 
 impl Transform {
     pub fn new(dataset: &Dataset) -> Self {
         Self {
             columns: dataset.columns.clone(),
+            malformed: match dataset.format {
+                Format::Csv => "malformed CSV",
+                Format::Jsonl => "malformed JSON line",
+                Format::Parquet => "malformed Parquet row",
+            },
         }
     }
 
@@ -52,7 +59,7 @@ impl Transform {
     /// Transforms one record into `out`, or says why the row is rejected (nothing is left in `out` then).
     pub fn apply(&self, record: &Record<'_>, out: &mut impl RowWriter) -> Result<(), String> {
         if let Some(error) = record.error {
-            return Err(format!("malformed CSV: {error}"));
+            return Err(format!("{}: {error}", self.malformed));
         }
         if record.fields.len() != self.columns.len() {
             return Err(format!(

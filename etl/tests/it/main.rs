@@ -6,7 +6,9 @@
 mod bad_input;
 mod config;
 mod faults;
+mod formats;
 mod ingest_compress;
+mod parquet;
 mod queue;
 mod resume;
 mod sample;

@@ -505,7 +505,12 @@ impl TestEnv {
 
     /// Writes a spec file for this test and returns its path.
     pub(crate) fn spec(&self, toml: &str) -> String {
-        let path = servers().dir.join(format!("{}.toml", self.name));
+        self.spec_named(&self.name, toml)
+    }
+
+    /// Writes a spec file named `<name>.toml` (for tests with several datasets) and returns its path.
+    pub(crate) fn spec_named(&self, name: &str, toml: &str) -> String {
+        let path = servers().dir.join(format!("{}-{name}.toml", self.name));
         std::fs::write(&path, toml).unwrap();
         path.display().to_string()
     }

@@ -1,0 +1,280 @@
+//! Data as it arrives on AWS: which objects under a prefix are data, and values in their producers' formats.
+
+use crate::support::TestEnv;
+
+/// Events as Firehose and event SDKs write them: epoch milliseconds, `dd/mm/yyyy`, yes/no, padded text, JSON.
+const EVENTS_SPEC: &str = r#"
+name = "events"
+table = "events"
+[[columns]]
+name = "id"
+type = "bigint"
+nullable = false
+[[columns]]
+name = "at"
+type = "timestamptz"
+format = "epoch_millis"
+[[columns]]
+name = "day"
+type = "date"
+format = "%d/%m/%Y"
+[[columns]]
+name = "ok"
+type = "boolean"
+true_values = ["yes"]
+false_values = ["no"]
+[[columns]]
+name = "label"
+type = "varchar(8)"
+trim = true
+[[columns]]
+name = "attrs"
+type = "jsonb"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn values_in_producers_formats_load_as_declared_and_misfits_are_rejected_naming_the_format() {
+    let env = TestEnv::new("value_formats").await;
+    let spec = env.spec(EVENTS_SPEC);
+    let csv = "id,at,day,ok,label,attrs\n\
+               1,1700000000123,02/12/2026,yes,  padded  ,\"{\"\"k\"\": [1, 2]}\"\n\
+               2,0,29/02/2024,no,x,\n\
+               3,1700000000123,2026-12-02,yes,x,\n\
+               4,1700000000123,01/01/2026,maybe,x,\n\
+               5,17e11,01/01/2026,yes,x,\n\
+               6,1,01/01/2026,t,x,\"{\"\"k\"\":\"\n";
+    env.put("in/events.csv", csv).await;
+    env.run(&["process", "--prefix", "in", "--dataset", &spec])
+        .await
+        .assert_code(0);
+    let rows = env
+        .rows("SELECT id::text, at::text, day::text, ok::text, label, attrs::text FROM events ORDER BY id")
+        .await;
+    let row = |cells: [Option<&str>; 6]| cells.map(|c| c.map(str::to_owned)).to_vec();
+    assert_eq!(
+        rows,
+        vec![
+            row([
+                Some("1"),
+                Some("2023-11-14 22:13:20.123+00"),
+                Some("2026-12-02"),
+                Some("true"),
+                Some("padded"),
+                Some("{\"k\": [1, 2]}"),
+            ]),
+            row([
+                Some("2"),
+                Some("1970-01-01 00:00:00+00"),
+                Some("2024-02-29"),
+                Some("false"),
+                Some("x"),
+                None,
+            ]),
+        ]
+    );
+    let rejects = env
+        .rows("SELECT line::text, reason FROM etl_rejects ORDER BY line")
+        .await;
+    let reject = |line: &str, reason: &str| vec![Some(line.to_owned()), Some(reason.to_owned())];
+    assert_eq!(
+        rejects,
+        vec![
+            reject(
+                "4",
+                "column day: value \"2026-12-02\" does not match format \"%d/%m/%Y\""
+            ),
+            reject(
+                "5",
+                "column ok: value \"maybe\" is not a boolean (true_values [\"yes\"], false_values [\"no\"], or \
+                 PostgreSQL's words)"
+            ),
+            reject(
+                "6",
+                "column at: value \"17e11\" does not match format \"epoch_millis\""
+            ),
+            reject("7", "column attrs: value \"{\\\"k\\\":\" is not JSON"),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn markers_and_hidden_files_are_skipped_not_failed_in_both_modes() {
+    let env = TestEnv::new("markers").await;
+    let spec = env.spec(
+        "name = \"t\"\ntable = \"t\"\n[source]\nexclude = [\"**/*.md\"]\n[[columns]]\nname = \"id\"\ntype = \"integer\"\n",
+    );
+    for (key, body) in [
+        ("in/part-0.csv", "id\n1\n2\n"),
+        ("in/day=2/part-1.csv", "id\n3\n"),
+        ("in/_SUCCESS", ""),
+        ("in/.keep", "x"),
+        ("in/_temporary/0/part-9.csv", "not,a,valid,file\n"),
+        ("in/README.md", "# notes\n"),
+    ] {
+        env.put(key, body).await;
+    }
+    let run = env
+        .run(&["process", "--prefix", "in", "--dataset", &spec])
+        .await;
+    run.assert_code(0);
+    assert_eq!(env.count("SELECT sum(id) FROM t").await, 6);
+    let skipped: Vec<String> = run
+        .logs("Skipped object.")
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l["key"].as_str().unwrap(),
+                l["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "in/.keep not data: a name below the prefix starts with _ or .",
+            "in/README.md not data: matches a source.exclude glob",
+            "in/_SUCCESS not data: a name below the prefix starts with _ or .",
+            "in/_temporary/0/part-9.csv not data: a name below the prefix starts with _ or .",
+        ]
+    );
+    let finished = &run.logs("Process finished.")[0];
+    assert_eq!(
+        (finished["loaded"].as_u64(), finished["skipped"].as_u64()),
+        (Some(2), Some(4))
+    );
+
+    // The event path: the markers' events are deleted as skipped, the new data file loads.
+    let queues = env.queues(5, 2).await;
+    env.put("in/part-2.csv", "id\n10\n").await;
+    env.put("in/_SUCCESS", "").await;
+    let run = env
+        .run(&[
+            "process",
+            "--queue",
+            &queues.url,
+            "--prefix",
+            "in",
+            "--dataset",
+            &spec,
+            "--queue-wait-seconds",
+            "1",
+            "--exit-when-idle",
+        ])
+        .await;
+    run.assert_code(0);
+    assert_eq!(env.count("SELECT sum(id) FROM t").await, 16);
+    let reasons: Vec<String> = run
+        .logs("Skipped object.")
+        .iter()
+        .filter(|l| l["key"] == "in/_SUCCESS")
+        .map(|l| l["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["not data: a name below the prefix starts with _ or ."]
+    );
+    assert_eq!(queues.depth(&queues.url).await, 0);
+    assert!(queues.dead_letters().await.is_empty());
+}
+
+/// The columns of the equivalence fixtures (`etl/tests/fixtures/formats/gen.py`), with the source table added.
+fn fixture_spec(table: &str, source: &str) -> String {
+    format!(
+        "name = \"{table}\"\ntable = \"{table}\"\n[source]\n{source}\n\
+         [[columns]]\nname = \"id\"\ntype = \"bigint\"\nnullable = false\n\
+         [[columns]]\nname = \"name\"\ntype = \"text\"\n\
+         [[columns]]\nname = \"score\"\ntype = \"numeric(8,2)\"\n\
+         [[columns]]\nname = \"active\"\ntype = \"boolean\"\n\
+         [[columns]]\nname = \"day\"\ntype = \"date\"\n\
+         [[columns]]\nname = \"at\"\ntype = \"timestamptz\"\n\
+         [[columns]]\nname = \"attrs\"\ntype = \"jsonb\"\n"
+    )
+}
+
+/// The table every fixture must load into, as computed by the generator from its own values.
+fn expected_table() -> Vec<Vec<Option<String>>> {
+    let path = crate::support::repo_root().join("etl/tests/fixtures/formats/expected.tsv");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            line.split('\t')
+                .map(|cell| {
+                    (cell != "\\N").then(|| {
+                        cell.replace("\\n", "\n")
+                            .replace("\\t", "\t")
+                            .replace("\\\\", "\\")
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_format_and_compression_loads_the_same_table() {
+    let env = TestEnv::new("equivalence").await;
+    let fixtures = crate::support::repo_root().join("etl/tests/fixtures/formats");
+    let expected = expected_table();
+    assert_eq!(expected.len(), 300);
+    for (table, file, source) in [
+        ("csv", "events.csv", "format = \"csv\""),
+        ("csv_gz", "events.csv.gz", "format = \"csv\""),
+        (
+            "csv_zst",
+            "events.csv.zst",
+            "format = \"csv\"\ncompression = \"zstd\"",
+        ),
+        ("jsonl", "events.jsonl", "format = \"jsonl\""),
+        (
+            "jsonl_gz",
+            "events.jsonl.gz",
+            "format = \"jsonl\"\ninclude = [\"*.json.gz\", \"*.jsonl.gz\"]",
+        ),
+        (
+            "parquet_snappy",
+            "events.snappy.parquet",
+            "format = \"parquet\"",
+        ),
+        (
+            "parquet_zstd",
+            "events.zstd.parquet",
+            "format = \"parquet\"",
+        ),
+    ] {
+        let body = std::fs::read(fixtures.join(file)).unwrap();
+        // Stored without an extension (but the one the include glob asks for): compression is decided by the
+        // object's bytes, never by its name.
+        let key = if table == "jsonl_gz" {
+            format!("{table}/part-00000.jsonl.gz")
+        } else {
+            format!("{table}/part-00000")
+        };
+        env.put(&key, body).await;
+        env.put(&format!("{table}/_SUCCESS"), "").await;
+        let spec = env.spec_named(table, &fixture_spec(table, source));
+        let run = env
+            .run(&["process", "--prefix", table, "--dataset", &spec])
+            .await;
+        run.assert_code(0);
+        let loaded = env
+            .rows(&format!(
+                "SELECT id::text, name, score::text, CASE WHEN active THEN 't' WHEN NOT active THEN 'f' END, \
+                 day::text, at::text, attrs::text FROM {table} ORDER BY id"
+            ))
+            .await;
+        assert_eq!(loaded.len(), expected.len(), "{file}");
+        for (got, want) in loaded.iter().zip(&expected) {
+            assert_eq!(got, want, "{file}");
+        }
+        assert_eq!(
+            env.count(&format!(
+                "SELECT count(*) FROM etl_rejects r JOIN etl_objects o ON o.id = r.object_id WHERE o.dataset = '{table}'"
+            ))
+            .await,
+            0,
+            "{file}"
+        );
+    }
+}
