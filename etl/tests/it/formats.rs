@@ -261,7 +261,7 @@ async fn every_format_and_compression_loads_the_same_table() {
         let loaded = env
             .rows(&format!(
                 "SELECT id::text, name, score::text, CASE WHEN active THEN 't' WHEN NOT active THEN 'f' END, \
-                 day::text, at::text, attrs::text FROM {table} ORDER BY id"
+                 day::text, at::text, attrs::text FROM {table} ORDER BY {table}.id"
             ))
             .await;
         assert_eq!(loaded.len(), expected.len(), "{file}");
