@@ -278,3 +278,117 @@ async fn every_format_and_compression_loads_the_same_table() {
         );
     }
 }
+
+/// gzip of `text` as one member (flate2, header mtime 0).
+fn gzip(text: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, text).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broken_compressed_objects_fail_alone_and_leave_the_database_as_it_was() {
+    let env = TestEnv::new("bad_compressed").await;
+    let spec =
+        env.spec("name = \"t\"\ntable = \"t\"\n[[columns]]\nname = \"id\"\ntype = \"integer\"\n");
+    let csv: Vec<u8> = (1..=2000).fold(b"id\n".to_vec(), |mut out, i| {
+        out.extend_from_slice(format!("{i}\n").as_bytes());
+        out
+    });
+    let whole = gzip(&csv);
+    let mut garbage = whole.clone();
+    garbage.extend_from_slice(b"not a gzip member");
+    let mut zstd = {
+        let mut encoder = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        encoder.include_checksum(true).unwrap();
+        std::io::Write::write_all(&mut encoder, &csv).unwrap();
+        encoder.finish().unwrap()
+    };
+    let last = zstd.len() - 1;
+    zstd[last] ^= 0xff; // the frame's content checksum
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("good.csv.gz", gzip(b"id\n7\n"), ""),
+        (
+            "truncated.csv.gz",
+            whole[..whole.len() / 2].to_vec(),
+            "gzip: ",
+        ),
+        ("garbage.csv.gz", garbage, "gzip: garbage after member 1"),
+        ("badsum.csv.zst", zstd, "zstd: "),
+        (
+            "old.csv.bz2",
+            b"BZh91AY&SY\x00\x00".to_vec(),
+            "bzip2-compressed",
+        ),
+    ];
+    for (key, body, _) in &cases {
+        env.put(&format!("in/{key}"), body.clone()).await;
+    }
+    let run = env
+        .run(&["process", "--prefix", "in", "--dataset", &spec])
+        .await;
+    run.assert_code(2);
+    assert_eq!(
+        env.count("SELECT sum(id) FROM t").await,
+        7,
+        "only the good object's rows"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 1);
+    assert_eq!(env.count("SELECT count(*) FROM etl_rejects").await, 0);
+    let failures = run.logs("Object failed, nothing of it was loaded.");
+    for (key, _, message) in cases.iter().skip(1) {
+        let failure = failures
+            .iter()
+            .find(|f| f["key"] == format!("in/{key}"))
+            .unwrap_or_else(|| panic!("{key} did not fail: {}", run.stdout));
+        let error = failure["error"].as_str().unwrap();
+        assert!(error.contains(message), "{key}: {error}");
+        assert!(!error.contains('\n'), "one line: {error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_json_lines_are_rejected_with_their_line_and_the_rest_loads() {
+    let env = TestEnv::new("bad_jsonl").await;
+    let spec = env.spec(
+        "name = \"t\"\ntable = \"t\"\n[source]\nformat = \"jsonl\"\n\
+         [[columns]]\nname = \"id\"\ntype = \"integer\"\nnullable = false\n\
+         [[columns]]\nname = \"who\"\ntype = \"text\"\npath = \"/user/name\"\n",
+    );
+    let body: &[u8] = b"{\"id\": 1, \"user\": {\"name\": \"ann\"}}\r\n\
+        [1, 2]\n\
+        {\"id\": 3, \"user\": {\"name\": \"b\xff\"}}\n\
+        {\"user\": {\"name\": \"no id\"}}\n\
+        \n\
+        {\"id\": \"x\"}\n\
+        {\"id\": 7, \"extra\": [1]}\n";
+    env.put("in/part-0.json", body.to_vec()).await;
+    env.run(&["process", "--prefix", "in", "--dataset", &spec])
+        .await
+        .assert_code(0);
+    assert_eq!(
+        env.rows("SELECT id::text, who FROM t ORDER BY t.id").await,
+        vec![
+            vec![Some("1".to_owned()), Some("ann".to_owned())],
+            vec![Some("7".to_owned()), None],
+        ]
+    );
+    let rejects = env
+        .rows("SELECT line::text, reason, record FROM etl_rejects ORDER BY line")
+        .await;
+    let got: Vec<(String, String)> = rejects
+        .iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    let want = [
+        ("2", "malformed JSON line: a JSON array, not an object"),
+        ("3", "malformed JSON line: invalid UTF-8"),
+        ("4", "column id: NULL in a NOT NULL column"),
+        ("6", "column id: value \"x\" is not an integer"),
+    ];
+    assert_eq!(
+        got,
+        want.map(|(l, r)| (l.to_owned(), r.to_owned())).to_vec()
+    );
+    assert_eq!(rejects[0][2].as_deref(), Some("[1, 2]"), "the line as read");
+}
