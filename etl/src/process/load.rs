@@ -238,6 +238,6 @@ async fn read_batches(
     }
     Ok(Fetched {
         bytes: source.stats().bytes(),
-        resumes: 0,
+        resumes: u32::try_from(source.stats().resumes()).unwrap_or(u32::MAX),
     })
 }

@@ -17,6 +17,7 @@ pub mod jsonl;
 pub mod parquet;
 pub mod text;
 
+use std::ops::Range;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
@@ -74,10 +75,11 @@ pub struct Body {
     key: String,
     etag: String,
     stream: ByteStream,
-    /// Bytes handed out so far: where a resumed request starts.
+    /// The object's offset of the next byte to hand out: where a resumed request starts.
     offset: u64,
-    /// The body's length as S3 announced it, when it did.
-    length: Option<u64>,
+    /// The object's offset just past the body's last byte, when known (S3 announced the length, or a range asked
+    /// for it).
+    end: Option<u64>,
     max_attempts: u32,
     resumes: u32,
 }
@@ -103,7 +105,7 @@ impl Body {
                 Ok(None) => return Ok(None),
                 Err(e) => DisplayErrorContext(&e).to_string().replace('\n', " "),
             };
-            if self.length.is_some_and(|length| self.offset >= length) {
+            if self.end.is_some_and(|end| self.offset >= end) {
                 // Every byte arrived; only the end of the response broke.
                 return Ok(None);
             }
@@ -142,15 +144,19 @@ impl Body {
         self.resumes
     }
 
-    /// Asks for the rest of the body, from the first byte not yet handed out.
+    /// Asks for the rest of the body, from the first byte not yet handed out (to the end of a ranged body).
     async fn resume(&self) -> Result<ByteStream, ResumeError> {
+        let range = match self.end {
+            Some(end) => format!("bytes={}-{}", self.offset, end - 1),
+            None => format!("bytes={}-", self.offset),
+        };
         let output = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(&self.key)
             .if_match(&self.etag)
-            .range(format!("bytes={}-", self.offset))
+            .range(range)
             .send()
             .await
             .map_err(|e| {
@@ -277,14 +283,45 @@ pub async fn head(
 
 /// Opens the listed object, refusing a different content (a concurrent overwrite) with `If-Match`.
 pub async fn open(client: &Client, object: &ObjectVersion) -> Result<OpenObject, ObjectError> {
+    get(client, object, None).await
+}
+
+/// Opens bytes `range` of the listed object (a Parquet footer or row group), pinned like [`open`]; a break is
+/// resumed within the range.
+pub async fn open_range(
+    client: &Client,
+    object: &ObjectVersion,
+    range: Range<u64>,
+) -> Result<OpenObject, ObjectError> {
+    get(client, object, Some(range)).await
+}
+
+async fn get(
+    client: &Client,
+    object: &ObjectVersion,
+    range: Option<Range<u64>>,
+) -> Result<OpenObject, ObjectError> {
     let output = client
         .get_object()
         .bucket(&object.bucket)
         .key(&object.key)
         .if_match(&object.etag)
+        .set_range(
+            range
+                .as_ref()
+                .map(|r| format!("bytes={}-{}", r.start, r.end - 1)),
+        )
         .send()
         .await
-        .map_err(|e| ObjectError::Download(error_message(&e.into_service_error())))?;
+        .map_err(|e| {
+            let message = error_message(&e.into_service_error());
+            match &range {
+                Some(r) => {
+                    ObjectError::Download(format!("bytes {}-{}: {message}", r.start, r.end - 1))
+                }
+                None => ObjectError::Download(message),
+            }
+        })?;
     let version_id = output.version_id().unwrap_or("null").to_owned();
     let max_attempts = client.config().retry_config().map_or(
         DEFAULT_ATTEMPTS,
@@ -296,9 +333,12 @@ pub async fn open(client: &Client, object: &ObjectVersion) -> Result<OpenObject,
             bucket: object.bucket.clone(),
             key: object.key.clone(),
             etag: object.etag.clone(),
-            length: output.content_length().and_then(|l| u64::try_from(l).ok()),
+            end: match &range {
+                Some(r) => Some(r.end),
+                None => output.content_length().and_then(|l| u64::try_from(l).ok()),
+            },
             stream: output.body,
-            offset: 0,
+            offset: range.as_ref().map_or(0, |r| r.start),
             max_attempts,
             resumes: 0,
         },

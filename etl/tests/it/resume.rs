@@ -5,6 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
 
 use crate::support::{
     PEOPLE_SPEC, TestEnv, assert_loaded_once, free_port, people, servers, upload_people,
@@ -197,4 +202,64 @@ async fn a_body_that_cannot_be_resumed_fails_after_the_configured_attempts() {
         .collect();
     assert_eq!(attempts, [1, 2]);
     env.assert_people_empty().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parquet_range_requests_cut_mid_stream_are_resumed_within_their_range() {
+    const ROWS: i64 = 200_000;
+    let env = TestEnv::new("resume_parquet").await;
+    let spec = env.spec(
+        "name = \"t\"\ntable = \"t\"\n[source]\nformat = \"parquet\"\n\
+         [[columns]]\nname = \"id\"\ntype = \"bigint\"\n[[columns]]\nname = \"name\"\ntype = \"text\"\n",
+    );
+    let batch = RecordBatch::try_from_iter([
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(1..=ROWS)) as ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from_iter_values((1..=ROWS).map(|i| {
+                format!(
+                    "{:016x}",
+                    i.unsigned_abs().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                )
+            }))),
+        ),
+    ])
+    .unwrap();
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(100_000))
+        .build();
+    let mut file = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut file, batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    env.put("p/part-0.parquet", file).await;
+    // Every body is cut half-way, the resumed ones too: each resume must stay inside its range and move on.
+    let proxy = FaultProxy::start("resume_parquet", &["--cut", "1.0", "--min-body", "1024"]);
+    let run = env
+        .run_with(
+            &["process", "--prefix", "p", "--dataset", spec.as_str()],
+            &[("AWS_ENDPOINT_URL", proxy.url.as_str())],
+        )
+        .await;
+    run.assert_code(0);
+    assert_eq!(env.count("SELECT count(*) FROM t").await, ROWS);
+    assert_eq!(
+        env.count("SELECT sum(id) FROM t").await,
+        ROWS * (ROWS + 1) / 2
+    );
+    assert_eq!(
+        env.count("SELECT count(DISTINCT name) FROM t").await,
+        ROWS,
+        "no byte read twice"
+    );
+    let resumes = run.logs("Resuming the download.").len();
+    assert!(
+        resumes >= 3,
+        "footer and both row groups were cut: {resumes}"
+    );
+    let loaded = &run.logs("Loaded object.")[0];
+    assert_eq!(loaded["resumes"].as_u64(), Some(resumes as u64), "{loaded}");
 }

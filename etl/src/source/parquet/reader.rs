@@ -5,23 +5,23 @@
 //! versions. The footer comes first, with one request for the last [`FOOTER_PREFETCH`] bytes (a second one only
 //! when the metadata is larger). Then the reader asks for one row group's column chunks at a time; ranges less
 //! than [`COALESCE_GAP`] apart are fetched with one request, so a row group usually costs one GET. [`ReadStats`]
-//! counts requests and bytes, and keeps the version id S3 served.
+//! counts requests, bytes and resumes, and keeps the version id S3 served. A request whose body breaks mid-stream is
+//! resumed within its range, as any download is ([`crate::source::Body`]).
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use aws_sdk_s3::Client;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::{BoxFuture, FutureExt};
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
-use crate::aws::error_message;
 use crate::error::ObjectError;
-use crate::source::ObjectVersion;
+use crate::source::{self, ObjectVersion};
 
 /// How many bytes at the end of the object the first request reads: the footer and, usually, all metadata.
 pub const FOOTER_PREFETCH: usize = 64 << 10;
@@ -34,6 +34,7 @@ pub const COALESCE_GAP: u64 = 1 << 20;
 pub struct ReadStats {
     requests: AtomicU64,
     bytes: AtomicU64,
+    resumes: AtomicU64,
     version_id: OnceLock<String>,
 }
 
@@ -46,6 +47,11 @@ impl ReadStats {
     /// Body bytes received so far.
     pub fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// How often a request's body broke mid-stream and was resumed (see [`crate::source::Body`]).
+    pub fn resumes(&self) -> u64 {
+        self.resumes.load(Ordering::Relaxed)
     }
 
     /// The version id S3 served (`"null"` in an unversioned bucket), once a request has succeeded.
@@ -80,27 +86,17 @@ impl S3RangeReader {
             return Ok(Bytes::new());
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let output = self
-            .client
-            .get_object()
-            .bucket(&self.object.bucket)
-            .key(&self.object.key)
-            .if_match(&self.object.etag)
-            .range(format!("bytes={}-{}", range.start, range.end - 1))
-            .send()
-            .await
-            .map_err(|e| ObjectError::Download(error_message(&e.into_service_error())))?;
+        let opened = source::open_range(&self.client, &self.object, range.clone()).await?;
+        self.stats.version_id.get_or_init(|| opened.version_id);
+        let mut body = opened.body;
+        let mut bytes = BytesMut::new();
+        while let Some(chunk) = body.next_chunk().await? {
+            bytes.extend_from_slice(&chunk);
+        }
         self.stats
-            .version_id
-            .get_or_init(|| output.version_id().unwrap_or("null").to_owned());
-        let body = output
-            .body
-            .collect()
-            .await
-            .map_err(|e| {
-                ObjectError::Download(format!("bytes {}-{}: {e}", range.start, range.end - 1))
-            })?
-            .into_bytes();
+            .resumes
+            .fetch_add(u64::from(body.resumes()), Ordering::Relaxed);
+        let body = bytes.freeze();
         self.stats
             .bytes
             .fetch_add(body.len() as u64, Ordering::Relaxed);
