@@ -392,3 +392,49 @@ async fn bad_json_lines_are_rejected_with_their_line_and_the_rest_loads() {
     );
     assert_eq!(rejects[0][2].as_deref(), Some("[1, 2]"), "the line as read");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mistyped_or_cut_short_parquet_object_fails_alone_and_leaves_the_database_as_it_was() {
+    let env = TestEnv::new("bad_parquet").await;
+    let fixture = std::fs::read(
+        crate::support::repo_root().join("etl/tests/fixtures/formats/events.snappy.parquet"),
+    )
+    .unwrap();
+    env.put("in/good.parquet", fixture.clone()).await;
+    env.put("in/cut.parquet", fixture[..fixture.len() / 2].to_vec())
+        .await;
+    let spec = env.spec(&fixture_spec("events", "format = \"parquet\""));
+    let run = env
+        .run(&["process", "--prefix", "in", "--dataset", &spec])
+        .await;
+    run.assert_code(2);
+    assert_eq!(env.count("SELECT count(*) FROM events").await, 300);
+    assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 1);
+    let failure = &run.logs("Object failed, nothing of it was loaded.")[0];
+    assert_eq!(failure["key"], "in/cut.parquet");
+    assert!(
+        failure["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a readable Parquet file: "),
+        "{failure}"
+    );
+
+    // The same good file against a spec whose `day` is a timestamp: the object fails naming both types.
+    let mistyped = fixture_spec("events", "format = \"parquet\"").replace(
+        "name = \"day\"\ntype = \"date\"",
+        "name = \"day\"\ntype = \"timestamp\"",
+    );
+    env.put("typed/good.parquet", fixture).await;
+    let spec = env.spec_named("mistyped", &mistyped);
+    let run = env
+        .run(&["process", "--prefix", "typed", "--dataset", &spec])
+        .await;
+    run.assert_code(2);
+    assert_eq!(env.count("SELECT count(*) FROM events").await, 300);
+    assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 1);
+    assert_eq!(
+        run.logs("Object failed, nothing of it was loaded.")[0]["error"],
+        "column day: the Parquet file's type Date32 does not load into timestamp"
+    );
+}
