@@ -104,10 +104,10 @@ pub async fn process(engine: &Engine, shutdown: CancellationToken) -> Result<Run
             };
             report(&dataset.name, &object, &outcome, None);
             match outcome {
-                JobOutcome::Loaded { rows, rejected, .. } => {
+                JobOutcome::Loaded { loaded, .. } => {
                     summary.objects_loaded += 1;
-                    summary.rows_loaded += rows;
-                    summary.rows_rejected += rejected;
+                    summary.rows_loaded += loaded.rows;
+                    summary.rows_rejected += loaded.rejected;
                 }
                 JobOutcome::Skipped(_) | JobOutcome::Busy => summary.objects_skipped += 1,
                 JobOutcome::Failed(e) => {

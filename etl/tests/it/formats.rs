@@ -1,6 +1,6 @@
 //! Data as it arrives on AWS: which objects under a prefix are data, and values in their producers' formats.
 
-use crate::support::TestEnv;
+use crate::support::{TestEnv, worker};
 
 /// Events as Firehose and event SDKs write them: epoch milliseconds, `dd/mm/yyyy`, yes/no, padded text, JSON.
 const EVENTS_SPEC: &str = r#"
@@ -148,20 +148,7 @@ async fn markers_and_hidden_files_are_skipped_not_failed_in_both_modes() {
     let queues = env.queues(5, 2).await;
     env.put("in/part-2.csv", "id\n10\n").await;
     env.put("in/_SUCCESS", "").await;
-    let run = env
-        .run(&[
-            "process",
-            "--queue",
-            &queues.url,
-            "--prefix",
-            "in",
-            "--dataset",
-            &spec,
-            "--queue-wait-seconds",
-            "1",
-            "--exit-when-idle",
-        ])
-        .await;
+    let run = env.run(&worker(&queues, &spec)).await;
     run.assert_code(0);
     assert_eq!(env.count("SELECT sum(id) FROM t").await, 16);
     let reasons: Vec<String> = run
