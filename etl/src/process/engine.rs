@@ -29,12 +29,19 @@ const BUSY: &str = "another loader holds this key";
 /// Everything `etl process` needs, validated.
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
+    /// The bucket to list or to take events for.
     pub bucket: String,
+    /// Only keys under this prefix are loaded.
     pub prefix: String,
+    /// The validated dataset spec: target table, columns, format.
     pub dataset: Arc<Dataset>,
+    /// AWS endpoint, region and retry settings.
     pub aws: AwsOptions,
+    /// Rejected rows one object may have before it fails (`--max-rejects`).
     pub max_rejects: u64,
+    /// Load objects again even when the ledger has their ETag.
     pub reprocess: bool,
+    /// The size of the COPY chunks sent to PostgreSQL, which bounds the sink's memory.
     pub chunk_bytes: usize,
     /// Draw a progress bar per object on stderr (only with one job: concurrent bars would overwrite each other).
     pub progress: bool,
