@@ -15,14 +15,9 @@ set -euo pipefail
 
 read -r -a SIZES <<<"${*:-${BENCH_ROWS:-100000 1000000}}"
 REPEAT="${BENCH_REPEAT:-3}"
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-WORK="$ROOT/.work/bench"
-PY="$ROOT/.work/venv/bin/python"
-PSYCOPG="psycopg[binary]==3.3.9"
-COLUMNS="event_id, occurred_at, user_id, country, device, event_type, amount, session_seconds, is_fraud, comment"
-
 # shellcheck source=etl/bench/lib.sh
-. "$ROOT/etl/bench/lib.sh"
+. "$(dirname "$0")/lib.sh"
+WORK="$ROOT/.work/bench"
 
 build_etl "$ROOT"
 venv_install "$PY" 'import psycopg, boto3' "$PSYCOPG"

@@ -24,17 +24,14 @@ ROWS="${1:-${BENCH_ROWS:-1000000}}"
 REPEAT="${BENCH_REPEAT:-3}"
 OBJECTS="${BENCH_OBJECTS:-200}"
 CUT=0.05
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-HERE="$ROOT/etl/bench"
-WORK="$ROOT/.work/bench-formats"
-PY="$ROOT/.work/venv/bin/python"
-COLUMNS="event_id, occurred_at, user_id, country, device, event_type, amount, session_seconds, is_fraud, comment"
 
 # shellcheck source=etl/bench/lib.sh
-. "$HERE/lib.sh"
+. "$(dirname "$0")/lib.sh"
+HERE="$ROOT/etl/bench"
+WORK="$ROOT/.work/bench-formats"
 
 build_etl "$ROOT"
-venv_install "$PY" 'import psycopg, pyarrow, boto3' "psycopg[binary]==3.3.9" "pyarrow==26.0.1" "boto3==1.43.11"
+venv_install "$PY" 'import psycopg, pyarrow, boto3' "${PEER_PINS[@]}"
 mkdir -p "$WORK"
 
 DATA="$WORK/$ROWS"

@@ -1,6 +1,17 @@
 # shellcheck shell=bash
 # Shared by the benchmarks (sourced): free loopback ports, timing, and a PostgreSQL and a moto_server started on
-# free ports and stopped by pid (with the scratch data directory removed) when the benchmark exits.
+# free ports and stopped by pid (with the scratch data directory removed) when the benchmark exits; building etl,
+# the peers' venv, the environment of a load, and timing and checking one load.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# The Python peers' interpreter and the versions pinned for them (used by the scripts that source this file).
+# shellcheck disable=SC2034
+PY="$ROOT/.work/venv/bin/python"
+PSYCOPG="psycopg[binary]==3.3.9"
+# shellcheck disable=SC2034
+PEER_PINS=("$PSYCOPG" "pyarrow==26.0.1" "boto3==1.43.11")
+# The `events` table's columns, in the order of data/gen_events.py's expected rows.
+COLUMNS="event_id, occurred_at, user_id, country, device, event_type, amount, session_seconds, is_fraud, comment"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
