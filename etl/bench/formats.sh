@@ -168,7 +168,7 @@ lines = [
     ("etl-proxy", f"etl, {objects} via proxy, no cut", "etl-parts", None, True),
     ("etl-faults", f"etl, {objects} via proxy, {float(cut):.0%} cut", "etl-parts", ("<=", 1.2), True),
 ]
-print(" | ".join(["load".ljust(30), "time".rjust(21), "ratio".rjust(28), "target".rjust(12), "etl CPU",
+print(" | ".join(["load".ljust(30), "time".rjust(21), "ratio".rjust(28), "target".rjust(14), "etl CPU",
                   "etl peak RSS"]))
 held = []
 for tool, label, base, target, own in lines:
@@ -186,7 +186,7 @@ for tool, label, base, target, own in lines:
     resources = ""
     if own:
         resources = "{:5.2f} s | {:6.1f} MiB".format(statistics.median(x[2] for x in r), max(x[1] for x in r) / 1024)
-    print(" | ".join([label.ljust(30), cell, ratio.rjust(28), goal.rjust(12), resources]))
+    print(" | ".join([label.ljust(30), cell, ratio.rjust(28), goal.rjust(14), resources]))
 print(f"resumes in the cut runs: {', '.join(map(str, resumes))} (each first run ended exact)")
 print(f"Parquet: {groups} row groups of {int(group_rows):,} rows; the largest's compressed column chunks "
       f"{int(group_bytes) / 1048576:.1f} MiB; etl peak RSS {max(x[1] for x in runs['etl-parquet']) / 1024:.1f} MiB "
