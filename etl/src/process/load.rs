@@ -232,8 +232,8 @@ async fn download(
     })
 }
 
-/// Reads a Parquet object's record batches, one row group's column chunks at a time, into the channel. Stops
-/// quietly when the parser has gone.
+/// Reads a Parquet object's record batches into the channel (the source fetches the next row group while this
+/// task decodes the current one). Stops quietly when the parser has gone.
 async fn read_batches(
     mut source: ParquetSource,
     out: Sender<Batch>,

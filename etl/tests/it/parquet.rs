@@ -4,14 +4,14 @@
 //! (`etl/tests/fixtures/parquet/gen.py`); a large file's requests and bytes; and the ways a file fails.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::BytesMut;
 use etl::error::ObjectError;
 use etl::record::Record;
-use etl::source::parquet::{ParquetSource, SpecColumn, open};
+use etl::source::parquet::{Batch, ParquetSource, RowBatchRecords, SpecColumn, open};
 use etl::source::{ObjectVersion, head};
 use etl::spec::ColumnType;
 use parquet::arrow::ArrowWriter;
@@ -69,26 +69,59 @@ async fn upload(env: &TestEnv, key: &str, body: Vec<u8>) -> ObjectVersion {
     head(&env.s3, &env.bucket, key).await.unwrap().unwrap()
 }
 
-/// Every row as (line, fields with `None` for NULL).
-async fn read_all(source: &mut ParquetSource) -> Vec<(u64, Vec<Option<String>>)> {
+/// A row as read: its line and its fields, `None` for NULL.
+type Row = (u64, Vec<Option<String>>);
+
+/// Appends a batch's rows to `rows`.
+fn push_rows(records: &mut RowBatchRecords, batch: &Batch, rows: &mut Vec<Row>) {
+    records
+        .for_each_record(&batch.rows, batch.first_line, &mut |r: Record<'_>| {
+            let fields = (0..r.fields.len())
+                .map(|i| {
+                    let (bytes, quoted) = r.field(i);
+                    (quoted || !bytes.is_empty())
+                        .then(|| String::from_utf8(bytes.to_vec()).unwrap())
+                })
+                .collect();
+            rows.push((r.line, fields));
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Every row.
+async fn read_all(source: &mut ParquetSource) -> Vec<Row> {
     let mut records = source.records();
     let mut rows = Vec::new();
     while let Some(batch) = source.next_batch().await.unwrap() {
-        records
-            .for_each_record(&batch.rows, batch.first_line, &mut |r: Record<'_>| {
-                let fields = (0..r.fields.len())
-                    .map(|i| {
-                        let (bytes, quoted) = r.field(i);
-                        (quoted || !bytes.is_empty())
-                            .then(|| String::from_utf8(bytes.to_vec()).unwrap())
-                    })
-                    .collect();
-                rows.push((r.line, fields));
-                Ok(())
-            })
-            .unwrap();
+        push_rows(&mut records, &batch, &mut rows);
     }
     rows
+}
+
+/// The values pyarrow's generator wrote beside the `types.*.parquet` fixtures, one JSON object per row.
+fn written() -> Vec<Value> {
+    std::fs::read_to_string(repo_root().join("etl/tests/fixtures/parquet/expected.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Asserts that `rows` are the first rows pyarrow wrote, numbered from 1, every value stored as written.
+fn assert_as_written(what: &str, rows: &[Row], written: &[Value]) {
+    assert!(rows.len() <= written.len(), "{what}: {} rows", rows.len());
+    for ((line, fields), (want, n)) in rows.iter().zip(written.iter().zip(1..)) {
+        assert_eq!(*line, n, "{what}: rows are numbered from 1");
+        for ((column, type_name), got) in COLUMNS.iter().zip(fields) {
+            let want = want[column].as_str();
+            assert_eq!(
+                got.as_deref().map(|t| stored(column, type_name, t)),
+                want.map(|t| stored(column, type_name, t)),
+                "{what} line {line} column {column}: got {got:?}, pyarrow wrote {want:?}"
+            );
+        }
+    }
 }
 
 /// The value PostgreSQL would store for `text` in a column of `type_name` (its binary COPY form), or the parsed
@@ -108,12 +141,7 @@ fn stored(column: &str, type_name: &str, text: &str) -> Result<Vec<u8>, Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn pyarrow_files_read_by_row_group_through_range_requests() {
     let env = TestEnv::new("parquet_read").await;
-    let expected: Vec<Value> =
-        std::fs::read_to_string(repo_root().join("etl/tests/fixtures/parquet/expected.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let expected = written();
     for codec in ["snappy", "zstd", "gzip"] {
         let name = format!("types.{codec}.parquet");
         let object = upload(&env, &name, fixture(&name)).await;
@@ -121,17 +149,7 @@ async fn pyarrow_files_read_by_row_group_through_range_requests() {
         assert_eq!((source.rows(), source.row_groups()), (50, 4), "{codec}");
         let rows = read_all(&mut source).await;
         assert_eq!(rows.len(), expected.len(), "{codec}");
-        for ((line, fields), (want, n)) in rows.iter().zip(expected.iter().zip(1..)) {
-            assert_eq!(*line, n, "{codec}: rows are numbered from 1");
-            for ((column, type_name), got) in COLUMNS.iter().zip(fields) {
-                let want = want[column].as_str();
-                assert_eq!(
-                    got.as_deref().map(|t| stored(column, type_name, t)),
-                    want.map(|t| stored(column, type_name, t)),
-                    "{codec} line {line} column {column}: got {got:?}, pyarrow wrote {want:?}"
-                );
-            }
-        }
+        assert_as_written(codec, &rows, &expected);
         // One request for the footer (the last 64 KiB), then one per row group: its column chunks coalesced.
         assert_eq!(source.stats().requests(), 1 + 4, "{codec}");
         assert_eq!(source.stats().version_id(), Some("null"));
@@ -212,6 +230,48 @@ async fn a_cut_short_mistyped_or_changed_parquet_object_fails_with_one_line() {
     let err = source.next_batch().await.err().unwrap();
     assert!(matches!(err, ObjectError::Download(_)), "{err}");
     assert!(err.to_string().contains("PreconditionFailed"), "{err}");
+}
+
+/// While a row group is decoded the next one's column chunks are fetched, never more than one row group ahead.
+/// An object overwritten mid-read still fails at the next range request (If-Match), whether that is the one
+/// fetched ahead or the one after: the rows handed out before are the old version's first rows, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_row_group_is_fetched_ahead_and_an_object_changed_mid_read_fails() {
+    let env = TestEnv::new("parquet_ahead").await;
+    let expected = written();
+    let object = upload(&env, "ahead.parquet", fixture("types.snappy.parquet")).await;
+    let mut source = open(&env.s3, &object, &spec(&COLUMNS)).await.unwrap();
+    let mut records = source.records();
+    let mut rows = Vec::new();
+    let first = source.next_batch().await.unwrap().unwrap();
+    push_rows(&mut records, &first, &mut rows);
+    // The footer, the first row group (the decoder asked for it), the second (fetched ahead), and nothing more
+    // while no further batch is asked for.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while source.stats().requests() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(source.stats().requests(), 3, "one row group ahead");
+
+    upload(&env, "ahead.parquet", fixture("types.zstd.parquet")).await;
+    let err = loop {
+        match source.next_batch().await {
+            Ok(Some(batch)) => push_rows(&mut records, &batch, &mut rows),
+            Ok(None) => panic!("read to the end of an object overwritten mid-read"),
+            Err(err) => break err,
+        }
+    };
+    assert!(matches!(err, ObjectError::Download(_)), "{err}");
+    assert!(err.to_string().contains("PreconditionFailed"), "{err}");
+    // The second row group was read before the change or failed; the third, requested after it, failed.
+    assert!(
+        source.stats().requests() <= 4,
+        "{}",
+        source.stats().requests()
+    );
+    assert!(!rows.is_empty() && rows.len() < expected.len());
+    assert_as_written("before the change", &rows, &expected);
 }
 
 /// A file of several MiB whose row groups hold a large column between the two the spec reads: that column is

@@ -1,24 +1,30 @@
 //! One Parquet object opened for loading: the footer read and the schema checked before any row, then decoded
-//! record batches one at a time.
+//! record batches one at a time by parquet's push decoder, which is handed each row group's column chunks. While
+//! one row group is decoded, the next one's chunks are fetched on their own task (one row group ahead, never
+//! more), so download and decoding overlap as they do for a streamed CSV body.
 //!
-//! Memory per object in flight, whatever the file's size: the projected column chunks of one row group
-//! (compressed, as fetched: one `GetObject` body), the decompressed page being decoded for each projected column,
-//! and one decoded batch of at most [`BATCH_ROWS`] rows; plus the footer metadata. Only the spec's columns are
-//! fetched. A file written with the common 128k-row groups and ten columns of ~10 bytes costs roughly its
-//! compressed row-group size (a few MiB) plus 8192 × row width (under 1 MiB) here.
+//! Memory per object in flight, whatever the file's size: the projected column chunks of two row groups
+//! (compressed, as fetched: the one being decoded and the next), the decoding state of one row group (for each
+//! projected column its decompressed page and, for a dictionary-encoded one, its decoded dictionary), and one
+//! decoded batch of at most [`BATCH_ROWS`] rows; plus the footer metadata. Only the spec's columns are fetched.
 //!
 //! A row's line number is its 1-based row index in the file: every [`Batch`] says where it starts.
 
+use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use aws_sdk_s3::Client;
-use futures_util::StreamExt;
+use bytes::Bytes;
+use parquet::DecodeResult;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use parquet::arrow::async_reader::{ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::push_decoder::{ParquetPushDecoder, ParquetPushDecoderBuilder};
 use parquet::basic::LogicalType;
+use parquet::file::metadata::ParquetMetaData;
+use tokio::task::JoinHandle;
 
 use crate::error::ObjectError;
 use crate::source::ObjectVersion;
@@ -39,7 +45,13 @@ pub struct Batch {
 
 /// An opened Parquet object whose schema fits the spec.
 pub struct ParquetSource {
-    stream: ParquetRecordBatchStream<S3RangeReader>,
+    decoder: ParquetPushDecoder,
+    reader: S3RangeReader,
+    /// Each row group's projected column chunks, in file order, from the one being decoded on: what the decoder
+    /// will ask for, so the next can be fetched before it does.
+    plan: VecDeque<Vec<Range<u64>>>,
+    /// The next row group's column chunks, being fetched while the current one is decoded.
+    prefetch: Option<Prefetch>,
     records: RowBatchRecords,
     stats: Arc<ReadStats>,
     next_line: u64,
@@ -65,7 +77,7 @@ pub async fn open(
         loaded = ArrowReaderMetadata::try_new(Arc::clone(loaded.metadata()), options)
             .map_err(object_error)?;
     }
-    let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, loaded);
+    let builder = ParquetPushDecoderBuilder::new_with_metadata(loaded);
     let file_schema = Arc::clone(builder.schema());
     let descriptor = builder.parquet_schema();
     let roots = descriptor.root_schema().get_fields();
@@ -93,19 +105,54 @@ pub async fn open(
     let metadata = builder.metadata();
     let rows = u64::try_from(metadata.file_metadata().num_rows()).unwrap_or_default();
     let row_groups = metadata.num_row_groups();
-    let stream = builder
+    let plan = column_chunks(metadata, &mask);
+    let decoder = builder
         .with_projection(mask)
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(object_error)?;
     Ok(ParquetSource {
-        stream,
+        decoder,
+        reader,
+        plan,
+        prefetch: None,
         records,
         stats,
         next_line: 1,
         rows,
         row_groups,
     })
+}
+
+/// Each row group's column chunks in `mask`, in leaf order: the ranges the decoder asks for when it reads a row
+/// group whole (no row selection, no filter), as `parquet`'s `InMemoryRowGroup::fetch_ranges` lists them.
+fn column_chunks(metadata: &ParquetMetaData, mask: &ProjectionMask) -> VecDeque<Vec<Range<u64>>> {
+    metadata
+        .row_groups()
+        .iter()
+        .map(|group| {
+            (0..group.num_columns())
+                .filter(|leaf| mask.leaf_included(*leaf))
+                .map(|leaf| {
+                    let (start, len) = group.column(leaf).byte_range();
+                    start..start + len
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A row group's column chunks fetched by a task of their own; dropping it (the load failed or stopped) cancels
+/// the fetch.
+struct Prefetch {
+    ranges: Vec<Range<u64>>,
+    task: JoinHandle<Result<Vec<Bytes>, ObjectError>>,
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The file's schema with each top-level dictionary column (pyarrow writes a pandas categorical so) read as its
@@ -131,14 +178,57 @@ fn without_dictionaries(schema: &Schema) -> Option<SchemaRef> {
 }
 
 impl ParquetSource {
-    /// The next decoded rows, or `None` after the last row group.
+    /// The next decoded rows, or `None` after the last row group. When the decoder takes a row group's column
+    /// chunks, the next row group's are requested on another task, so fetching overlaps decoding; at most one row
+    /// group is fetched ahead.
     pub async fn next_batch(&mut self) -> Result<Option<Batch>, ObjectError> {
-        let Some(rows) = self.stream.next().await.transpose().map_err(object_error)? else {
-            return Ok(None);
+        loop {
+            match self.decoder.try_decode().map_err(object_error)? {
+                DecodeResult::Data(rows) => {
+                    let first_line = self.next_line;
+                    self.next_line += rows.num_rows() as u64;
+                    return Ok(Some(Batch { first_line, rows }));
+                }
+                DecodeResult::Finished => return Ok(None),
+                DecodeResult::NeedsData(ranges) => {
+                    let data = self.fetch(&ranges).await?;
+                    self.decoder
+                        .push_ranges(ranges.clone(), data)
+                        .map_err(object_error)?;
+                    self.prefetch_after(&ranges);
+                }
+            }
+        }
+    }
+
+    /// The bytes the decoder asked for: the prefetched row group's when they are those ranges (they are, unless the
+    /// decoder skipped a row group), else fetched now.
+    async fn fetch(&mut self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, ObjectError> {
+        if let Some(mut prefetch) = self.prefetch.take()
+            && prefetch.ranges == ranges
+        {
+            return (&mut prefetch.task)
+                .await
+                .map_err(|e| ObjectError::Download(format!("prefetch task failed: {e}")))?;
+        }
+        self.reader.get_ranges(ranges).await
+    }
+
+    /// Starts fetching the row group after the one whose column chunks are `ranges`, if there is one. Ranges the
+    /// plan does not hold mean the decoder reads otherwise than planned: nothing is fetched ahead then.
+    fn prefetch_after(&mut self, ranges: &[Range<u64>]) {
+        let Some(at) = self.plan.iter().position(|planned| planned == ranges) else {
+            return;
         };
-        let first_line = self.next_line;
-        self.next_line += rows.num_rows() as u64;
-        Ok(Some(Batch { first_line, rows }))
+        self.plan.drain(..=at);
+        if let Some(next) = self.plan.front() {
+            let (reader, ranges) = (self.reader.clone(), next.clone());
+            let task = tokio::spawn({
+                let ranges = ranges.clone();
+                async move { reader.get_ranges(&ranges).await }
+            });
+            self.prefetch = Some(Prefetch { ranges, task });
+        }
     }
 
     /// A converter for this object's batches, to move to the parse thread.

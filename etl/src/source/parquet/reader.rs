@@ -1,10 +1,12 @@
-//! Parquet's [`AsyncFileReader`] over S3 range requests, so a Parquet object is never held whole in memory.
+//! S3 range requests for a Parquet object, so it is never held whole in memory.
 //!
 //! Every request is a `GetObject` with `Range` and `If-Match` on the listed ETag: if the object is overwritten
 //! while it is read, the next request fails (412) and the load fails and is retried as a whole, never mixing two
-//! versions. The footer comes first, with one request for the last [`FOOTER_PREFETCH`] bytes (a second one only
-//! when the metadata is larger). Then the reader asks for one row group's column chunks at a time; ranges less
-//! than [`COALESCE_GAP`] apart are fetched with one request, so a row group usually costs one GET. [`ReadStats`]
+//! versions. The footer comes first, through parquet's [`AsyncFileReader`], with one request for the last
+//! [`FOOTER_PREFETCH`] bytes (a second one only when the metadata is larger). Then `object` asks for one row
+//! group's column chunks at a time ([`S3RangeReader::get_ranges`]; the next row group's while the current one is
+//! decoded); ranges less than [`COALESCE_GAP`] apart are fetched with one request, so a row group usually costs one
+//! GET. [`ReadStats`]
 //! counts requests, bytes and resumes, and keeps the version id S3 served. A request whose body breaks mid-stream is
 //! resumed within its range, as any download is ([`crate::source::Body`]).
 
@@ -60,7 +62,9 @@ impl ReadStats {
     }
 }
 
-/// Reads byte ranges of one listed object version.
+/// Reads byte ranges of one listed object version; a clone shares the counters, so a prefetching task can read
+/// beside the decoder.
+#[derive(Clone)]
 pub struct S3RangeReader {
     client: Client,
     object: ObjectVersion,
@@ -91,7 +95,9 @@ impl S3RangeReader {
         let opened = source::open_range(&self.client, &self.object, range.clone()).await?;
         self.stats.version_id.get_or_init(|| opened.version_id);
         let mut body = opened.body;
-        let mut bytes = BytesMut::new();
+        // Sized up front: growing by doubling would hold up to twice a row group's chunks while it copies.
+        let mut bytes =
+            BytesMut::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
         while let Some(chunk) = body.next_chunk().await? {
             bytes.extend_from_slice(&chunk);
         }
@@ -111,6 +117,31 @@ impl S3RangeReader {
             )));
         }
         Ok(body)
+    }
+
+    /// The bytes of each of `ranges` (a row group's column chunks), with one request per [`coalesce`]d span.
+    pub async fn get_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, ObjectError> {
+        let mut fetched: Vec<(u64, Bytes)> = Vec::new();
+        for range in coalesce(ranges, COALESCE_GAP) {
+            let start = range.start;
+            fetched.push((start, self.get(range).await?));
+        }
+        ranges
+            .iter()
+            .map(|range| {
+                if range.is_empty() {
+                    return Ok(Bytes::new());
+                }
+                // The merged range that starts at or before this one holds it whole.
+                let at = fetched.partition_point(|(start, _)| *start <= range.start);
+                let (start, bytes) = &fetched[at - 1];
+                let offset = usize::try_from(range.start - start)
+                    .map_err(|e| ObjectError::Download(e.to_string()))?;
+                let len = usize::try_from(range.end - range.start)
+                    .map_err(|e| ObjectError::Download(e.to_string()))?;
+                Ok(bytes.slice(offset..offset + len))
+            })
+            .collect()
     }
 }
 
@@ -138,36 +169,6 @@ fn external(error: ObjectError) -> ParquetError {
 impl AsyncFileReader for S3RangeReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
         async move { self.get(range).await.map_err(external) }.boxed()
-    }
-
-    fn get_byte_ranges(
-        &mut self,
-        ranges: Vec<Range<u64>>,
-    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move {
-            let mut fetched: Vec<(u64, Bytes)> = Vec::new();
-            for range in coalesce(&ranges, COALESCE_GAP) {
-                let start = range.start;
-                fetched.push((start, self.get(range).await.map_err(external)?));
-            }
-            ranges
-                .iter()
-                .map(|range| {
-                    if range.is_empty() {
-                        return Ok(Bytes::new());
-                    }
-                    // The merged range that starts at or before this one holds it whole.
-                    let at = fetched.partition_point(|(start, _)| *start <= range.start);
-                    let (start, bytes) = &fetched[at - 1];
-                    let offset = usize::try_from(range.start - start)
-                        .map_err(|e| ParquetError::External(Box::new(e)))?;
-                    let len = usize::try_from(range.end - range.start)
-                        .map_err(|e| ParquetError::External(Box::new(e)))?;
-                    Ok(bytes.slice(offset..offset + len))
-                })
-                .collect()
-        }
-        .boxed()
     }
 
     fn get_metadata<'a>(
