@@ -6,7 +6,7 @@
 #      `[source] format = "jsonl"`) vs the CSV load, and the Python peer (etl/bench/peer.py --format jsonl);
 #   3. `etl process` on the same records as Parquet (pyarrow, Snappy, 128Ki-row groups, string columns) vs the CSV
 #      load, and the Python peer (peer.py --format parquet: boto3 + pyarrow + psycopg), with etl's peak RSS and the
-#      largest row group's compressed column chunks, the bound etl holds per Parquet load;
+#      largest row group's compressed column chunks (etl holds two row groups' per Parquet load: decoded, fetched);
 #   4. the CSV split into BENCH_OBJECTS objects (default 200) loaded from moto directly, through
 #      etl/tests/it/fault_proxy.py cutting no body, and through it cutting 5% of GET bodies half-way (counting
 #      etl's resumes): each of these is a first run on an empty table and must end exact.
