@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, Transaction};
 
 use crate::error::{DbError, ObjectError};
-use crate::source::ObjectVersion;
+use crate::source::{ObjectVersion, Served};
 
 /// A rejected row, kept until the object's COPY is done.
 #[derive(Debug, Clone)]
@@ -102,11 +102,12 @@ pub enum Decision {
 }
 
 /// The one place a load is skipped or goes ahead: claims the key (never waiting), compares the current load's
-/// ETag, and supersedes an older version. `reprocess` loads the same content again.
+/// ETag, and supersedes an older version, deleting its rows from `table` (`None`, in merge mode: a new version
+/// merges, its predecessor's rows stay until newer rows replace them). `reprocess` loads the same content again.
 pub async fn decide(
     tx: &Transaction<'_>,
     dataset: &str,
-    table: &str,
+    table: Option<&str>,
     object: &ObjectVersion,
     reprocess: bool,
 ) -> Result<Decision, ObjectError> {
@@ -143,18 +144,21 @@ async fn current(
     }))
 }
 
-/// Removes a previous load's rows and rejects and marks its ledger row superseded.
-async fn supersede(tx: &Transaction<'_>, table: &str, id: i64) -> Result<u64, ObjectError> {
-    let deleted = tx
-        .execute(
-            &format!(
-                "DELETE FROM {table} WHERE \"{}\" = $1",
-                crate::spec::OBJECT_ID_COLUMN
-            ),
-            &[&id],
-        )
-        .await
-        .map_err(|e| ObjectError::db("delete the previous load's rows", &e))?;
+/// Removes a previous load's rows (from `table`, if given) and rejects and marks its ledger row superseded.
+async fn supersede(tx: &Transaction<'_>, table: Option<&str>, id: i64) -> Result<u64, ObjectError> {
+    let mut deleted = 0;
+    if let Some(table) = table {
+        deleted = tx
+            .execute(
+                &format!(
+                    "DELETE FROM {table} WHERE \"{}\" = $1",
+                    crate::spec::OBJECT_ID_COLUMN
+                ),
+                &[&id],
+            )
+            .await
+            .map_err(|e| ObjectError::db("delete the previous load's rows", &e))?;
+    }
     tx.execute("DELETE FROM etl_rejects WHERE object_id = $1", &[&id])
         .await
         .map_err(|e| ObjectError::db("delete the previous load's rejects", &e))?;
@@ -167,25 +171,31 @@ async fn supersede(tx: &Transaction<'_>, table: &str, id: i64) -> Result<u64, Ob
     Ok(deleted)
 }
 
-/// Inserts the ledger row for this load and returns its id.
+/// Inserts the ledger row for this load, with the version S3 served, and returns its id.
 pub async fn begin(
     tx: &Transaction<'_>,
     dataset: &str,
     object: &ObjectVersion,
-    version_id: &str,
+    served: &Served,
 ) -> Result<i64, ObjectError> {
     let size = i64::try_from(object.size).unwrap_or(i64::MAX);
+    // Microseconds since the epoch, exact in a double; no LastModified reads as the oldest.
+    let modified = served
+        .last_modified
+        .map(|t| t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1_000));
     let row = tx
         .query_one(
-            "INSERT INTO etl_objects (dataset, bucket, key, version_id, etag, size_bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO etl_objects (dataset, bucket, key, version_id, etag, size_bytes, last_modified) \
+             VALUES ($1, $2, $3, $4, $5, $6, \
+             coalesce(to_timestamp($7::bigint / 1000000.0), '-infinity')) RETURNING id",
             &[
                 &dataset,
                 &object.bucket,
                 &object.key,
-                &version_id,
+                &served.version_id,
                 &object.etag,
                 &size,
+                &modified,
             ],
         )
         .await

@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 use crate::aws::AwsOptions;
 use crate::db::DbConfig;
 use crate::error::{Error, ObjectError};
+use crate::merge::Merged;
 use crate::metrics::{self, ObjectMetrics};
 use crate::process::load::{Loaded, Outcome, load_object};
 use crate::source::ObjectVersion;
@@ -292,10 +293,19 @@ async fn load_group(ctx: &Engine, client: &mut Client, mut group: Vec<LoadJob>) 
 /// Replies to a job with its outcome; the caller logs it (`report`), knowing what the job came from.
 fn finish(ctx: &Engine, job: LoadJob, result: Result<Outcome, ObjectError>, seconds: f64) {
     let outcome = match result {
-        Ok(Outcome::Loaded { loaded, replaced }) => {
+        Ok(Outcome::Loaded {
+            loaded,
+            replaced,
+            merged,
+        }) => {
             if replaced > 0 {
                 info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
                       replaced, "Replaced the previous version's rows.");
+            }
+            if let Some(Merged { upserted, deleted }) = merged {
+                info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
+                      upserted, deleted, stale = loaded.rows.saturating_sub(upserted + deleted),
+                      "Merged the object's rows.");
             }
             JobOutcome::Loaded { loaded, seconds }
         }

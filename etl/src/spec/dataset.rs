@@ -16,6 +16,7 @@ use crate::error::SpecError;
 use crate::spec::format::{BoolWords, TimeFormat};
 use crate::spec::source::{Compression, Format, Selection, SourceSpec};
 use crate::spec::types::ColumnType;
+use crate::spec::write::{Write, WriteSpec};
 
 /// The column every target table carries: the `etl_objects.id` of the object a row came from.
 pub const OBJECT_ID_COLUMN: &str = "etl_object_id";
@@ -36,6 +37,9 @@ pub struct DatasetSpec {
     pub csv: CsvOptions,
     /// The target table's columns, in order.
     pub columns: Vec<ColumnSpec>,
+    /// Append (default) or merge by key.
+    #[serde(default)]
+    pub write: WriteSpec,
 }
 
 /// CSV dialect options.
@@ -184,6 +188,8 @@ pub struct Dataset {
     pub selection: Selection,
     /// The target table's columns, in order.
     pub columns: Vec<Column>,
+    /// Append or merge by key.
+    pub write: Write,
     /// The spec file the dataset was read from.
     pub path: PathBuf,
 }
@@ -360,6 +366,7 @@ impl Dataset {
                 bool_words,
             });
         }
+        let write = Write::new(&spec.write, &table, &columns, &mut problems);
         if !problems.is_empty() {
             return Err(SpecError::Invalid {
                 path: path.to_owned(),
@@ -377,6 +384,7 @@ impl Dataset {
             compression: spec.source.compression,
             selection,
             columns,
+            write,
             path: path.to_owned(),
         })
     }

@@ -8,6 +8,7 @@ mod config;
 mod faults;
 mod formats;
 mod ingest_compress;
+mod merge;
 mod parquet;
 mod queue;
 mod resume;
