@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod config;
+mod evolve;
 mod faults;
 mod formats;
 mod ingest_compress;
