@@ -116,7 +116,7 @@ pub(super) async fn load_object<C: GenericClient>(
         &dataset.name,
         &dataset.qualified_table(),
         object,
-        config.reprocess,
+        config.reload,
     )
     .await?
     {

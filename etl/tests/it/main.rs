@@ -12,6 +12,7 @@ mod ingest_compress;
 mod parquet;
 mod queue;
 mod resume;
+mod retry;
 mod sample;
 mod scale;
 mod support;
