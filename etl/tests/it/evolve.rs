@@ -17,15 +17,21 @@ async fn columns(env: &TestEnv) -> Vec<Vec<Option<String>>> {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_new_spec_column_is_added_and_only_new_rows_fill_it() {
-    let env = TestEnv::new("evolve_add").await;
+/// A fresh environment whose `people` table holds `n` rows of `p/a.csv`, loaded with the people spec; and the rows.
+async fn people_loaded(name: &str, n: i64) -> (TestEnv, Vec<Vec<Option<String>>>) {
+    let env = TestEnv::new(name).await;
     let spec = env.spec(PEOPLE_SPEC);
-    let (csv, _) = people(1, 10);
+    let (csv, expected) = people(1, n);
     env.put("p/a.csv", csv).await;
     env.run(&["process", "--prefix", "p", "--dataset", &spec])
         .await
         .assert_code(0);
+    (env, expected)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_spec_column_is_added_and_only_new_rows_fill_it() {
+    let (env, _) = people_loaded("evolve_add", 10).await;
 
     let wider = env.spec_named("wider", &with_country());
     env.put(
@@ -80,13 +86,7 @@ async fn a_new_spec_column_is_added_and_only_new_rows_fill_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_type_or_a_removed_column_is_refused_and_the_table_is_untouched() {
-    let env = TestEnv::new("evolve_refuse").await;
-    let spec = env.spec(PEOPLE_SPEC);
-    let (csv, expected) = people(1, 5);
-    env.put("p/a.csv", csv).await;
-    env.run(&["process", "--prefix", "p", "--dataset", &spec])
-        .await
-        .assert_code(0);
+    let (env, expected) = people_loaded("evolve_refuse", 5).await;
     let before = columns(&env).await;
     let table = "SELECT id::text, name, score::text, joined::text FROM people ORDER BY people.id";
 
