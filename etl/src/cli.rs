@@ -51,7 +51,9 @@ pub(crate) enum Command {
     /// SIGTERM or SIGINT stops taking work, lets loads in flight commit or roll back, and exits 0; a second
     /// signal aborts at once.
     Process(ProcessArgs),
-    /// Create the ledger, rejects and target tables if missing, then exit.
+    /// Create the ledger, rejects and target tables if missing, add the spec's new columns to an existing target
+    /// table (nullable), then exit. A changed column type or a column the spec no longer has is refused, and
+    /// the table is left as it was. etl process runs the same migration when it starts.
     Migrate(MigrateArgs),
 }
 
