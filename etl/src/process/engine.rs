@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 use crate::aws::AwsOptions;
 use crate::db::DbConfig;
 use crate::error::{Error, ObjectError};
+use crate::ledger::Reload;
 use crate::merge::Merged;
 use crate::metrics::{self, ObjectMetrics};
 use crate::process::load::{Loaded, Outcome, load_object};
@@ -40,8 +41,8 @@ pub struct ProcessConfig {
     pub aws: AwsOptions,
     /// Rejected rows one object may have before it fails (`--max-rejects`).
     pub max_rejects: u64,
-    /// Load objects again even when the ledger has their ETag.
-    pub reprocess: bool,
+    /// Which objects the ledger already holds are loaded again (`--reprocess`, `--retry-rejected`).
+    pub reload: Reload,
     /// The size of the COPY chunks sent to PostgreSQL, which bounds the sink's memory.
     pub chunk_bytes: usize,
     /// Draw a progress bar per object on stderr (only with one job: concurrent bars would overwrite each other).

@@ -124,7 +124,7 @@ pub(super) async fn load_object<C: GenericClient>(
         &dataset.name,
         merge.is_none().then_some(table.as_str()),
         object,
-        config.reprocess,
+        config.reload,
     )
     .await?
     {

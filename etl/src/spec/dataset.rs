@@ -21,6 +21,10 @@ use crate::spec::write::{Write, WriteSpec};
 /// The column every target table carries: the `etl_objects.id` of the object a row came from.
 pub const OBJECT_ID_COLUMN: &str = "etl_object_id";
 
+/// The prefix of etl's own columns in a target table ([`OBJECT_ID_COLUMN`], and any it adds later): a spec
+/// never names one, so a migration can tell them from columns the spec no longer has.
+pub const HIDDEN_PREFIX: &str = "etl_";
+
 /// One dataset as written in the spec file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -292,9 +296,9 @@ impl Dataset {
                 ));
                 continue;
             };
-            if name.as_str() == OBJECT_ID_COLUMN {
+            if name.as_str().starts_with(HIDDEN_PREFIX) {
                 problems.push(format!(
-                    "column {:?} is reserved for the ledger",
+                    "column {:?}: names starting with {HIDDEN_PREFIX} are reserved for etl's own columns",
                     column.name
                 ));
             }
@@ -430,6 +434,9 @@ mod tests {
             [[columns]]
             name = "b"
             type = "text"
+            [[columns]]
+            name = "etl_source"
+            type = "text"
         "#;
         let message = Dataset::parse(Path::new("x.toml"), text)
             .unwrap_err()
@@ -441,6 +448,10 @@ mod tests {
         );
         assert!(message.contains("bad pattern \"(\""), "{message}");
         assert!(message.contains("column \"b\" appears twice"), "{message}");
+        assert!(
+            message.contains("column \"etl_source\": names starting with etl_ are reserved"),
+            "{message}"
+        );
         assert!(
             message.contains("csv.encoding \"ebcdic\" is not an encoding label"),
             "{message}"

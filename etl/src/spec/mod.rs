@@ -9,7 +9,8 @@ mod types;
 mod write;
 
 pub use crate::spec::dataset::{
-    Column, ColumnSpec, CsvOptions, Dataset, DatasetSpec, Ident, OBJECT_ID_COLUMN, Rule, RuleSpec,
+    Column, ColumnSpec, CsvOptions, Dataset, DatasetSpec, HIDDEN_PREFIX, Ident, OBJECT_ID_COLUMN,
+    Rule, RuleSpec,
 };
 pub use crate::spec::format::{BoolWords, TimeFormat};
 pub use crate::spec::source::{Compression, Format, Selection, SourceSpec};

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod config;
+mod evolve;
 mod faults;
 mod formats;
 mod ingest_compress;
@@ -12,6 +13,7 @@ mod merge;
 mod parquet;
 mod queue;
 mod resume;
+mod retry;
 mod sample;
 mod scale;
 mod support;
