@@ -166,3 +166,48 @@ impl Write {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::spec::Dataset;
+
+    const COLUMNS: &str = "[[columns]]\nname = \"id\"\ntype = \"bigint\"\nnullable = false\n\
+                           [[columns]]\nname = \"at\"\ntype = \"timestamptz\"\n\
+                           [[columns]]\nname = \"op\"\ntype = \"text\"\n";
+
+    fn problems(write: &str) -> String {
+        let text = format!("name = \"x\"\ntable = \"x\"\n{COLUMNS}[write]\n{write}");
+        Dataset::parse(Path::new("x.toml"), &text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn merge_needs_a_non_null_key_and_order() {
+        let text = format!(
+            "name = \"x\"\ntable = \"x\"\n{COLUMNS}[write]\nmode = \"merge\"\nkey = [\"id\"]\n\
+             delete_when = {{ column = \"op\", equals = \"D\" }}\n"
+        );
+        let dataset = Dataset::parse(Path::new("x.toml"), &text).unwrap();
+        let merge = dataset.write.merge().unwrap();
+        assert_eq!(merge.key[0].as_str(), "id");
+        assert_eq!(merge.delete_when.as_ref().unwrap().equals, "D");
+
+        let all = problems(
+            "mode = \"merge\"\nkey = [\"id\", \"id\", \"nope\"]\norder_by = \"at\"\n\
+             delete_when = { column = \"id\", equals = \"D\" }\n",
+        );
+        for fragment in [
+            "write.key names \"nope\", which is not a column",
+            "write.key names \"id\" twice",
+            "write.order_by column \"at\" must be declared nullable = false",
+            "write.delete_when column \"id\" is a key column",
+        ] {
+            assert!(all.contains(fragment), "{fragment} missing from {all}");
+        }
+        assert!(problems("mode = \"merge\"\n").contains("write.key is required"));
+        assert!(problems("key = [\"id\"]\n").contains("apply to mode = \"merge\""));
+    }
+}

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use etl::ledger::lock_key;
 
-use crate::support::{Run, TestEnv, wait_for_no_etl_backend, worker};
+use crate::support::{Run, TestEnv, repo_root, wait_for_no_etl_backend, worker};
 
 /// A DMS-style CDC dataset: `op` (I/U/D) marks deletes, `updated_at` orders versions of a user.
 const USERS_SPEC: &str = r#"
@@ -416,5 +416,80 @@ async fn a_table_whose_key_does_not_fit_is_refused_and_left_as_it_was() {
             .contains("its primary key is (user_id, op) but write.key is (user_id)"),
         "{}",
         run.error()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keyed_sample_loads_its_snapshot_then_its_correction() {
+    let env = TestEnv::new("merge_sample").await;
+    for file in ["snapshot", "correction"] {
+        env.run(&[
+            "ingest",
+            &format!("data/users/{file}.csv"),
+            "--prefix",
+            "raw/users",
+        ])
+        .await
+        .assert_code(0);
+        env.run(&[
+            "process",
+            "--prefix",
+            "raw/users",
+            "--dataset",
+            "data/users.toml",
+        ])
+        .await
+        .assert_code(0);
+    }
+    let sql =
+        "COPY (SELECT op, user_id, email, plan, changed_at FROM users ORDER BY user_id) TO STDOUT";
+    let stream = env.db.copy_out(sql).await.unwrap();
+    let chunks: Vec<bytes::Bytes> = futures_util::TryStreamExt::try_collect(stream)
+        .await
+        .unwrap();
+    let expected = std::fs::read_to_string(repo_root().join("data/users.expected.tsv")).unwrap();
+    assert_eq!(String::from_utf8(chunks.concat()).unwrap(), expected);
+    assert_eq!(env.count("SELECT count(*) FROM etl_rejects").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_rejected_merges_the_fixed_rows_over_the_objects_own_version() {
+    let env = TestEnv::new("merge_retry").await;
+    let spec = |rules: &str| {
+        format!(
+            "name = \"prices\"\ntable = \"prices\"\n[write]\nmode = \"merge\"\nkey = [\"sku\"]\n\
+             [[columns]]\nname = \"sku\"\ntype = \"text\"\nnullable = false\n\
+             [[columns]]\nname = \"price\"\ntype = \"numeric(8,2)\"\n{rules}"
+        )
+    };
+    let broken = env.spec_named("broken", &spec(""));
+    env.put("p/a.csv", "sku,price\na,$1.00\nb,2.00\n").await;
+    env.run(&["process", "--prefix", "p", "--dataset", &broken])
+        .await
+        .assert_code(0);
+    assert_eq!(env.count("SELECT count(*) FROM etl_rejects").await, 1);
+    let fixed = env.spec_named(
+        "fixed",
+        &spec("rules = [{ pattern = \"^\\\\$\", replace = \"\" }]\n"),
+    );
+    env.run_with(
+        &["process", "--prefix", "p", "--dataset", &fixed],
+        &[("ETL_RETRY_REJECTED", "true")],
+    )
+    .await
+    .assert_code(0);
+    assert_eq!(
+        env.rows("SELECT sku, price::text FROM prices ORDER BY sku")
+            .await,
+        vec![
+            vec![Some("a".to_owned()), Some("1.00".to_owned())],
+            vec![Some("b".to_owned()), Some("2.00".to_owned())]
+        ]
+    );
+    assert_eq!(env.count("SELECT count(*) FROM etl_rejects").await, 0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM etl_objects WHERE superseded_at IS NULL")
+            .await,
+        1
     );
 }
