@@ -130,9 +130,9 @@ demo-ingest:
 demo-process:
     cargo run -q -p etl -- process --prefix raw/events --dataset data/events.toml
 
-# Every benchmark in one go: the big single object, the formats, many small objects, the event path.
+# Every benchmark in one go: the big single object, the formats, many small objects, the event path, merge mode.
 [group('etl')]
-bench: bench-load bench-formats bench-objects bench-queue
+bench: bench-load bench-formats bench-objects bench-queue bench-merge
 
 # Benchmark `etl process` against `psql \copy` and a Python peer, median of 3 (default 100k and 1M rows).
 [group('etl')]
@@ -153,6 +153,11 @@ bench-objects objects="1000" rows="100":
 [group('etl')]
 bench-queue objects="300" rows="100":
     etl/bench/queue.sh {{ objects }} {{ rows }}
+
+# Benchmark merge mode: 1M-row upsert (half new keys) and a no-change snapshot vs the append and a psycopg ON CONFLICT peer.
+[group('etl')]
+bench-merge *rows:
+    etl/bench/merge.sh {{ rows }}
 
 # Regenerate the sample data and its independently computed expected output.
 [group('etl')]

@@ -15,6 +15,7 @@ use etl::aws::AwsOptions;
 use etl::config::DbSettings;
 use etl::error::Error;
 use etl::ingest::{Compress, IngestConfig};
+use etl::ledger::Reload;
 use etl::process::ProcessConfig;
 use etl::queue::QueueConfig;
 use etl::spec::Dataset;
@@ -50,7 +51,9 @@ pub(crate) enum Command {
     /// SIGTERM or SIGINT stops taking work, lets loads in flight commit or roll back, and exits 0; a second
     /// signal aborts at once.
     Process(ProcessArgs),
-    /// Create the ledger, rejects and target tables if missing, then exit.
+    /// Create the ledger, rejects and target tables if missing, add the spec's new columns to an existing target
+    /// table (nullable), then exit. A changed column type or a column the spec no longer has is refused, and
+    /// the table is left as it was. etl process runs the same migration when it starts.
     Migrate(MigrateArgs),
 }
 
@@ -106,6 +109,10 @@ pub(crate) struct ProcessArgs {
     /// Reload objects that are already loaded, replacing their rows and rejects.
     #[arg(long, env = "ETL_REPROCESS")]
     pub(crate) reprocess: bool,
+    /// Reload only the loaded objects that have rejected rows (after the spec's rules were fixed), replacing
+    /// their rows and rejects; objects that loaded whole are not read again. New objects load as usual.
+    #[arg(long, env = "ETL_RETRY_REJECTED")]
+    pub(crate) retry_rejected: bool,
     /// Show a progress bar per object (default: when stderr is a terminal).
     #[arg(long, env = "ETL_PROGRESS")]
     pub(crate) progress: Option<bool>,
@@ -270,10 +277,20 @@ impl IngestArgs {
 impl ProcessArgs {
     pub(crate) fn config(&self) -> Result<ProcessConfig, Error> {
         let queue = self.queue_config();
-        if queue.is_some() && self.reprocess {
-            return Err(Error::Config(
-                "--reprocess reloads a listing; it does not combine with --queue".to_owned(),
-            ));
+        let (reload, flag) = match (self.reprocess, self.retry_rejected) {
+            (false, false) => (Reload::Changed, None),
+            (true, false) => (Reload::All, Some("--reprocess")),
+            (false, true) => (Reload::Rejected, Some("--retry-rejected")),
+            (true, true) => {
+                return Err(Error::Config(
+                    "--reprocess already reloads every object; drop --retry-rejected".to_owned(),
+                ));
+            }
+        };
+        if let (Some(_), Some(flag)) = (&queue, flag) {
+            return Err(Error::Config(format!(
+                "{flag} reloads a listing; it does not combine with --queue"
+            )));
         }
         if queue.is_none() && self.exit_when_idle {
             return Err(Error::Config("--exit-when-idle needs --queue".to_owned()));
@@ -284,7 +301,7 @@ impl ProcessArgs {
             dataset: Arc::new(Dataset::load(&self.dataset.dataset)?),
             aws: self.aws.options(),
             max_rejects: self.max_rejects,
-            reprocess: self.reprocess,
+            reload,
             chunk_bytes: self.copy_chunk_kib as usize * 1024,
             progress: self
                 .progress

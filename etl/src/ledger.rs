@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, Transaction};
 
 use crate::error::{DbError, ObjectError};
-use crate::source::ObjectVersion;
+use crate::source::{ObjectVersion, Served};
 
 /// A rejected row, kept until the object's COPY is done.
 #[derive(Debug, Clone)]
@@ -33,6 +33,31 @@ pub struct Reject {
 struct Current {
     id: i64,
     etag: String,
+    rows_rejected: i64,
+}
+
+/// Which object versions the ledger already holds are loaded again. New objects, and new versions of a key,
+/// load in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// None: a version already loaded is skipped (the default run).
+    Changed,
+    /// Every one (`--reprocess`): after a change to the spec's rules that touches every object.
+    All,
+    /// Those whose current load has rejected rows (`--retry-rejected`): after a rule that rejected rows was
+    /// fixed, without reading the objects that loaded whole.
+    Rejected,
+}
+
+impl Reload {
+    /// Whether the current load of a key, of the same content, is loaded again.
+    fn again(self, current: &Current) -> bool {
+        match self {
+            Self::Changed => false,
+            Self::All => true,
+            Self::Rejected => current.rows_rejected > 0,
+        }
+    }
 }
 
 /// The advisory lock key for one S3 key of one dataset (64 bits of SHA-256: collisions are negligible, and a
@@ -64,23 +89,28 @@ async fn try_claim(
     Ok(row.get(0))
 }
 
-/// The keys among `objects` (one listing page of one bucket) whose current load has the listed ETag: one query
-/// per page, so a run with nothing new costs about one listing. Only a pre-filter: each load still checks the
-/// ledger under its claim.
+/// The keys among `objects` (one listing page of one bucket) whose current load has the listed ETag and that
+/// `reload` does not load again: one query per page, so a run with nothing new costs about one listing. Only a
+/// pre-filter: each load still checks the ledger under its claim.
 pub async fn loaded_keys(
     client: &Client,
     dataset: &str,
     bucket: &str,
     objects: &[ObjectVersion],
+    reload: Reload,
 ) -> Result<BTreeSet<String>, DbError> {
+    if reload == Reload::All {
+        return Ok(BTreeSet::new());
+    }
     let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
     let etags: Vec<&str> = objects.iter().map(|o| o.etag.as_str()).collect();
+    let rejected_again = reload == Reload::Rejected;
     let rows = client
         .query(
             "SELECT l.key FROM unnest($3::text[], $4::text[]) AS l(key, etag) \
              JOIN etl_objects o ON o.dataset = $1 AND o.bucket = $2 AND o.key = l.key AND o.etag = l.etag \
-             AND o.superseded_at IS NULL",
-            &[&dataset, &bucket, &keys, &etags],
+             AND o.superseded_at IS NULL WHERE NOT ($5 AND o.rows_rejected > 0)",
+            &[&dataset, &bucket, &keys, &etags, &rejected_again],
         )
         .await
         .map_err(|e| DbError::query("compare the listing with the ledger", &e))?;
@@ -102,13 +132,15 @@ pub enum Decision {
 }
 
 /// The one place a load is skipped or goes ahead: claims the key (never waiting), compares the current load's
-/// ETag, and supersedes an older version. `reprocess` loads the same content again.
+/// ETag, and supersedes an older version, or the same content when `reload` says to load it again. Superseding
+/// deletes the old load's rows from `table` (`None`, in merge mode: a new version merges, and its predecessor's
+/// rows stay until newer rows replace them).
 pub async fn decide(
     tx: &Transaction<'_>,
     dataset: &str,
-    table: &str,
+    table: Option<&str>,
     object: &ObjectVersion,
-    reprocess: bool,
+    reload: Reload,
 ) -> Result<Decision, ObjectError> {
     if !try_claim(tx, dataset, object).await? {
         return Ok(Decision::Busy);
@@ -116,7 +148,7 @@ pub async fn decide(
     let Some(current) = current(tx, dataset, object).await? else {
         return Ok(Decision::Load { replaced: 0 });
     };
-    if current.etag == object.etag && !reprocess {
+    if current.etag == object.etag && !reload.again(&current) {
         return Ok(Decision::AlreadyLoaded);
     }
     let replaced = supersede(tx, table, current.id).await?;
@@ -131,7 +163,7 @@ async fn current(
 ) -> Result<Option<Current>, ObjectError> {
     let row = tx
         .query_opt(
-            "SELECT id, etag FROM etl_objects \
+            "SELECT id, etag, rows_rejected FROM etl_objects \
              WHERE dataset = $1 AND bucket = $2 AND key = $3 AND superseded_at IS NULL",
             &[&dataset, &object.bucket, &object.key],
         )
@@ -140,21 +172,25 @@ async fn current(
     Ok(row.map(|r| Current {
         id: r.get(0),
         etag: r.get(1),
+        rows_rejected: r.get(2),
     }))
 }
 
-/// Removes a previous load's rows and rejects and marks its ledger row superseded.
-async fn supersede(tx: &Transaction<'_>, table: &str, id: i64) -> Result<u64, ObjectError> {
-    let deleted = tx
-        .execute(
-            &format!(
-                "DELETE FROM {table} WHERE \"{}\" = $1",
-                crate::spec::OBJECT_ID_COLUMN
-            ),
-            &[&id],
-        )
-        .await
-        .map_err(|e| ObjectError::db("delete the previous load's rows", &e))?;
+/// Removes a previous load's rows (from `table`, if given) and rejects and marks its ledger row superseded.
+async fn supersede(tx: &Transaction<'_>, table: Option<&str>, id: i64) -> Result<u64, ObjectError> {
+    let mut deleted = 0;
+    if let Some(table) = table {
+        deleted = tx
+            .execute(
+                &format!(
+                    "DELETE FROM {table} WHERE \"{}\" = $1",
+                    crate::spec::OBJECT_ID_COLUMN
+                ),
+                &[&id],
+            )
+            .await
+            .map_err(|e| ObjectError::db("delete the previous load's rows", &e))?;
+    }
     tx.execute("DELETE FROM etl_rejects WHERE object_id = $1", &[&id])
         .await
         .map_err(|e| ObjectError::db("delete the previous load's rejects", &e))?;
@@ -167,25 +203,31 @@ async fn supersede(tx: &Transaction<'_>, table: &str, id: i64) -> Result<u64, Ob
     Ok(deleted)
 }
 
-/// Inserts the ledger row for this load and returns its id.
+/// Inserts the ledger row for this load, with the version S3 served, and returns its id.
 pub async fn begin(
     tx: &Transaction<'_>,
     dataset: &str,
     object: &ObjectVersion,
-    version_id: &str,
+    served: &Served,
 ) -> Result<i64, ObjectError> {
     let size = i64::try_from(object.size).unwrap_or(i64::MAX);
+    // Microseconds since the epoch, exact in a double; no LastModified reads as the oldest.
+    let modified = served
+        .last_modified
+        .map(|t| t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1_000));
     let row = tx
         .query_one(
-            "INSERT INTO etl_objects (dataset, bucket, key, version_id, etag, size_bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO etl_objects (dataset, bucket, key, version_id, etag, size_bytes, last_modified) \
+             VALUES ($1, $2, $3, $4, $5, $6, \
+             coalesce(to_timestamp($7::bigint / 1000000.0), '-infinity')) RETURNING id",
             &[
                 &dataset,
                 &object.bucket,
                 &object.key,
-                &version_id,
+                &served.version_id,
                 &object.etag,
                 &size,
+                &modified,
             ],
         )
         .await

@@ -3,9 +3,9 @@
 //!
 //! Modules in reading order: the dataset [`spec`]; the shared [`record`] types; the [`source`] (S3 listing and
 //! the streaming CSV parser); the pure [`transform`]; the COPY [`sink`]; the [`ledger`] that makes loads
-//! exactly-once; [`migrate`] for the schema; [`process`] and [`ingest`], the two pipelines; [`queue`], the S3
-//! event consumer that feeds `process`; and the plumbing:
-//! [`aws`], [`db`], [`config`], [`metrics`], [`progress`], [`error`].
+//! exactly-once; [`merge`], which applies a keyed dataset's rows; [`migrate`] for the schema; [`process`] and
+//! [`ingest`], the two pipelines; [`queue`], the S3 event consumer that feeds `process`; and the plumbing: [`aws`],
+//! [`db`], [`config`], [`metrics`], [`progress`], [`error`].
 
 #![warn(missing_docs)]
 
@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod ledger;
+pub mod merge;
 pub mod metrics;
 pub mod migrate;
 pub mod process;

@@ -3,8 +3,8 @@
 //! Binary format hands PostgreSQL finished values: the transform has already parsed and checked every value, so
 //! the server does not parse numbers and timestamps a second time. Each value is a length word and its bytes (the
 //! transform's type encoder writes them straight into the chunk), NULL is length -1. Every row ends with the
-//! ledger's object id so one object's rows can be replaced later (`--reprocess`, a new object version). The
-//! encoder knows nothing of S3, CSV or column types.
+//! ledger's object id so one object's rows can be replaced later (`--reprocess`, a new object version), or, into a
+//! merge stage, with its position in the object. The encoder knows nothing of S3, CSV or column types.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -16,14 +16,25 @@ const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// The field count that ends the data.
 const TRAILER: i16 = -1;
 
-/// The `COPY` statement for a dataset's table.
-pub fn copy_statement(dataset: &Dataset) -> String {
+/// The `COPY` statement for a dataset's table (`None`) or for another table with the dataset's columns and a
+/// last `bigint` column (a merge stage).
+pub fn copy_statement(dataset: &Dataset, into: Option<(&str, &str)>) -> String {
     let columns: Vec<String> = dataset.columns.iter().map(|c| c.name.to_string()).collect();
+    let target = dataset.qualified_table();
+    let (table, last) = into.unwrap_or((&target, OBJECT_ID_COLUMN));
     format!(
-        "COPY {} ({}, \"{OBJECT_ID_COLUMN}\") FROM STDIN (FORMAT binary)",
-        dataset.qualified_table(),
+        "COPY {table} ({}, \"{last}\") FROM STDIN (FORMAT binary)",
         columns.join(", ")
     )
+}
+
+/// What the encoder writes as every row's last value.
+#[derive(Debug, Clone, Copy)]
+pub enum Trailer {
+    /// The ledger id of the object the rows come from (the target table's `etl_object_id`).
+    ObjectId(i64),
+    /// The row's position in the object, from 0 (a merge stage's: the last row of a key wins).
+    Position,
 }
 
 /// Encodes rows into `Bytes` chunks for `CopyInSink`.
@@ -33,13 +44,13 @@ pub struct CopyEncoder {
     chunk_bytes: usize,
     row_start: usize,
     fields: i16,
-    object_id: i64,
+    trailer: Trailer,
     rows: u64,
 }
 
 impl CopyEncoder {
-    /// An encoder for the load `object_id` (written into every row) that cuts chunks of about `chunk_bytes`.
-    pub fn new(object_id: i64, chunk_bytes: usize) -> Self {
+    /// An encoder that ends every row with `trailer` and cuts chunks of about `chunk_bytes`.
+    pub fn new(trailer: Trailer, chunk_bytes: usize) -> Self {
         let mut buf = BytesMut::with_capacity(chunk_bytes * 2);
         buf.put_slice(HEADER);
         Self {
@@ -47,7 +58,7 @@ impl CopyEncoder {
             chunk_bytes,
             row_start: 0,
             fields: 0,
-            object_id,
+            trailer,
             rows: 0,
         }
     }
@@ -101,7 +112,10 @@ impl RowWriter for CopyEncoder {
 
     fn end_row(&mut self) {
         self.buf.put_i32(8);
-        self.buf.put_i64(self.object_id);
+        self.buf.put_i64(match self.trailer {
+            Trailer::ObjectId(id) => id,
+            Trailer::Position => i64::try_from(self.rows).unwrap_or(i64::MAX),
+        });
         let count = self.fields + 1;
         self.buf[self.row_start..self.row_start + 2].copy_from_slice(&count.to_be_bytes());
         self.rows += 1;
@@ -117,7 +131,7 @@ mod tests {
     use bytes::BufMut;
 
     use crate::record::RowWriter;
-    use crate::sink::CopyEncoder;
+    use crate::sink::{CopyEncoder, Trailer};
 
     /// Appends one value with the given bytes.
     fn put(encoder: &mut CopyEncoder, bytes: &[u8]) {
@@ -131,7 +145,7 @@ mod tests {
 
     #[test]
     fn binary_rows_nulls_and_cancelled_rows() {
-        let mut encoder = CopyEncoder::new(7, 1 << 20);
+        let mut encoder = CopyEncoder::new(Trailer::ObjectId(7), 1 << 20);
         encoder.begin_row();
         put(&mut encoder, b"a\tb");
         encoder.null();
@@ -162,7 +176,7 @@ mod tests {
 
     #[test]
     fn chunks_are_cut_on_row_boundaries() {
-        let mut encoder = CopyEncoder::new(1, 56);
+        let mut encoder = CopyEncoder::new(Trailer::ObjectId(1), 56);
         let mut chunks = Vec::new();
         for _ in 0..10 {
             encoder.begin_row();

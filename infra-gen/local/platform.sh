@@ -37,6 +37,9 @@ dataset=$root/data/events.toml
 samples=("$root/data/events.csv")
 expected=$root/data/events.expected.tsv
 expected_rejects=$root/data/events.rejects.tsv
+# The keyed sample: a merge-mode dataset loaded as a snapshot and then a correction.
+keyed_dataset=$root/data/users.toml
+keyed_expected=$root/data/users.expected.tsv
 prefix=raw/events
 venv=$root/.work/venv
 fixtures_dir=$root/infra-gen/tests/it/fixtures
@@ -554,6 +557,19 @@ run_etl() {
   logged "$logs/etl.log" "etl ingest ${samples[*]#"$root"/}" "$bin_dir/etl" ingest "${samples[@]}"
   event_path
   logged "$logs/etl.log" "etl process (the listing sweep)" "$bin_dir/etl" process
+  keyed_sample
+}
+
+# The keyed sample (merge mode): a snapshot, then a correction that updates, deletes and adds users, each loaded by
+# its own run. Outside the event prefix, so the queue never sees it.
+keyed_sample() {
+  local file
+  for file in snapshot correction; do
+    logged "$logs/etl.log" "etl ingest data/users/$file.csv (the keyed sample)" \
+      "$bin_dir/etl" ingest "$root/data/users/$file.csv" --prefix raw/users
+    logged "$logs/etl.log" "etl process --dataset data/users.toml (merge)" \
+      "$bin_dir/etl" process --prefix raw/users --dataset "$keyed_dataset"
+  done
 }
 
 # The event path: the ingest's uploads reach the SQS queue through the bucket notification (moto delivers them, an
@@ -596,6 +612,9 @@ report() {
   note "rows in $table      : $(psql_local -tAc "SELECT count(*) FROM \"$table\"")"
   say "  sample of $table:"
   psql_local -P pager=off -P null='(null)' -c "SELECT * FROM \"$table\" ORDER BY 1 LIMIT 5" | sed 's/^/    /'
+  say "  the keyed sample (data/users.toml, merge): users after the snapshot and the correction:"
+  psql_local -P pager=off -c "SET TIME ZONE 'UTC'" -c "SELECT op, user_id, email, plan, changed_at FROM users ORDER BY user_id" |
+    sed 's/^/    /'
   note "logs              : ${logs#"$root"/}/ (moto.log postgres.log terraform.log etl.log)"
   note "use it            : source <(infra-gen/local/platform.sh env)   then aws s3 ls / psql / etl ..."
 }
@@ -789,6 +808,11 @@ verify_rows() {
   total=$(psql_local -tAc "SELECT count(*) FROM etl_rejects")
   ((total == n)) || fail "etl_rejects holds $total rows, ${expected_rejects#"$root"/} lists $n"
   note "rejected rows: $n, with the lines and reasons listed in ${expected_rejects#"$root"/}"
+  psql_local -c "SET TIME ZONE 'UTC'" -c "COPY (SELECT op, user_id, email, plan, changed_at FROM users ORDER BY user_id) TO STDOUT" \
+    >"$logs/users.tsv"
+  cmp -s "$logs/users.tsv" "$keyed_expected" ||
+    fail "table users differs from ${keyed_expected#"$root"/} (got: $logs/users.tsv)"
+  note "table users equals ${keyed_expected#"$root"/}: the correction's updates, delete and stale row merged"
 }
 
 cmd_e2e() {

@@ -17,6 +17,8 @@ use tracing::{error, info, warn};
 use crate::aws::AwsOptions;
 use crate::db::DbConfig;
 use crate::error::{Error, ObjectError};
+use crate::ledger::Reload;
+use crate::merge::Merged;
 use crate::metrics::{self, ObjectMetrics};
 use crate::process::load::{Loaded, Outcome, load_object};
 use crate::source::ObjectVersion;
@@ -39,8 +41,8 @@ pub struct ProcessConfig {
     pub aws: AwsOptions,
     /// Rejected rows one object may have before it fails (`--max-rejects`).
     pub max_rejects: u64,
-    /// Load objects again even when the ledger has their ETag.
-    pub reprocess: bool,
+    /// Which objects the ledger already holds are loaded again (`--reprocess`, `--retry-rejected`).
+    pub reload: Reload,
     /// The size of the COPY chunks sent to PostgreSQL, which bounds the sink's memory.
     pub chunk_bytes: usize,
     /// Draw a progress bar per object on stderr (only with one job: concurrent bars would overwrite each other).
@@ -292,10 +294,19 @@ async fn load_group(ctx: &Engine, client: &mut Client, mut group: Vec<LoadJob>) 
 /// Replies to a job with its outcome; the caller logs it (`report`), knowing what the job came from.
 fn finish(ctx: &Engine, job: LoadJob, result: Result<Outcome, ObjectError>, seconds: f64) {
     let outcome = match result {
-        Ok(Outcome::Loaded { loaded, replaced }) => {
+        Ok(Outcome::Loaded {
+            loaded,
+            replaced,
+            merged,
+        }) => {
             if replaced > 0 {
                 info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
                       replaced, "Replaced the previous version's rows.");
+            }
+            if let Some(Merged { upserted, deleted }) = merged {
+                info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
+                      upserted, deleted, stale = loaded.rows.saturating_sub(upserted + deleted),
+                      "Merged the object's rows.");
             }
             JobOutcome::Loaded { loaded, seconds }
         }

@@ -2,7 +2,6 @@
 //! engine, dropping what the ledger already holds with one query per page (only a pre-filter: each load checks
 //! the ledger again under its claim), and totals the outcomes into the run's summary and exit status.
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use tokio::sync::mpsc::{channel, unbounded_channel};
@@ -62,11 +61,9 @@ pub async fn process(engine: &Engine, shutdown: CancellationToken) -> Result<Run
                 }
             }
             let page = data;
-            let loaded = if config.reprocess {
-                BTreeSet::new()
-            } else {
-                ledger::loaded_keys(&client, &dataset.name, &config.bucket, &page).await?
-            };
+            let loaded =
+                ledger::loaded_keys(&client, &dataset.name, &config.bucket, &page, config.reload)
+                    .await?;
             for object in page {
                 if shutdown.is_cancelled() {
                     break 'pages;

@@ -14,11 +14,12 @@ use tokio_postgres::GenericClient;
 
 use crate::error::ObjectError;
 use crate::ledger::{self, Decision};
+use crate::merge::{Merged, Stage};
 use crate::process::engine::Engine;
 use crate::process::parse::{Input, ParseStage};
-use crate::sink::{CopyEncoder, copy_statement};
+use crate::sink::{CopyEncoder, Trailer, copy_statement};
 use crate::source::parquet::{self, Batch, ParquetSource, SpecColumn};
-use crate::source::{self, Body, ObjectVersion};
+use crate::source::{self, Body, ObjectVersion, Served};
 use crate::spec::{Dataset, Format};
 
 /// S3 body pieces buffered between the download and the parser.
@@ -67,11 +68,14 @@ impl Opened {
         })
     }
 
-    /// The version S3 served (`"null"` in an unversioned bucket).
-    fn version_id(&self) -> String {
+    /// The version S3 served.
+    fn served(&self) -> Served {
         match self {
-            Self::Bytes(opened) => opened.version_id.clone(),
-            Self::Parquet(source) => source.stats().version_id().unwrap_or("null").to_owned(),
+            Self::Bytes(opened) => opened.served.clone(),
+            Self::Parquet(source) => source.stats().served().cloned().unwrap_or_else(|| Served {
+                version_id: "null".to_owned(),
+                last_modified: None,
+            }),
         }
     }
 }
@@ -93,6 +97,8 @@ pub(super) enum Outcome {
         loaded: Loaded,
         /// Rows of the key's previous version deleted in the same transaction.
         replaced: u64,
+        /// In merge mode, what the apply did.
+        merged: Option<Merged>,
     },
     Skipped(&'static str),
     Busy,
@@ -111,12 +117,14 @@ pub(super) async fn load_object<C: GenericClient>(
         .transaction()
         .await
         .map_err(|e| ObjectError::db("begin a transaction", &e))?;
+    let merge = dataset.write.merge();
+    let table = dataset.qualified_table();
     let replaced = match ledger::decide(
         &tx,
         &dataset.name,
-        &dataset.qualified_table(),
+        merge.is_none().then_some(table.as_str()),
         object,
-        config.reprocess,
+        config.reload,
     )
     .await?
     {
@@ -125,8 +133,12 @@ pub(super) async fn load_object<C: GenericClient>(
         Decision::Busy => return Ok(Outcome::Busy),
     };
     let opened = Opened::open(s3, dataset, object).await?;
-    let version_id = opened.version_id();
-    let object_id = ledger::begin(&tx, &dataset.name, object, &version_id).await?;
+    let served = opened.served();
+    let object_id = ledger::begin(&tx, &dataset.name, object, &served).await?;
+    let merging = match merge {
+        Some(merge) => Some((Stage::create(&tx, dataset, object_id).await?, merge)),
+        None => None,
+    };
 
     let (chunk_tx, mut chunk_rx) = channel(COPY_QUEUE);
     let bar = crate::progress::bytes_bar(config.progress && config.jobs == 1, object.size);
@@ -149,12 +161,20 @@ pub(super) async fn load_object<C: GenericClient>(
         transform: Arc::clone(transform),
         dataset: Arc::clone(dataset),
         max_rejects: config.max_rejects,
-        encoder: CopyEncoder::new(object_id, config.chunk_bytes),
+        encoder: CopyEncoder::new(
+            match merging {
+                Some(_) => Trailer::Position,
+                None => Trailer::ObjectId(object_id),
+            },
+            config.chunk_bytes,
+        ),
     };
     let parse = tokio::task::spawn_blocking(move || stage.run(input, &chunk_tx));
 
+    let stage_table = merging.as_ref().map(|(stage, _)| stage.table());
+    let into = stage_table.as_deref().map(|t| (t, Stage::last_column()));
     let sink = tx
-        .copy_in(&copy_statement(dataset))
+        .copy_in(&copy_statement(dataset, into))
         .await
         .map_err(|e| ObjectError::db("start COPY", &e))?;
     futures_util::pin_mut!(sink);
@@ -183,6 +203,10 @@ pub(super) async fn load_object<C: GenericClient>(
         .await
         .map_err(|e| ObjectError::db("finish COPY", &e))?;
     debug_assert_eq!(rows, encoded);
+    let merged = match merging {
+        Some((stage, merge)) => Some(stage.apply(&tx, dataset, merge, object_id).await?),
+        None => None,
+    };
     ledger::complete(&tx, object_id, rows, &rejects).await?;
     tx.commit()
         .await
@@ -193,9 +217,10 @@ pub(super) async fn load_object<C: GenericClient>(
             rejected: rejects.len() as u64,
             bytes,
             resumes,
-            version_id,
+            version_id: served.version_id,
         },
         replaced,
+        merged,
     })
 }
 

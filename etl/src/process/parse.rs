@@ -173,7 +173,7 @@ mod tests {
 
     use crate::error::ObjectError;
     use crate::process::parse::{Input, ParseStage};
-    use crate::sink::CopyEncoder;
+    use crate::sink::{CopyEncoder, Trailer};
     use crate::spec::Dataset;
     use crate::transform::Transform;
 
@@ -190,7 +190,7 @@ mod tests {
             transform: Arc::new(Transform::new(&dataset)),
             dataset: Arc::new(dataset),
             max_rejects,
-            encoder: CopyEncoder::new(7, chunk_bytes),
+            encoder: CopyEncoder::new(Trailer::ObjectId(7), chunk_bytes),
         }
     }
 

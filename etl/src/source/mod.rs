@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use bytes::Bytes;
 use tracing::warn;
 
@@ -61,12 +61,21 @@ impl ObjectVersion {
     }
 }
 
-/// An opened object: its body and the version S3 served (`"null"` in an unversioned bucket, as S3 reports it).
+/// An opened object: its body and which version S3 served.
 pub struct OpenObject {
     /// The object's bytes, as they arrive.
     pub body: Body,
-    /// The version id S3 served.
+    /// The version S3 served.
+    pub served: Served,
+}
+
+/// Which version of an object S3 served, as its response headers say.
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    /// The version id (`"null"` in an unversioned bucket, as S3 reports it).
     pub version_id: String,
+    /// When the version was written: merge mode orders versions of a key by it.
+    pub last_modified: Option<DateTime>,
 }
 
 /// An object's body that resumes where it broke; see the module header.
@@ -329,7 +338,10 @@ async fn get(
                 None => ObjectError::Download(message),
             }
         })?;
-    let version_id = output.version_id().unwrap_or("null").to_owned();
+    let served = Served {
+        version_id: output.version_id().unwrap_or("null").to_owned(),
+        last_modified: output.last_modified().copied(),
+    };
     let max_attempts = client.config().retry_config().map_or(
         DEFAULT_ATTEMPTS,
         aws_sdk_s3::config::retry::RetryConfig::max_attempts,
@@ -349,7 +361,7 @@ async fn get(
             max_attempts,
             resumes: 0,
         },
-        version_id,
+        served,
     })
 }
 

@@ -16,9 +16,14 @@ use crate::error::SpecError;
 use crate::spec::format::{BoolWords, TimeFormat};
 use crate::spec::source::{Compression, Format, Selection, SourceSpec};
 use crate::spec::types::ColumnType;
+use crate::spec::write::{Write, WriteSpec};
 
 /// The column every target table carries: the `etl_objects.id` of the object a row came from.
 pub const OBJECT_ID_COLUMN: &str = "etl_object_id";
+
+/// The prefix of etl's own columns in a target table ([`OBJECT_ID_COLUMN`], and any it adds later): a spec
+/// never names one, so a migration can tell them from columns the spec no longer has.
+pub const HIDDEN_PREFIX: &str = "etl_";
 
 /// One dataset as written in the spec file.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +41,9 @@ pub struct DatasetSpec {
     pub csv: CsvOptions,
     /// The target table's columns, in order.
     pub columns: Vec<ColumnSpec>,
+    /// Append (default) or merge by key.
+    #[serde(default)]
+    pub write: WriteSpec,
 }
 
 /// CSV dialect options.
@@ -184,6 +192,8 @@ pub struct Dataset {
     pub selection: Selection,
     /// The target table's columns, in order.
     pub columns: Vec<Column>,
+    /// Append or merge by key.
+    pub write: Write,
     /// The spec file the dataset was read from.
     pub path: PathBuf,
 }
@@ -286,9 +296,9 @@ impl Dataset {
                 ));
                 continue;
             };
-            if name.as_str() == OBJECT_ID_COLUMN {
+            if name.as_str().starts_with(HIDDEN_PREFIX) {
                 problems.push(format!(
-                    "column {:?} is reserved for the ledger",
+                    "column {:?}: names starting with {HIDDEN_PREFIX} are reserved for etl's own columns",
                     column.name
                 ));
             }
@@ -360,6 +370,7 @@ impl Dataset {
                 bool_words,
             });
         }
+        let write = Write::new(&spec.write, &table, &columns, &mut problems);
         if !problems.is_empty() {
             return Err(SpecError::Invalid {
                 path: path.to_owned(),
@@ -377,6 +388,7 @@ impl Dataset {
             compression: spec.source.compression,
             selection,
             columns,
+            write,
             path: path.to_owned(),
         })
     }
@@ -422,6 +434,9 @@ mod tests {
             [[columns]]
             name = "b"
             type = "text"
+            [[columns]]
+            name = "etl_source"
+            type = "text"
         "#;
         let message = Dataset::parse(Path::new("x.toml"), text)
             .unwrap_err()
@@ -433,6 +448,10 @@ mod tests {
         );
         assert!(message.contains("bad pattern \"(\""), "{message}");
         assert!(message.contains("column \"b\" appears twice"), "{message}");
+        assert!(
+            message.contains("column \"etl_source\": names starting with etl_ are reserved"),
+            "{message}"
+        );
         assert!(
             message.contains("csv.encoding \"ebcdic\" is not an encoding label"),
             "{message}"

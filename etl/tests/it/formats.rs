@@ -407,8 +407,9 @@ async fn a_mistyped_or_cut_short_parquet_object_fails_alone_and_leaves_the_datab
         "{failure}"
     );
 
-    // The same good file against a spec whose `day` is a timestamp: the object fails naming both types.
-    let mistyped = fixture_spec("events", "format = \"parquet\"").replace(
+    // The same good file against a spec whose `day` is a timestamp: the object fails naming both types. The spec
+    // has a table of its own: `events` has `day` as a date, so the migration would refuse the spec first.
+    let mistyped = fixture_spec("events_ts", "format = \"parquet\"").replace(
         "name = \"day\"\ntype = \"date\"",
         "name = \"day\"\ntype = \"timestamp\"",
     );
@@ -419,6 +420,7 @@ async fn a_mistyped_or_cut_short_parquet_object_fails_alone_and_leaves_the_datab
         .await;
     run.assert_code(2);
     assert_eq!(env.count("SELECT count(*) FROM events").await, 300);
+    assert_eq!(env.count("SELECT count(*) FROM events_ts").await, 0);
     assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 1);
     assert_eq!(
         run.logs("Object failed, nothing of it was loaded.")[0]["error"],

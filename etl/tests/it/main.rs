@@ -5,12 +5,15 @@
 
 mod bad_input;
 mod config;
+mod evolve;
 mod faults;
 mod formats;
 mod ingest_compress;
+mod merge;
 mod parquet;
 mod queue;
 mod resume;
+mod retry;
 mod sample;
 mod scale;
 mod support;

@@ -23,7 +23,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use crate::error::ObjectError;
-use crate::source::{self, ObjectVersion};
+use crate::source::{self, ObjectVersion, Served};
 
 /// How many bytes at the end of the object the first request reads: the footer and, usually, all metadata.
 pub const FOOTER_PREFETCH: usize = 64 << 10;
@@ -37,7 +37,7 @@ pub struct ReadStats {
     requests: AtomicU64,
     bytes: AtomicU64,
     resumes: AtomicU64,
-    version_id: OnceLock<String>,
+    served: OnceLock<Served>,
 }
 
 impl ReadStats {
@@ -56,9 +56,9 @@ impl ReadStats {
         self.resumes.load(Ordering::Relaxed)
     }
 
-    /// The version id S3 served (`"null"` in an unversioned bucket), once a request has succeeded.
-    pub fn version_id(&self) -> Option<&str> {
-        self.version_id.get().map(String::as_str)
+    /// The version S3 served, once a request has succeeded.
+    pub fn served(&self) -> Option<&Served> {
+        self.served.get()
     }
 }
 
@@ -93,7 +93,7 @@ impl S3RangeReader {
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let opened = source::open_range(&self.client, &self.object, range.clone()).await?;
-        self.stats.version_id.get_or_init(|| opened.version_id);
+        self.stats.served.get_or_init(|| opened.served);
         let mut body = opened.body;
         // Sized up front: growing by doubling would hold up to twice a row group's chunks while it copies.
         let mut bytes =
