@@ -312,6 +312,12 @@ def emulator_settings(rtype, body):
             "it compact, as generated), which the provider reports as a change on every plan.",
             "lifecycle": {"ignore_changes": ignore(body, ["redrive_policy"])},
         }
+    if rtype == "aws_sqs_queue" and body.get("redrive_allow_policy"):
+        return {
+            "//": "moto accepts RedriveAllowPolicy but leaves it out of GetQueueAttributes (AWS returns it), so "
+            "the provider reads it back empty and reports a change on every plan.",
+            "lifecycle": {"ignore_changes": ignore(body, ["redrive_allow_policy"])},
+        }
     if rtype == "aws_autoscaling_group":
         return {
             "//": "moto's Auto Scaling does not store DefaultInstanceWarmup and reads it back as 0.",

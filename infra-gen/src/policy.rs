@@ -907,6 +907,7 @@ mod tests {
                     receive_wait_time_seconds: 20,
                     visibility_timeout_seconds: 300,
                     redrive_policy: None,
+                    redrive_allow_policy: None,
                     tags: Tags::new(),
                 },
             )

@@ -147,13 +147,14 @@ const BOUNDARY_REASON: &str = "a permissions boundary grants nothing by itself: 
 /// rest on any resource.
 fn boundary_statements(ctx: &Ctx<'_>) -> Vec<Statement> {
     let name = &ctx.platform.name;
+    let buckets = ctx.platform.bucket_prefix();
     let scoped: [(&'static str, &str, Vec<TfString>); 3] = [
         (
             "ReadOnlyThePlatformsBuckets",
             "s3:",
             vec![
-                ctx.s3_arn(&format!("{name}-hadrian-ml-*")),
-                ctx.s3_arn(&format!("{name}-hadrian-ml-*/*")),
+                ctx.s3_arn(&format!("{buckets}*")),
+                ctx.s3_arn(&format!("{buckets}*/*")),
             ],
         ),
         (

@@ -66,7 +66,10 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
 }
 
 /// S3 encrypts the data bucket's events into the SQS queue with this key (SQS asks KMS on its
-/// behalf): only for that queue, whose ARN SQS always passes as the encryption context.
+/// behalf): only for that queue, whose ARN SQS always passes as the encryption context, and only
+/// when S3 acts for the data bucket of this account (`aws:SourceArn`, `aws:SourceAccount`), so no
+/// other bucket, in this account or another, can borrow the grant (the confused deputy). Both
+/// ARNs are built from names: the key exists before the queue and the bucket, which use it.
 fn s3_to_the_event_queue(ctx: &Ctx<'_>) -> Statement {
     Statement {
         sid: "S3EventsIntoTheEtlQueue",
@@ -77,11 +80,23 @@ fn s3_to_the_event_queue(ctx: &Ctx<'_>) -> Statement {
             type_: "Service",
             identifiers: vec![TfString::lit("s3.amazonaws.com")],
         }],
-        condition: vec![Condition {
-            test: "StringEquals",
-            variable: "kms:EncryptionContext:aws:sqs:arn",
-            values: vec![ctx.etl_queue_arn()],
-        }],
+        condition: vec![
+            Condition {
+                test: "StringEquals",
+                variable: "kms:EncryptionContext:aws:sqs:arn",
+                values: vec![ctx.etl_queue_arn()],
+            },
+            Condition {
+                test: "ArnEquals",
+                variable: "aws:SourceArn",
+                values: vec![ctx.s3_arn(&ctx.platform.data_bucket_name())],
+            },
+            Condition {
+                test: "StringEquals",
+                variable: "aws:SourceAccount",
+                values: vec![ctx.account.attr("account_id")],
+            },
+        ],
     }
 }
 

@@ -8,7 +8,7 @@ use crate::tf::data::{Condition, Statement};
 
 pub(super) fn storage(ctx: &Ctx<'_>) -> Vec<Statement> {
     let name = &ctx.platform.name;
-    let buckets = ctx.s3_arn(&format!("{name}-hadrian-ml-*"));
+    let buckets = ctx.s3_arn(&format!("{}*", ctx.platform.bucket_prefix()));
     let mut statements = vec![
         allow(
             "ManagePlatformBuckets",
