@@ -223,6 +223,10 @@ pub(crate) fn lower_github(
     let pull_request = format!("repo:{repo}:pull_request");
     let main = format!("repo:{repo}:ref:refs/heads/main");
     let production = format!("repo:{repo}:environment:production");
+    // The deploy runs as root on every host, so it goes through its own environment, whose
+    // reviewers and branch rule GitHub enforces before the job gets a token; any other run on
+    // main (a `workflow_dispatch` of another workflow) carries the `ref:` subject and is refused.
+    let deploy_environment = format!("repo:{repo}:environment:deploy");
 
     let plan = github_role(
         doc,
@@ -288,7 +292,7 @@ pub(crate) fn lower_github(
         ctx,
         &provider_arn,
         "deploy",
-        &[&main],
+        &[&deploy_environment],
         "GitHub Actions: push the ETL image and run the deploy document on the ETL host",
     )?;
     inline_policy(

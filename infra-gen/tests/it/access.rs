@@ -33,7 +33,7 @@ fn github_roles_trust_only_the_repository_subjects_of_the_contract() {
         json!(["repo:o/r:pull_request", "repo:o/r:ref:refs/heads/main"])
     );
     assert_eq!(trust("apply"), json!(["repo:o/r:environment:production"]));
-    assert_eq!(trust("deploy"), json!(["repo:o/r:ref:refs/heads/main"]));
+    assert_eq!(trust("deploy"), json!(["repo:o/r:environment:deploy"]));
     let roles = &doc["resource"]["aws_iam_role"];
     assert_eq!(roles["github_apply"]["name"], "demo-github-apply");
     assert_eq!(
