@@ -96,11 +96,22 @@ validate:
       rm -rf "$dir"
     done
 
-# checkov on out/ and out/bootstrap/ (0 failed checks; the reasoned skips live in infra-gen/checkov*.yaml).
+# checkov on every configuration: out/ and out/bootstrap/, then each fixture generated into a temporary folder
+# with its bootstrap module (0 failed checks each; the reasoned skips live in infra-gen/checkov*.yaml).
 [group('infra')]
 checkov: setup
-    checkov --config-file infra-gen/checkov.yaml
-    checkov --config-file infra-gen/checkov-bootstrap.yaml
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scan() { printf '== checkov %s\n' "$2"; checkov --config-file "infra-gen/$1" --directory "$2"; }
+    scan checkov.yaml out
+    scan checkov-bootstrap.yaml out/bootstrap
+    dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+    for config in infra-gen/tests/it/fixtures/*.toml; do
+      name=$(basename "$config" .toml)
+      cargo run -q -p infra-gen -- gen --config "$config" --out "$dir/$name" >/dev/null
+      scan checkov.yaml "$dir/$name"
+      scan checkov-bootstrap.yaml "$dir/$name/bootstrap"
+    done
 
 # Refresh the committed provider schema subset after adding a resource type or moving the provider.
 [group('infra')]

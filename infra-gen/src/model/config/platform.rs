@@ -162,7 +162,7 @@ impl Validator<'_> {
         let compute = self.compute(raw.compute);
         let database = self.database(raw.database, &raw.environment);
         let etl = self.etl(raw.etl, &database);
-        let monitoring = self.monitoring(raw.monitoring, &database);
+        let monitoring = self.monitoring(raw.monitoring, &database, &raw.environment);
         let delivery = self.delivery(raw.delivery, &name);
         Platform {
             name,
@@ -255,6 +255,20 @@ mod tests {
             Some("ops@example.com")
         );
         assert_eq!(from_str("", "p").unwrap().monitoring.alarm_email, None);
+    }
+
+    #[test]
+    fn production_keeps_logs_a_year() {
+        let text = "environment = \"prod\"\n[monitoring]\nlog_retention_days = 180\n";
+        assert_eq!(errors(text), ["monitoring.log_retention_days@Some(3)"]);
+        assert!(
+            from_str(
+                "environment = \"prod\"\n[monitoring]\nlog_retention_days = 400\n",
+                "p"
+            )
+            .is_ok()
+        );
+        assert!(from_str("[monitoring]\nlog_retention_days = 30\n", "p").is_ok());
     }
 
     #[test]
