@@ -46,7 +46,7 @@ deny: setup
 # The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, every
 # configuration planned on moto and its IAM linted, end to end.
 [group('test')]
-test: setup test-rust check checkov lint-workflows plan-configs iam-lint e2e
+test: setup test-rust check checkov lint-workflows plan-configs iam-lint iam-simulate e2e
 
 # Rust tests of both crates (real terraform, PostgreSQL and moto_server on loopback ports).
 [group('test')]
@@ -200,6 +200,12 @@ plan-configs *configs:
 iam-lint: plan-configs
     PYTHONDONTWRITEBYTECODE=1 python -m unittest discover -s infra-gen/scripts -p 'test_*.py'
     python infra-gen/scripts/iam_lint.py .work/local/plan/configs/*/ .work/local/plan/configs/*/bootstrap/
+
+# Attacker tests: an IAM policy evaluator (@cloud-copilot/iam-simulate, from `just setup`) on every configuration's
+# planned CI-role policies: the calls the apply and deploy jobs need are allowed, the escalations are not.
+[group('test')]
+iam-simulate: setup plan-configs
+    node infra-gen/scripts/iam_simulate.mjs .work/local/plan/configs/*/ .work/local/plan/configs/*/bootstrap/
 
 # End to end: apply on moto, converged second plan, expected rows, destroy leaves nothing, down.
 [group('test')]
