@@ -141,14 +141,19 @@ demo-ingest:
 demo-process:
     cargo run -q -p etl -- process --prefix raw/events --dataset data/events.toml
 
-# Every benchmark in one go: the big single object, many small objects, the event path.
+# Every benchmark in one go: the big single object, the formats, many small objects, the event path.
 [group('etl')]
-bench: bench-load bench-objects bench-queue
+bench: bench-load bench-formats bench-objects bench-queue
 
 # Benchmark `etl process` against `psql \copy` and a Python peer, median of 3 (default 100k and 1M rows).
 [group('etl')]
 bench-load *rows:
     etl/bench/bench.sh {{ rows }}
+
+# Benchmark gzip CSV, gzip JSON Lines, Parquet and 5% of downloads cut against the CSV load, peers beside (default 1M rows).
+[group('etl')]
+bench-formats *rows:
+    etl/bench/formats.sh {{ rows }}
 
 # Benchmark many small objects behind a 20 ms first-byte S3 proxy: etl vs the S3 floor, reruns, peak RSS.
 [group('etl')]

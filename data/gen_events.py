@@ -12,6 +12,7 @@ it to `psql \\copy` as the physical limit of the load.
 
 import argparse
 import datetime as dt
+import json
 import random
 import re
 from decimal import Decimal
@@ -181,9 +182,13 @@ def main():
     parser.add_argument("--rejects", help="expected rejects: line number and reason fragment (adds 3 bad rows)")
     parser.add_argument("--copy-object-id", type=int,
                         help="append this etl_object_id column to each expected line (for psql \\copy)")
+    parser.add_argument("--jsonl", help="also write the same raw values as JSON Lines: one object a record, each CSV "
+                        "field a string member, an unquoted empty field (NULL) a null (not with --rejects)")
     parser.add_argument("--pad", action="store_true",
                         help="append a sentence to every comment (about 160 bytes a row, for the benchmark)")
     args = parser.parse_args()
+    if args.jsonl and args.rejects:
+        parser.error("--jsonl writes no bad rows; leave out --rejects")
 
     rng = random.Random(args.seed)
     bad_every = args.rows // (len(BAD_ROWS) + 1) if args.rejects else 0
@@ -192,7 +197,8 @@ def main():
     rejects = []
     suffix = "\t{}".format(args.copy_object_id) if args.copy_object_id is not None else ""
     with open(args.csv, "w", encoding="utf-8", newline="") as csv_out, \
-            open(args.expected or "/dev/null", "w", encoding="utf-8", newline="") as exp_out:
+            open(args.expected or "/dev/null", "w", encoding="utf-8", newline="") as exp_out, \
+            open(args.jsonl or "/dev/null", "w", encoding="utf-8", newline="") as jsonl_out:
         header = ",".join(COLUMNS) + "\n"
         csv_out.write(header)
         line += 1
@@ -208,6 +214,8 @@ def main():
             raw, out = row(rng, event_id, args.pad)
             text = ",".join(csv_field(v, rng) for v in raw) + ("\r\n" if n % 7 == 0 else "\n")
             csv_out.write(text)
+            if args.jsonl:
+                jsonl_out.write(json.dumps(dict(zip(COLUMNS, raw)), ensure_ascii=False) + "\n")
             line += text.count("\n")
             exp_out.write("\t".join(copy_text(v) for v in out) + suffix + "\n")
             event_id += 1

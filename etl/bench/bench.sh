@@ -15,59 +15,14 @@ set -euo pipefail
 
 read -r -a SIZES <<<"${*:-${BENCH_ROWS:-100000 1000000}}"
 REPEAT="${BENCH_REPEAT:-3}"
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-WORK="$ROOT/.work/bench"
-BIN="$ROOT/target/release/etl"
-PY="$ROOT/.work/venv/bin/python"
-PSYCOPG="psycopg[binary]==3.3.9"
-COLUMNS="event_id, occurred_at, user_id, country, device, event_type, amount, session_seconds, is_fraud, comment"
-
 # shellcheck source=etl/bench/lib.sh
-. "$ROOT/etl/bench/lib.sh"
+. "$(dirname "$0")/lib.sh"
+WORK="$ROOT/.work/bench"
 
-echo "building etl (release)..." >&2
-cargo build --release -p etl --quiet --manifest-path "$ROOT/Cargo.toml"
-if ! "$PY" -c 'import psycopg, boto3' 2>/dev/null; then
-  echo "installing $PSYCOPG into .work/venv for the Python peer..." >&2
-  "$PY" -m pip install --quiet --disable-pip-version-check "$PSYCOPG"
-fi
-
+build_etl "$ROOT"
+venv_install "$PY" 'import psycopg, boto3' "$PSYCOPG"
 start_servers "$WORK" -c fsync=on -c synchronous_commit=on -c max_wal_size=8GB -c shared_buffers=256MB
-
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_EC2_METADATA_DISABLED=true AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
-export ETL_BUCKET=bench ETL_DATASET="$ROOT/data/events.toml" ETL_LOG_FORMAT=json
-export ETL_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres)
-python3 -c "import boto3; boto3.client('s3').create_bucket(Bucket='bench')"
-"$BIN" migrate >"$WORK/migrate.log"
-
-reset_tables() {
-  "${PSQL[@]}" -c "TRUNCATE events, etl_rejects, etl_objects RESTART IDENTITY" -c "CHECKPOINT"
-}
-
-# Dumps the table and compares it with the expected rows; a difference stops the benchmark.
-check_load() {
-  local tool="$1" expected="$2"
-  "${PSQL[@]}" -c "\\copy (SELECT $COLUMNS, etl_object_id FROM events ORDER BY event_id) TO '$WORK/loaded.tsv'"
-  if ! cmp -s "$WORK/loaded.tsv" "$expected"; then
-    echo "MISMATCH: the table $tool loaded differs from $expected" >&2
-    exit 1
-  fi
-}
-
-# Runs one tool under /usr/bin/time and appends "seconds peak_rss_kib cpu_seconds" to $WORK/times-<tool>-<rows>.
-timed() {
-  local tool="$1" rows="$2"
-  shift 2
-  local t0
-  t0="$(now)"
-  /usr/bin/time -f "%M %U %S" -o "$WORK/rusage" "$@" >"$WORK/$tool.log"
-  local seconds rss user sys
-  seconds="$(echo "$(now) - $t0" | bc)"
-  read -r rss user sys <"$WORK/rusage"
-  echo "$seconds $rss $(echo "$user + $sys" | bc)" >>"$WORK/times-$tool-$rows"
-}
+bench_env
 
 for ROWS in "${SIZES[@]}"; do
   CSV="$WORK/events-$ROWS.csv"

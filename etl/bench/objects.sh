@@ -21,13 +21,11 @@ BIG_ROWS=100000
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/etl/bench"
 WORK="$ROOT/.work/bench-objects"
-BIN="$ROOT/target/release/etl"
 
 # shellcheck source=etl/bench/lib.sh
 . "$HERE/lib.sh"
 
-echo "building etl (release)..." >&2
-cargo build --release -p etl --quiet --manifest-path "$ROOT/Cargo.toml"
+build_etl "$ROOT"
 
 # The durable defaults, stated: a commit waits for its WAL to reach the disk.
 start_servers "$WORK" -c fsync=on -c synchronous_commit=on -c max_connections=100

@@ -16,12 +16,10 @@ ROWS="${2:-${BENCH_ROWS:-100}}"
 WORKERS="${BENCH_WORKERS:-1 2 4}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$ROOT/.work/bench-queue"
-BIN="$ROOT/target/release/etl"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-echo "building etl (release)..." >&2
-cargo build --release -p etl --quiet --manifest-path "$ROOT/Cargo.toml"
+# shellcheck source=etl/bench/lib.sh
+. "$ROOT/etl/bench/lib.sh"
+build_etl "$ROOT"
 
 rm -rf "$WORK"
 mkdir -p "$WORK/pg"

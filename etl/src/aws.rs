@@ -14,9 +14,13 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 /// AWS settings shared by every subcommand.
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
+    /// An endpoint to send every request to instead of AWS's (moto, LocalStack, a VPC endpoint); `None`: AWS's own.
     pub endpoint_url: Option<String>,
+    /// The region, overriding the default chain's; `None`: the chain decides.
     pub region: Option<String>,
+    /// Address buckets by path rather than by host name even without `endpoint_url` (which turns it on anyway).
     pub force_path_style: bool,
+    /// Attempts per request, the first included, for the SDK's standard retries.
     pub max_attempts: u32,
 }
 

@@ -14,14 +14,23 @@ use crate::error::{DbError, Error};
 /// Database flags, before the secret is read.
 #[derive(Debug, Clone, Default)]
 pub struct DbSettings {
+    /// A `postgres://` URL, with credentials unless `secret_arn` gives them.
     pub url: Option<String>,
+    /// The ARN of an RDS-managed secret holding the username and password.
     pub secret_arn: Option<String>,
+    /// The database host, when the URL does not give it.
     pub host: Option<String>,
+    /// The database port, when the URL does not give it.
     pub port: Option<u16>,
+    /// The database name, when the URL does not give it.
     pub name: Option<String>,
+    /// `disable` or `verify-full` (the default when `None`).
     pub sslmode: Option<String>,
+    /// The CA bundle (PEM) the server's certificate is checked against under `verify-full`.
     pub ca_bundle: Option<PathBuf>,
+    /// Attempts to connect before giving up; 0 counts as 1.
     pub connect_attempts: u32,
+    /// How long one connection attempt may take.
     pub connect_timeout: Duration,
 }
 

@@ -19,15 +19,23 @@ use crate::error::DbError;
 /// How the connection is encrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tls {
+    /// No TLS: for local runs only.
     Disable,
-    VerifyFull { ca_bundle: PathBuf },
+    /// TLS with the certificate chain and the host name verified.
+    VerifyFull {
+        /// The CA bundle (PEM) the server's certificate chain is checked against.
+        ca_bundle: PathBuf,
+    },
 }
 
 /// A complete, validated database target.
 #[derive(Clone)]
 pub struct DbConfig {
+    /// Host, port, user, password and database name.
     pub pg: tokio_postgres::Config,
+    /// How the connection is encrypted.
     pub tls: Tls,
+    /// Attempts to connect before giving up (at least 1).
     pub connect_attempts: u32,
 }
 
@@ -58,7 +66,9 @@ impl DbConfig {
 /// The fields of an RDS-managed master user secret this tool uses.
 #[derive(Deserialize)]
 pub struct SecretCredentials {
+    /// The database user.
     pub username: String,
+    /// The user's password.
     pub password: String,
 }
 

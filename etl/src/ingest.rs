@@ -48,7 +48,9 @@ const READ_BYTES: usize = 1 << 20;
 /// How `etl ingest --compress` compresses each file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compress {
+    /// gzip (`.gz`), which every tool reads.
     Gzip,
+    /// zstd (`.zst`): faster to write and to read for about gzip's ratio.
     Zstd,
 }
 
@@ -80,12 +82,19 @@ impl Compress {
 /// Everything `etl ingest` needs, validated.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
+    /// The local files to upload.
     pub paths: Vec<PathBuf>,
+    /// The destination bucket.
     pub bucket: String,
+    /// The key prefix each file's name is appended to.
     pub prefix: String,
+    /// AWS endpoint, region and retry settings.
     pub aws: AwsOptions,
+    /// Files larger than this are uploaded in parts of this size.
     pub part_bytes: u64,
+    /// How many parts of one file are uploaded at once.
     pub concurrency: usize,
+    /// Draw a progress bar per file on stderr.
     pub progress: bool,
     /// Compress each file before upload (`None`: as it is).
     pub compress: Option<Compress>,
@@ -94,8 +103,11 @@ pub struct IngestConfig {
 /// Totals of one ingest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestSummary {
+    /// Files uploaded.
     pub uploaded: u64,
+    /// Files skipped because the object already holds the same content.
     pub skipped: u64,
+    /// Bytes uploaded.
     pub bytes: u64,
 }
 

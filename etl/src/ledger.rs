@@ -20,8 +20,11 @@ use crate::source::ObjectVersion;
 /// A rejected row, kept until the object's COPY is done.
 #[derive(Debug, Clone)]
 pub struct Reject {
+    /// The line the rejected row starts on (for Parquet, its 1-based row index).
     pub line: u64,
+    /// The row as read, re-encoded as one CSV line.
     pub record: String,
+    /// Why the row was rejected.
     pub reason: String,
 }
 
@@ -88,7 +91,10 @@ pub async fn loaded_keys(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Load it; `replaced` rows of the key's previous version were deleted in this transaction.
-    Load { replaced: u64 },
+    Load {
+        /// Rows of the key's previous version deleted in this transaction (0 for a first load).
+        replaced: u64,
+    },
     /// The key's current load has this ETag: final, nothing to do.
     AlreadyLoaded,
     /// Another loader holds the key's claim; its load may still fail, so the caller may retry later.

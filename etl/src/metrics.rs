@@ -8,25 +8,41 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+/// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "HadrianML/ETL";
+/// The one dimension, valued with the dataset's name.
 pub const DIMENSION_DATASET: &str = "Dataset";
+/// Rows loaded from one object.
 pub const ROWS_LOADED: &str = "RowsLoaded";
+/// Rows of one object rejected into the rejects table.
 pub const ROWS_REJECTED: &str = "RowsRejected";
+/// 1 when an object was loaded (0 when it failed).
 pub const OBJECTS_LOADED: &str = "ObjectsLoaded";
+/// 1 when an object failed (0 when it was loaded).
 pub const OBJECTS_FAILED: &str = "ObjectsFailed";
+/// Seconds one object's load, or a whole run, took.
 pub const DURATION_SECONDS: &str = "DurationSeconds";
+/// 1 when a run finished with no failed object (absent otherwise).
 pub const RUN_SUCCEEDED: &str = "RunSucceeded";
+/// Messages one receive from the queue brought.
 pub const MESSAGES_RECEIVED: &str = "MessagesReceived";
+/// 1 per object loaded on the event path (`--queue`).
 pub const EVENT_OBJECTS_LOADED: &str = "EventObjectsLoaded";
+/// Seconds from the S3 event's `eventTime` to the load's commit: the event path's latency.
 pub const EVENT_TO_COMMIT_SECONDS: &str = "EventToCommitSeconds";
+/// Times one object's download was resumed after its body broke.
 pub const DOWNLOAD_RESUMES: &str = "DownloadResumes";
 
 /// What one object's load produced.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ObjectMetrics {
+    /// Rows loaded.
     pub rows_loaded: u64,
+    /// Rows rejected.
     pub rows_rejected: u64,
+    /// Whether the object was loaded (`false`: it failed).
     pub loaded: bool,
+    /// Seconds the load took.
     pub seconds: f64,
     /// Times the object's download was resumed after its body broke.
     pub resumes: u32,

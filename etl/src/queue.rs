@@ -43,6 +43,7 @@ const BUSY_RETRY: Duration = Duration::from_secs(1);
 /// The queue side of `etl process --queue`.
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
+    /// The SQS queue URL.
     pub url: String,
     /// Long-poll wait of one receive, 1–20 seconds.
     pub wait_seconds: u8,

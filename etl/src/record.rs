@@ -8,7 +8,9 @@ use bytes::BytesMut;
 /// One field of a record: a range into the record's data and whether it was quoted.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
+    /// Start of the field's bytes in the record's data.
     pub start: usize,
+    /// End (exclusive) of the field's bytes in the record's data.
     pub end: usize,
     /// A quoted empty field is an empty string; an unquoted empty field is NULL (PostgreSQL CSV semantics).
     pub quoted: bool,
@@ -19,7 +21,9 @@ pub struct Field {
 pub struct Record<'a> {
     /// 1-based line number where the record starts in the object.
     pub line: u64,
+    /// The bytes of the record's field values, which `fields` index into.
     pub data: &'a [u8],
+    /// The record's fields, in order.
     pub fields: &'a [Field],
     /// The first RFC 4180 violation in the record (for example a stray quote), if any.
     pub error: Option<&'static str>,
@@ -58,12 +62,14 @@ impl Record<'_> {
 
 /// Receives transformed rows value by value; a row may be cancelled half-written when a later value is bad.
 pub trait RowWriter {
+    /// Starts a new row.
     fn begin_row(&mut self);
     /// Appends a NULL as the next column's value.
     fn null(&mut self);
     /// Appends the next column's value: `encode` writes its binary `COPY` form straight into the writer's buffer,
     /// so no value is copied twice. After an error the caller cancels the row.
     fn value<E>(&mut self, encode: impl FnOnce(&mut BytesMut) -> Result<(), E>) -> Result<(), E>;
+    /// Finishes the row begun by `begin_row`.
     fn end_row(&mut self);
     /// Forgets everything written since `begin_row`.
     fn cancel_row(&mut self);

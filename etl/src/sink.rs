@@ -38,6 +38,7 @@ pub struct CopyEncoder {
 }
 
 impl CopyEncoder {
+    /// An encoder for the load `object_id` (written into every row) that cuts chunks of about `chunk_bytes`.
     pub fn new(object_id: i64, chunk_bytes: usize) -> Self {
         let mut buf = BytesMut::with_capacity(chunk_bytes * 2);
         buf.put_slice(HEADER);

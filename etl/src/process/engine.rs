@@ -18,7 +18,7 @@ use crate::aws::AwsOptions;
 use crate::db::DbConfig;
 use crate::error::{Error, ObjectError};
 use crate::metrics::{self, ObjectMetrics};
-use crate::process::load::{Outcome, load_object};
+use crate::process::load::{Loaded, Outcome, load_object};
 use crate::source::ObjectVersion;
 use crate::spec::Dataset;
 use crate::transform::Transform;
@@ -29,12 +29,19 @@ const BUSY: &str = "another loader holds this key";
 /// Everything `etl process` needs, validated.
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
+    /// The bucket to list or to take events for.
     pub bucket: String,
+    /// Only keys under this prefix are loaded.
     pub prefix: String,
+    /// The validated dataset spec: target table, columns, format.
     pub dataset: Arc<Dataset>,
+    /// AWS endpoint, region and retry settings.
     pub aws: AwsOptions,
+    /// Rejected rows one object may have before it fails (`--max-rejects`).
     pub max_rejects: u64,
+    /// Load objects again even when the ledger has their ETag.
     pub reprocess: bool,
+    /// The size of the COPY chunks sent to PostgreSQL, which bounds the sink's memory.
     pub chunk_bytes: usize,
     /// Draw a progress bar per object on stderr (only with one job: concurrent bars would overwrite each other).
     pub progress: bool,
@@ -58,11 +65,7 @@ pub(crate) struct LoadJob {
 #[derive(Debug)]
 pub(crate) enum JobOutcome {
     Loaded {
-        rows: u64,
-        rejected: u64,
-        bytes: u64,
-        resumes: u32,
-        version_id: String,
+        loaded: Loaded,
         seconds: f64,
     },
     Skipped(&'static str),
@@ -289,26 +292,12 @@ async fn load_group(ctx: &Engine, client: &mut Client, mut group: Vec<LoadJob>) 
 /// Replies to a job with its outcome; the caller logs it (`report`), knowing what the job came from.
 fn finish(ctx: &Engine, job: LoadJob, result: Result<Outcome, ObjectError>, seconds: f64) {
     let outcome = match result {
-        Ok(Outcome::Loaded {
-            rows,
-            rejected,
-            bytes,
-            resumes,
-            replaced,
-            version_id,
-        }) => {
+        Ok(Outcome::Loaded { loaded, replaced }) => {
             if replaced > 0 {
                 info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
                       replaced, "Replaced the previous version's rows.");
             }
-            JobOutcome::Loaded {
-                rows,
-                rejected,
-                bytes,
-                resumes,
-                version_id,
-                seconds,
-            }
+            JobOutcome::Loaded { loaded, seconds }
         }
         Ok(Outcome::Skipped(reason)) => JobOutcome::Skipped(reason),
         Ok(Outcome::Busy) => JobOutcome::Busy,
@@ -326,14 +315,14 @@ pub(crate) fn report(
 ) {
     let (bucket, key) = (&object.bucket, &object.key);
     match outcome {
-        JobOutcome::Loaded {
-            rows,
-            rejected,
-            bytes,
-            resumes,
-            version_id,
-            seconds,
-        } => {
+        JobOutcome::Loaded { loaded, seconds } => {
+            let Loaded {
+                rows,
+                rejected,
+                bytes,
+                resumes,
+                version_id,
+            } = loaded;
             info!(
                 dataset,
                 bucket,

@@ -19,10 +19,15 @@ use crate::source::Listing;
 /// Totals of one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunSummary {
+    /// Objects loaded in this run.
     pub objects_loaded: u64,
+    /// Objects skipped: already loaded, or another loader held their key.
     pub objects_skipped: u64,
+    /// Objects that failed (each rolled back).
     pub objects_failed: u64,
+    /// Rows loaded, over all objects.
     pub rows_loaded: u64,
+    /// Rows rejected, over all objects.
     pub rows_rejected: u64,
 }
 
@@ -104,10 +109,10 @@ pub async fn process(engine: &Engine, shutdown: CancellationToken) -> Result<Run
             };
             report(&dataset.name, &object, &outcome, None);
             match outcome {
-                JobOutcome::Loaded { rows, rejected, .. } => {
+                JobOutcome::Loaded { loaded, .. } => {
                     summary.objects_loaded += 1;
-                    summary.rows_loaded += rows;
-                    summary.rows_rejected += rejected;
+                    summary.rows_loaded += loaded.rows;
+                    summary.rows_rejected += loaded.rejected;
                 }
                 JobOutcome::Skipped(_) | JobOutcome::Busy => summary.objects_skipped += 1,
                 JobOutcome::Failed(e) => {

@@ -76,16 +76,23 @@ impl Opened {
     }
 }
 
+/// What a loaded object came to: what its log line and metrics record report.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) rows: u64,
+    pub(crate) rejected: u64,
+    pub(crate) bytes: u64,
+    /// How often a broken download was resumed.
+    pub(crate) resumes: u32,
+    pub(crate) version_id: String,
+}
+
 /// What one object's load inside its transaction (or savepoint) came to, before the commit.
 pub(super) enum Outcome {
     Loaded {
-        rows: u64,
-        rejected: u64,
-        bytes: u64,
-        /// How often a broken download was resumed.
-        resumes: u32,
+        loaded: Loaded,
+        /// Rows of the key's previous version deleted in the same transaction.
         replaced: u64,
-        version_id: String,
     },
     Skipped(&'static str),
     Busy,
@@ -181,12 +188,14 @@ pub(super) async fn load_object<C: GenericClient>(
         .await
         .map_err(|e| ObjectError::db("commit", &e))?;
     Ok(Outcome::Loaded {
-        rows,
-        rejected: rejects.len() as u64,
-        bytes,
-        resumes,
+        loaded: Loaded {
+            rows,
+            rejected: rejects.len() as u64,
+            bytes,
+            resumes,
+            version_id,
+        },
         replaced,
-        version_id,
     })
 }
 

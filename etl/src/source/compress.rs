@@ -125,6 +125,7 @@ enum State {
 }
 
 impl Decompressor {
+    /// A decompressor for one object in the spec's `compression` mode (`auto`: told by the first bytes).
     pub fn new(mode: Compression) -> Self {
         let state = match mode {
             Compression::None => State::Plain,

@@ -39,6 +39,7 @@ pub struct CsvParser {
 }
 
 impl CsvParser {
+    /// A parser for fields separated by `delimiter`.
     pub fn new(delimiter: u8) -> Self {
         let mut stops = [false; 256];
         for b in [delimiter, b'"', b'\r', b'\n'] {

@@ -137,6 +137,7 @@ pub struct JsonlParser {
 }
 
 impl JsonlParser {
+    /// A parser that reads `columns` from each line, in that order.
     pub fn new(columns: &[JsonColumn]) -> Self {
         let mut members: Vec<String> = columns.iter().map(|c| c.member.clone()).collect();
         members.sort();

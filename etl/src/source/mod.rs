@@ -39,9 +39,13 @@ const RESUME_BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// One object to load, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectVersion {
+    /// The bucket the object is in.
     pub bucket: String,
+    /// The object's key.
     pub key: String,
+    /// The ETag S3 listed, which identifies the object's content in the ledger.
     pub etag: String,
+    /// The object's size in bytes.
     pub size: u64,
 }
 
@@ -59,7 +63,9 @@ impl ObjectVersion {
 
 /// An opened object: its body and the version S3 served (`"null"` in an unversioned bucket, as S3 reports it).
 pub struct OpenObject {
+    /// The object's bytes, as they arrive.
     pub body: Body,
+    /// The version id S3 served.
     pub version_id: String,
 }
 
@@ -198,6 +204,7 @@ pub struct Listing {
 }
 
 impl Listing {
+    /// A listing of the keys under `prefix` in `bucket`; no request is sent until the first page is asked for.
     pub fn new(client: &Client, bucket: &str, prefix: &str) -> Self {
         Self {
             client: client.clone(),

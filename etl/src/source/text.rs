@@ -36,6 +36,7 @@ pub struct TextInput {
 }
 
 impl TextInput {
+    /// A decoder for one object in the `declared` encoding, unless a byte-order mark says otherwise.
     pub fn new(declared: &'static Encoding) -> Self {
         Self {
             declared,

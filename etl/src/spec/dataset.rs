@@ -31,8 +31,10 @@ pub struct DatasetSpec {
     /// What the objects are and which of them are data.
     #[serde(default)]
     pub source: SourceSpec,
+    /// CSV dialect: delimiter, header, encoding.
     #[serde(default)]
     pub csv: CsvOptions,
+    /// The target table's columns, in order.
     pub columns: Vec<ColumnSpec>,
 }
 
@@ -79,9 +81,12 @@ fn default_encoding() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpec {
+    /// The column's name in the target table (and in the CSV header, the JSON member or the Parquet column).
     pub name: String,
+    /// The PostgreSQL type, as written in SQL (`integer`, `numeric(10,2)`, `timestamptz`, ...).
     #[serde(rename = "type")]
     pub column_type: String,
+    /// Whether the column may hold NULL; a NULL in a non-nullable column rejects the row.
     #[serde(default = "default_nullable")]
     pub nullable: bool,
     /// Exact raw values that become NULL (checked before the rules run).
@@ -115,7 +120,9 @@ fn default_nullable() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
+    /// The regex to search for.
     pub pattern: String,
+    /// The replacement for each match.
     pub replace: String,
 }
 
@@ -133,6 +140,7 @@ impl Ident {
         (first_ok && rest_ok && raw.len() <= 63).then(|| Self(raw.to_owned()))
     }
 
+    /// The identifier, unquoted.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -156,25 +164,38 @@ fn is_json_pointer(path: &str) -> bool {
 /// A validated dataset: what the rest of the crate works with.
 #[derive(Debug, Clone)]
 pub struct Dataset {
+    /// Dataset name: the metric dimension and the ledger's dataset column.
     pub name: String,
+    /// The target table's schema; `None`: unqualified, found through the `search_path`.
     pub schema: Option<Ident>,
+    /// The target table.
     pub table: Ident,
+    /// CSV field delimiter.
     pub delimiter: u8,
+    /// Whether the first CSV record is a header to check (never for JSON Lines or Parquet).
     pub header: bool,
+    /// The text encoding of CSV and JSON Lines objects, unless a byte-order mark says otherwise.
     pub encoding: &'static Encoding,
+    /// What the objects are: CSV, JSON Lines or Parquet.
     pub format: Format,
+    /// How the objects are compressed, or `auto` to tell by their first bytes.
     pub compression: Compression,
     /// Which keys below the prefix are data.
     pub selection: Selection,
+    /// The target table's columns, in order.
     pub columns: Vec<Column>,
+    /// The spec file the dataset was read from.
     pub path: PathBuf,
 }
 
 /// A validated column, with its rules compiled once here so the transform never recompiles them.
 #[derive(Debug, Clone)]
 pub struct Column {
+    /// The column's name in the target table.
     pub name: Ident,
+    /// The column's PostgreSQL type.
     pub column_type: ColumnType,
+    /// Whether the column may hold NULL.
     pub nullable: bool,
     /// Exact raw values that become NULL.
     pub null_if: Vec<String>,
@@ -193,7 +214,9 @@ pub struct Column {
 /// A compiled regex replacement.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// The compiled pattern.
     pub regex: Regex,
+    /// The replacement for each match.
     pub replace: String,
 }
 

@@ -15,6 +15,7 @@ pub enum TimeFormat {
     /// A strftime pattern (`%d/%m/%Y`, `%Y-%m-%dT%H:%M:%S%.f%z`, ...), read with chrono. A `timestamptz` pattern
     /// without a zone (`%z`) reads UTC, like the loader's session.
     Pattern {
+        /// The pattern as the spec wrote it.
         pattern: String,
         /// Whether the pattern reads a zone offset.
         zoned: bool,
@@ -77,7 +78,9 @@ impl TimeFormat {
 /// The extra words a `boolean` column reads as true or false (checked before PostgreSQL's own words).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BoolWords {
+    /// Words read as `true`.
     pub true_values: Vec<String>,
+    /// Words read as `false`.
     pub false_values: Vec<String>,
 }
 

@@ -6,19 +6,31 @@ use std::fmt;
 /// The PostgreSQL types a dataset column may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
+    /// `text`.
     Text,
+    /// `varchar(n)`: at most `n` characters.
     Varchar(u32),
+    /// `smallint`: 16-bit integer.
     SmallInt,
+    /// `integer`: 32-bit integer.
     Integer,
+    /// `bigint`: 64-bit integer.
     BigInt,
+    /// `real`: 32-bit float.
     Real,
+    /// `double precision`: 64-bit float.
     Double,
     /// `numeric(precision, scale)`; `None` is unconstrained `numeric`.
     Numeric(Option<(u32, u32)>),
+    /// `boolean`.
     Boolean,
+    /// `date`.
     Date,
+    /// `timestamp`: a date and time without a zone.
     Timestamp,
+    /// `timestamptz`: an instant, stored as UTC.
     TimestampTz,
+    /// `uuid`.
     Uuid,
     /// A JSON document (an object or array from JSON Lines or Parquet, or JSON text in CSV).
     Jsonb,

@@ -27,6 +27,7 @@ pub struct Transform {
 }
 
 impl Transform {
+    /// The transform for `dataset`'s columns, with the rules compiled when the spec was loaded.
     pub fn new(dataset: &Dataset) -> Self {
         Self {
             columns: dataset.columns.clone(),

@@ -1,6 +1,6 @@
 //! Data as it arrives on AWS: which objects under a prefix are data, and values in their producers' formats.
 
-use crate::support::TestEnv;
+use crate::support::{TestEnv, worker};
 
 /// Events as Firehose and event SDKs write them: epoch milliseconds, `dd/mm/yyyy`, yes/no, padded text, JSON.
 const EVENTS_SPEC: &str = r#"
@@ -148,20 +148,7 @@ async fn markers_and_hidden_files_are_skipped_not_failed_in_both_modes() {
     let queues = env.queues(5, 2).await;
     env.put("in/part-2.csv", "id\n10\n").await;
     env.put("in/_SUCCESS", "").await;
-    let run = env
-        .run(&[
-            "process",
-            "--queue",
-            &queues.url,
-            "--prefix",
-            "in",
-            "--dataset",
-            &spec,
-            "--queue-wait-seconds",
-            "1",
-            "--exit-when-idle",
-        ])
-        .await;
+    let run = env.run(&worker(&queues, &spec)).await;
     run.assert_code(0);
     assert_eq!(env.count("SELECT sum(id) FROM t").await, 16);
     let reasons: Vec<String> = run
@@ -391,4 +378,50 @@ async fn bad_json_lines_are_rejected_with_their_line_and_the_rest_loads() {
         want.map(|(l, r)| (l.to_owned(), r.to_owned())).to_vec()
     );
     assert_eq!(rejects[0][2].as_deref(), Some("[1, 2]"), "the line as read");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mistyped_or_cut_short_parquet_object_fails_alone_and_leaves_the_database_as_it_was() {
+    let env = TestEnv::new("bad_parquet").await;
+    let fixture = std::fs::read(
+        crate::support::repo_root().join("etl/tests/fixtures/formats/events.snappy.parquet"),
+    )
+    .unwrap();
+    env.put("in/good.parquet", fixture.clone()).await;
+    env.put("in/cut.parquet", fixture[..fixture.len() / 2].to_vec())
+        .await;
+    let spec = env.spec(&fixture_spec("events", "format = \"parquet\""));
+    let run = env
+        .run(&["process", "--prefix", "in", "--dataset", &spec])
+        .await;
+    run.assert_code(2);
+    assert_eq!(env.count("SELECT count(*) FROM events").await, 300);
+    assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 1);
+    let failure = &run.logs("Object failed, nothing of it was loaded.")[0];
+    assert_eq!(failure["key"], "in/cut.parquet");
+    assert!(
+        failure["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a readable Parquet file: "),
+        "{failure}"
+    );
+
+    // The same good file against a spec whose `day` is a timestamp: the object fails naming both types.
+    let mistyped = fixture_spec("events", "format = \"parquet\"").replace(
+        "name = \"day\"\ntype = \"date\"",
+        "name = \"day\"\ntype = \"timestamp\"",
+    );
+    env.put("typed/good.parquet", fixture).await;
+    let spec = env.spec_named("mistyped", &mistyped);
+    let run = env
+        .run(&["process", "--prefix", "typed", "--dataset", &spec])
+        .await;
+    run.assert_code(2);
+    assert_eq!(env.count("SELECT count(*) FROM events").await, 300);
+    assert_eq!(env.count("SELECT count(*) FROM etl_objects").await, 1);
+    assert_eq!(
+        run.logs("Object failed, nothing of it was loaded.")[0]["error"],
+        "column day: the Parquet file's type Date32 does not load into timestamp"
+    );
 }

@@ -6,25 +6,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::{
-    PEOPLE_SPEC, Queues, Run, TestEnv, assert_loaded_once, people, servers, upload_people,
-    wait_for_claims, wait_for_copy, wait_for_no_etl_backend,
+    PEOPLE_SPEC, Run, TestEnv, assert_loaded_once, people, servers, upload_people, wait_for_claims,
+    wait_for_copy, wait_for_no_etl_backend, worker,
 };
-
-/// A worker on the test's queue that exits once the queue is empty (short polls keep the tests quick).
-fn worker<'a>(queues: &'a Queues, spec: &'a str) -> [&'a str; 10] {
-    [
-        "process",
-        "--queue",
-        &queues.url,
-        "--prefix",
-        "in",
-        "--dataset",
-        spec,
-        "--queue-wait-seconds",
-        "1",
-        "--exit-when-idle",
-    ]
-}
 
 /// An S3 event notification for `key` (already encoded as S3 encodes keys in events).
 fn s3_event(bucket: &str, key: &str) -> String {

@@ -663,6 +663,22 @@ impl Queues {
     }
 }
 
+/// A worker on the test's queue that exits once the queue is empty (short polls keep the tests quick).
+pub(crate) fn worker<'a>(queues: &'a Queues, spec: &'a str) -> [&'a str; 10] {
+    [
+        "process",
+        "--queue",
+        &queues.url,
+        "--prefix",
+        "in",
+        "--dataset",
+        spec,
+        "--queue-wait-seconds",
+        "1",
+        "--exit-when-idle",
+    ]
+}
+
 /// A small dataset used by most tests: `people(id bigint not null, name text, score integer, joined date)`.
 pub(crate) const PEOPLE_SPEC: &str = r#"
 name = "people"

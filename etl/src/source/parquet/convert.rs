@@ -72,7 +72,9 @@ const UUID_EXTENSION: &str = "arrow.uuid";
 /// One spec column as the Parquet reader needs it: the top-level field it reads, and the type it loads into.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecColumn {
+    /// The top-level field read.
     pub name: String,
+    /// The SQL type the values load into.
     pub column_type: ColumnType,
 }
 

@@ -31,7 +31,9 @@ pub const BATCH_ROWS: usize = 8192;
 
 /// Decoded rows and the line number (1-based row index in the file) of the first.
 pub struct Batch {
+    /// The 1-based row index in the file of the batch's first row.
     pub first_line: u64,
+    /// The decoded rows.
     pub rows: RecordBatch,
 }
 
@@ -149,6 +151,7 @@ impl ParquetSource {
         self.rows
     }
 
+    /// Row groups in the file, from its footer.
     pub fn row_groups(&self) -> usize {
         self.row_groups
     }

@@ -68,6 +68,7 @@ pub struct S3RangeReader {
 }
 
 impl S3RangeReader {
+    /// A reader of `object`; requests name its ETag, so a changed object fails rather than mixing versions.
     pub fn new(client: &Client, object: &ObjectVersion) -> Self {
         Self {
             client: client.clone(),
@@ -76,6 +77,7 @@ impl S3RangeReader {
         }
     }
 
+    /// This reader's request and byte counters, still readable once the reader is moved into the decoder.
     pub fn stats(&self) -> Arc<ReadStats> {
         Arc::clone(&self.stats)
     }
