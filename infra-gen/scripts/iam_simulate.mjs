@@ -27,7 +27,8 @@ const configs = JSON.parse(
 );
 
 /** The requests each role must be allowed and must be refused, for the platform `n`. */
-function cases(n, arn, state) {
+function cases(n, arn, state, key) {
+  const foreignKey = arn('kms', 'region', 'key/11111111-2222-3333-4444-555555555555');
   const boundary = arn('iam', '', `policy/${n.platform}-permissions-boundary`);
   const role = (name) => arn('iam', '', `role/${name}`);
   const withBoundary = { 'iam:PermissionsBoundary': boundary };
@@ -50,6 +51,14 @@ function cases(n, arn, state) {
       ['deny', 'delete the state bucket', 's3:DeleteBucket', arn('s3', null, state.bucket)],
       ['deny', "suspend the state bucket's versioning", 's3:PutBucketVersioning', arn('s3', null, state.bucket)],
       ['deny', "write the bootstrap module's state", 's3:PutObject', arn('s3', null, `${state.bucket}/bootstrap/terraform.tfstate`)],
+      ['allow', 'read the platform key', 'kms:DescribeKey', key],
+      ['allow', 'let RDS take a grant on the platform key', 'kms:CreateGrant', key, { 'kms:GrantIsForAWSResource': 'true' }],
+      ['deny', 'create a key, even with the platform tag', 'kms:CreateKey', '*', { 'aws:RequestTag/Platform': n.platform }],
+      ['deny', 'tag a foreign key with the platform tag', 'kms:TagResource', foreignKey, { 'aws:RequestTag/Platform': n.platform }],
+      ['deny', "rewrite a platform-tagged foreign key's policy", 'kms:PutKeyPolicy', foreignKey, { 'aws:ResourceTag/Platform': n.platform }],
+      ['deny', "rewrite the platform key's policy", 'kms:PutKeyPolicy', key],
+      ['deny', 'schedule the platform key for deletion', 'kms:ScheduleKeyDeletion', key],
+      ['deny', 'take a grant on the platform key for itself', 'kms:CreateGrant', key, { 'kms:GrantIsForAWSResource': 'false' }],
     ],
     deploy: [
       ['allow', 'push the ETL image', 'ecr:PutImage', arn('ecr', 'region', `repository/${n.platform}-etl`)],
@@ -88,6 +97,9 @@ for (const [config, plan] of Object.entries(configs)) {
   const key = stateGrant.match(new RegExp(`s3:::${bucket}/([^"]+?)\\.tflock`))?.[1];
   if (!key) throw new Error(`${config}: no grant on ${bucket}/<key>.tflock found in the apply policies`);
   const state = { bucket, key };
+  // The platform key as the apply policies name it (the bootstrap module's own key).
+  const platformKey = stateGrant.match(/arn:[^"]*:kms:[^"]*:key\/[0-9a-f-]+/)?.[0];
+  if (!platformKey) throw new Error(`${config}: no key ARN found in the apply policies`);
   const identity = {
     apply: Object.entries(docs)
       .filter(([address]) => /^aws_iam_policy\.github_apply_[a-z]+\.policy$/.test(address))
@@ -95,7 +107,16 @@ for (const [config, plan] of Object.entries(configs)) {
     deploy: [{ name: 'github_deploy', policy: docs['aws_iam_role_policy.github_deploy.policy'] }],
   };
   const statePolicy = docs['aws_s3_bucket_policy.state.policy'];
-  for (const [role, table] of Object.entries(cases(n, arn, state))) {
+  // KMS requires the key policy to allow too: the platform key's own policy, and for any other key AWS's default
+  // policy (the account may administer it), under which IAM policies alone decide: the worst case for a foreign key.
+  const keyPolicy = (resource) =>
+    resource === platformKey
+      ? docs['aws_kms_key.platform.policy']
+      : {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: arn('iam', '', 'root') }, Action: 'kms:*', Resource: '*' }],
+        };
+  for (const [role, table] of Object.entries(cases(n, arn, state, platformKey))) {
     const principal = arn('iam', '', `role/${n[role]}`);
     for (const [want, what, action, resource, context = {}] of table) {
       const onState = resource.startsWith(arn('s3', null, state.bucket));
@@ -110,7 +131,7 @@ for (const [config, plan] of Object.entries(configs)) {
           identityPolicies: identity[role],
           serviceControlPolicies: [],
           resourceControlPolicies: [],
-          resourcePolicy: onState ? statePolicy : undefined,
+          resourcePolicy: onState ? statePolicy : resource.includes(':kms:') ? keyPolicy(resource) : undefined,
         },
         {},
       );

@@ -16,16 +16,15 @@ use serde_json::json;
 
 use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
 use crate::lower::ctx::{Ctx, DELIVERY, IAM};
-use crate::lower::handles::{GithubRoles, Runtime};
+use crate::lower::handles::{GithubRoles, Keys, Runtime};
 use crate::lower::iam_helpers::{allow, attach_managed, image_parameter_arn, inline_policy};
 use crate::model::GithubDelivery;
 use crate::tf::data::{
-    self, AwsIamPolicyDocument, AwsVpcs, Condition, Filter, Principals, Statement,
+    self, AwsIamPolicyDocument, AwsKmsKey, AwsVpcs, Condition, Filter, Principals, Statement,
 };
 use crate::tf::ecr::{AwsEcrRepository, EncryptionConfiguration, ImageScanningConfiguration};
 use crate::tf::iam::{AwsIamOpenidConnectProvider, AwsIamRole};
 use crate::tf::ssm::AwsSsmDocument;
-use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString, hole};
 
 /// Where cloud-init installs the deploy script (a copy of `etl/deploy/deploy.sh`).
@@ -169,6 +168,7 @@ fn github_role(
 pub(crate) fn lower_github(
     doc: &mut Document,
     ctx: &Ctx<'_>,
+    keys: &Keys,
 ) -> Result<Option<GithubRoles>, TfError> {
     let Some(github) = &ctx.platform.delivery.github else {
         return Ok(None);
@@ -283,6 +283,8 @@ pub(crate) fn lower_github(
             vpc_arn,
             ami_parameter: TfString::lit(&platform.compute.ami_ssm_parameter),
             state,
+            platform_key: keys.platform.arn(),
+            alarms_key: keys.alarms.arn(),
         },
     );
     attach_apply_policies(doc, ctx, &apply, policies)?;

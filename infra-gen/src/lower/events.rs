@@ -13,9 +13,9 @@ use crate::lower::handles::{Buckets, Events};
 use crate::lower::iam_helpers::allow;
 use crate::model::events::EventQueue;
 use crate::tf::Tags;
-use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::data::{AwsIamPolicyDocument, AwsKmsKey, Condition, Principals, Statement};
 use crate::tf::sqs::{AwsSqsQueue, AwsSqsQueuePolicy};
-use crate::tf::storage::{AwsKmsKey, AwsS3BucketNotification, QueueNotification};
+use crate::tf::storage::{AwsS3BucketNotification, QueueNotification};
 use crate::tf::{Document, Handle, Meta, TfError, TfString};
 
 const DAY_SECONDS: u32 = 86_400;

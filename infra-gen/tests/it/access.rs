@@ -169,7 +169,9 @@ fn apply_role_is_scoped(config: &str) {
                 || r.contains("::image/*")
                 || r.ends_with("::parameter/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id")
                 || r.contains(":iam::aws:policy/")
-                || r.contains(":og:default:postgres-");
+                || r.contains(":og:default:postgres-")
+                || r == "${aws_kms_key.platform.arn}"
+                || r == "${aws_kms_key.alarms.arn}";
             assert!(
                 scoped
                     || conditioned
@@ -208,10 +210,39 @@ fn apply_role_is_scoped(config: &str) {
         tag("ChangeOnlyPlatformEc2")["variable"],
         "aws:ResourceTag/Platform"
     );
-    assert_eq!(
-        tag("CreateOnlyTaggedKeys")["variable"],
-        "aws:RequestTag/Platform"
-    );
+    // The keys are the bootstrap module's: no key is created, tagged or administered, and every
+    // KMS call names the two keys by ARN.
+    for s in statements.iter().filter(|s| {
+        s["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().starts_with("kms:"))
+    }) {
+        for action in s["actions"].as_array().unwrap() {
+            let action = action.as_str().unwrap();
+            assert!(
+                [
+                    "kms:DescribeKey",
+                    "kms:CreateGrant",
+                    "kms:Decrypt",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo"
+                ]
+                .contains(&action),
+                "{}: {action}",
+                s["sid"]
+            );
+        }
+        for r in s["resources"].as_array().unwrap() {
+            assert!(
+                r.as_str().unwrap().starts_with("${aws_kms_key."),
+                "{}: {r}",
+                s["sid"]
+            );
+        }
+    }
     assert!(doc["provider"]["aws"]["default_tags"]["tags"]["Platform"] == "demo");
 }
 

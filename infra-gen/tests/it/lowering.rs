@@ -150,7 +150,10 @@ fn the_event_queue_admits_only_the_data_bucket_and_the_key_only_this_queue() {
     let doc =
         generated("[etl]\nevent_prefixes = [\"raw/\", \"in/\"]\nqueue_max_receive_count = 7\n");
     let queue = &doc["resource"]["aws_sqs_queue"]["etl_events"];
-    assert_eq!(queue["kms_master_key_id"], "${aws_kms_key.platform.arn}");
+    assert_eq!(
+        queue["kms_master_key_id"],
+        "${data.aws_kms_key.platform.arn}"
+    );
     assert_eq!(queue["receive_wait_time_seconds"], 20);
     assert_eq!(
         queue["redrive_policy"],
@@ -254,7 +257,7 @@ fn workers_scale_on_the_backlog_per_worker_from_their_own_group() {
     );
     assert_eq!(
         template["block_device_mappings"][0]["ebs"]["kms_key_id"],
-        "${aws_kms_key.platform.arn}"
+        "${data.aws_kms_key.platform.arn}"
     );
     assert_eq!(
         template["tag_specifications"][0]["tags"]["hadrian:etl-host"],
