@@ -397,13 +397,7 @@ fn every_platform_role_carries_a_boundary_that_covers_its_policies() {
 #[test]
 fn the_apply_role_cannot_change_the_bootstrap_or_create_unbounded_roles() {
     let doc = generated(GITHUB);
-    let statements: Vec<Value> = doc["data"]["aws_iam_policy_document"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
-        .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
-        .collect();
+    let statements = apply_statements(&doc);
     let allowing = |action: &str| {
         statements
             .iter()
@@ -478,4 +472,50 @@ fn the_host_reads_no_parameter_through_its_ssm_agent_policy() {
     assert!(agent.contains("ec2messages:GetMessages"));
     assert!(!agent.contains("Parameter"));
     assert!(!doc.to_string().contains("AmazonSSMManagedInstanceCore"));
+}
+
+/// The apply role writes IAM by exact ARN: every role, managed policy and instance profile the
+/// platform module declares is named, and no IAM grant ends in a name wildcard (`acme-*` would
+/// also match `acme-full-github-apply`).
+#[test]
+fn the_apply_role_writes_exactly_the_platforms_iam() {
+    for config in [GITHUB, GITHUB_WITH_WORKERS] {
+        let doc = generated(config);
+        let platform = platform_module(config);
+        let resources: Vec<String> = apply_statements(&doc)
+            .into_iter()
+            .filter(|s| s["effect"] == "Allow")
+            .flat_map(|s| s["resources"].as_array().unwrap().clone())
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect();
+        for r in resources.iter().filter(|r| r.contains(":iam::")) {
+            assert!(!r.ends_with('*'), "{r}");
+        }
+        for (kind, arn) in [
+            ("aws_iam_role", "role"),
+            ("aws_iam_policy", "policy"),
+            ("aws_iam_instance_profile", "instance-profile"),
+        ] {
+            for (address, resource) in platform["resource"][kind].as_object().unwrap() {
+                let name = resource["name"].as_str().unwrap();
+                assert!(
+                    resources
+                        .iter()
+                        .any(|r| r.ends_with(&format!(":{arn}/{name}"))),
+                    "{kind}.{address} ({name}) is not among the apply role's resources"
+                );
+            }
+        }
+    }
+}
+
+/// Every statement of the apply role's managed policies.
+fn apply_statements(doc: &Value) -> Vec<Value> {
+    doc["data"]["aws_iam_policy_document"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
+        .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
+        .collect()
 }
