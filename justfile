@@ -46,7 +46,7 @@ deny: setup
 # The test command: unit, snapshot, schema, terraform, PostgreSQL/moto integration, scans, every
 # configuration planned on moto and its IAM linted, end to end.
 [group('test')]
-test: setup test-rust check checkov lint-workflows plan-configs iam-lint e2e
+test: setup test-rust check checkov lint-workflows plan-configs iam-lint iam-simulate e2e
 
 # Rust tests of both crates (real terraform, PostgreSQL and moto_server on loopback ports).
 [group('test')]
@@ -96,11 +96,22 @@ validate:
       rm -rf "$dir"
     done
 
-# checkov on out/ and out/bootstrap/ (0 failed checks; the reasoned skips live in infra-gen/checkov*.yaml).
+# checkov on every configuration: out/ and out/bootstrap/, then each fixture generated into a temporary folder
+# with its bootstrap module (0 failed checks each; the reasoned skips live in infra-gen/checkov*.yaml).
 [group('infra')]
 checkov: setup
-    checkov --config-file infra-gen/checkov.yaml
-    checkov --config-file infra-gen/checkov-bootstrap.yaml
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scan() { printf '== checkov %s\n' "$2"; checkov --config-file "infra-gen/$1" --directory "$2"; }
+    scan checkov.yaml out
+    scan checkov-bootstrap.yaml out/bootstrap
+    dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+    for config in infra-gen/tests/it/fixtures/*.toml; do
+      name=$(basename "$config" .toml)
+      cargo run -q -p infra-gen -- gen --config "$config" --out "$dir/$name" >/dev/null
+      scan checkov.yaml "$dir/$name"
+      scan checkov-bootstrap.yaml "$dir/$name/bootstrap"
+    done
 
 # Refresh the committed provider schema subset after adding a resource type or moving the provider.
 [group('infra')]
@@ -199,6 +210,12 @@ plan-configs *configs:
 iam-lint: plan-configs
     PYTHONDONTWRITEBYTECODE=1 python -m unittest discover -s infra-gen/scripts -p 'test_*.py'
     python infra-gen/scripts/iam_lint.py .work/local/plan/configs/*/ .work/local/plan/configs/*/bootstrap/
+
+# Attacker tests: an IAM policy evaluator (@cloud-copilot/iam-simulate, from `just setup`) on every configuration's
+# planned CI-role policies: the calls the apply and deploy jobs need are allowed, the escalations are not.
+[group('test')]
+iam-simulate: setup plan-configs
+    node infra-gen/scripts/iam_simulate.mjs .work/local/plan/configs/*/ .work/local/plan/configs/*/bootstrap/
 
 # End to end: apply on moto, converged second plan, expected rows, destroy leaves nothing, down.
 [group('test')]

@@ -15,7 +15,9 @@
 #   platform.sh plan [CONFIG.toml|default ...]
 #                        terraform plan of each configuration (default: the defaults and every fixture in
 #                        infra-gen/tests/it/fixtures) against one moto, each in .work/local/plan/configs/<name>/
-#                        with tfplan and plan.json; fails naming every configuration that does not plan
+#                        with tfplan and plan.json (its bootstrap module planned first, in bootstrap/, and its keys
+#                        applied, which the platform reads);
+#                        fails naming every configuration that does not plan
 #
 # State lives in <repo>/.work/local/<instance>/ (instance `demo`, or `e2e`): pids, ports, logs, the PostgreSQL
 # cluster, the terraform work dir. Environment overrides:
@@ -699,11 +701,16 @@ plan_config() {
   log=$logs/plan-$name.log
   rm -rf "$tfdir"
   generate "$config"
-  plan_module "$tfdir" "$name" "$log"
-  # The configuration's bootstrap module (the CI roles, the boundary, the state bucket): planned too, so the IAM
-  # lint reads its documents.
+  # The configuration's bootstrap module (the CI roles, the boundary, the state bucket, the keys) first: planned
+  # for the IAM lint and the simulator. The platform reads the bootstrap's two keys by alias, so those (and only
+  # those: the configurations share one moto, where the GitHub OIDC provider is account-wide) are applied before
+  # the platform is planned.
   write_override "$tfdir/bootstrap"
   plan_module "$tfdir/bootstrap" "$name bootstrap" "$log"
+  tfdir=$tfdir/bootstrap logged "$log" "terraform apply -target (the $name bootstrap's keys)" \
+    tf "${TF_TIMEOUT_APPLY:-600}" apply -input=false -auto-approve -no-color \
+    -target=aws_kms_alias.platform -target=aws_kms_alias.alarms
+  plan_module "$tfdir" "$name" "$log"
 }
 
 # init, `plan -out tfplan` and `show -json` into plan.json of the root module in DIR (with its override written).

@@ -61,7 +61,7 @@ const EC2_MESSAGES: &str =
 
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 47] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 45] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
@@ -77,14 +77,6 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 47] = [
     (
         "ssm:DescribeParameters",
         "listing parameters defines no resource; reads and writes are scoped to names",
-    ),
-    (
-        "kms:CreateKey",
-        "a key has no ARN before it exists; the apply role requires the platform tag on the request",
-    ),
-    (
-        "kms:ListAliases",
-        "listing aliases defines no resource; alias changes are scoped to the platform prefix",
     ),
     (
         "iam:ListOpenIDConnectProviders",
@@ -142,22 +134,6 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 47] = [
     ("ec2:DescribeTags", EC2_DESCRIBE),
     ("ec2:DescribeVolumes", EC2_DESCRIBE),
     ("ec2:DescribeVpcs", EC2_DESCRIBE),
-];
-
-/// Actions that act on a resource which does not exist yet when they are authorized as part of
-/// its creation (a KMS key's tags and policy are checked during `CreateKey`, before the key has an
-/// ARN). A statement may grant them on `*` only together with an `aws:RequestTag/...` condition.
-/// That condition does not stop a standalone call that adds the same tag to an existing key, so
-/// tag-based key administration is only as strong as the key policies that delegate to IAM.
-pub const CREATE_TIME_ACTIONS: [(&str, &str); 2] = [
-    (
-        "kms:TagResource",
-        "CreateKey with Tags also authorizes kms:TagResource, before the key has an ARN",
-    ),
-    (
-        "kms:PutKeyPolicy",
-        "CreateKey with a Policy also authorizes kms:PutKeyPolicy, before the key has an ARN",
-    ),
 ];
 
 /// Managed policies that grant IAM administration and must never be attached.
@@ -438,8 +414,9 @@ fn oidc_trust(doc: &Document, r: &ResourceView<'_>, fire: &mut impl FnMut(&'stat
 }
 
 /// Identity policies must name exact resources and actions: no `service:*`, and the resource `*`
-/// only for a statement whose every action is in [`UNSCOPED_ACTIONS`] (or in
-/// [`CREATE_TIME_ACTIONS`] under an `aws:RequestTag` condition).
+/// only for a statement whose every action is in [`UNSCOPED_ACTIONS`]. No request-tag condition
+/// makes `*` acceptable: it does not say which existing resource a call may touch (tagging a
+/// foreign KMS key with the platform tag would bring it under the platform's grants).
 fn identity_policy(
     doc: &Document,
     r: &ResourceView<'_>,
@@ -458,19 +435,9 @@ fn identity_policy(
             .iter()
             .filter(|a| *a == "*" || a.ends_with(":*"))
             .collect();
-        let request_tagged = statement["condition"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| {
-                c["variable"]
-                    .as_str()
-                    .is_some_and(|v| v.starts_with("aws:RequestTag/"))
-            });
-        let unscoped = actions.iter().all(|a| {
-            UNSCOPED_ACTIONS.iter().any(|(u, _)| u == a)
-                || request_tagged && CREATE_TIME_ACTIONS.iter().any(|(u, _)| u == a)
-        });
+        let unscoped = actions
+            .iter()
+            .all(|a| UNSCOPED_ACTIONS.iter().any(|(u, _)| u == a));
         let any_resource = strings(statement, "resources").iter().any(|res| res == "*");
         if any_resource && !unscoped || !wide_actions.is_empty() {
             fire(
@@ -525,7 +492,7 @@ mod tests {
 
     use serde_json::json;
 
-    use crate::policy::{CREATE_TIME_ACTIONS, UNSCOPED_ACTIONS, check};
+    use crate::policy::{UNSCOPED_ACTIONS, check};
     use crate::tf::compute::{
         AwsLaunchTemplate, BlockDeviceMapping, Enabled, LaunchTemplateEbs, LaunchTemplateProfile,
         MetadataOptions,
@@ -825,8 +792,11 @@ mod tests {
             condition: vec![condition("StringEquals", "aws:RequestTag/Platform", "p")],
             ..create()
         };
-        assert!(check(&with_role_policy(Document::default(), "{}".into(), tagged)).is_ok());
-        for (action, reason) in UNSCOPED_ACTIONS.iter().chain(&CREATE_TIME_ACTIONS) {
+        assert_eq!(
+            rules(&with_role_policy(Document::default(), "{}".into(), tagged)),
+            ["wildcard-identity-policy"]
+        );
+        for (action, reason) in &UNSCOPED_ACTIONS {
             assert!(action.contains(':') && !action.ends_with('*'), "{action}");
             assert!(reason.len() > 20, "{action} needs a reason");
         }
@@ -907,6 +877,7 @@ mod tests {
                     receive_wait_time_seconds: 20,
                     visibility_timeout_seconds: 300,
                     redrive_policy: None,
+                    redrive_allow_policy: None,
                     tags: Tags::new(),
                 },
             )

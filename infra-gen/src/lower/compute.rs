@@ -34,9 +34,8 @@ use crate::tf::compute::{
     MetadataOptions, MetricDimension, MetricId, MetricQuery, MetricStat, RefreshPreferences,
     RootBlockDevice, TagSpecification, TargetTracking,
 };
-use crate::tf::data::AwsSsmParameter;
+use crate::tf::data::{AwsKmsKey, AwsSsmParameter};
 use crate::tf::iam::AwsIamInstanceProfile;
-use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, TfError, TfString, hole};
 use serde_json::Value;
 

@@ -20,7 +20,7 @@ pub const VARIABLES: FileId = FileId("variables");
 pub const NETWORK: FileId = FileId("network");
 /// Security groups and their rules.
 pub const SECURITY: FileId = FileId("security");
-/// KMS key and buckets.
+/// Buckets (and the platform key's lookup).
 pub const STORAGE: FileId = FileId("storage");
 /// Roles and policies.
 pub const IAM: FileId = FileId("iam");
@@ -40,6 +40,13 @@ pub const FLEET: FileId = FileId("fleet");
 pub const OUTPUTS: FileId = FileId("outputs");
 /// The bootstrap module's Terraform state bucket.
 pub const STATE: FileId = FileId("state");
+/// The bootstrap module's customer-managed keys (platform, alarms).
+pub const KEYS: FileId = FileId("keys");
+
+/// The platform key: S3, EBS, RDS, the DB secret, CloudWatch Logs, SQS, ECR.
+pub(crate) const PLATFORM_KEY: &str = "platform";
+/// The alarm topic's key.
+pub(crate) const ALARMS_KEY: &str = "alarms";
 
 /// The default tag naming the platform on every resource; the apply role's EC2 and KMS
 /// permissions are conditioned on it.
@@ -135,6 +142,11 @@ impl Ctx<'_> {
             "iam",
             &format!("policy/{}", self.platform.permissions_boundary_name()),
         )
+    }
+
+    /// `alias/<name>-<key>`: how the platform module finds a key the bootstrap module created.
+    pub(crate) fn key_alias(&self, key: &str) -> String {
+        format!("alias/{}-{key}", self.platform.name)
     }
 
     /// The account root principal, for key policies.

@@ -5,8 +5,8 @@ use crate::lower::ctx::{Ctx, DATABASE};
 use crate::lower::encrypted::log_group;
 use crate::lower::handles::{Db, Groups, Net};
 use crate::lower::iam_helpers::{attach_managed, service_role};
+use crate::tf::data::AwsKmsKey;
 use crate::tf::database::{AwsDbInstance, AwsDbParameterGroup, AwsDbSubnetGroup, DbParameter};
-use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, TfError, TfString};
 
 /// Logs RDS exports; each gets a log group created here first.

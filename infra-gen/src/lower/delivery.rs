@@ -16,16 +16,15 @@ use serde_json::json;
 
 use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
 use crate::lower::ctx::{Ctx, DELIVERY, IAM};
-use crate::lower::handles::{GithubRoles, Runtime};
+use crate::lower::handles::{GithubRoles, Keys, Runtime};
 use crate::lower::iam_helpers::{allow, attach_managed, image_parameter_arn, inline_policy};
 use crate::model::GithubDelivery;
 use crate::tf::data::{
-    self, AwsIamPolicyDocument, AwsVpcs, Condition, Filter, Principals, Statement,
+    self, AwsIamPolicyDocument, AwsKmsKey, AwsVpcs, Condition, Filter, Principals, Statement,
 };
 use crate::tf::ecr::{AwsEcrRepository, EncryptionConfiguration, ImageScanningConfiguration};
 use crate::tf::iam::{AwsIamOpenidConnectProvider, AwsIamRole};
 use crate::tf::ssm::AwsSsmDocument;
-use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString, hole};
 
 /// Where cloud-init installs the deploy script (a copy of `etl/deploy/deploy.sh`).
@@ -169,6 +168,7 @@ fn github_role(
 pub(crate) fn lower_github(
     doc: &mut Document,
     ctx: &Ctx<'_>,
+    keys: &Keys,
 ) -> Result<Option<GithubRoles>, TfError> {
     let Some(github) = &ctx.platform.delivery.github else {
         return Ok(None);
@@ -223,6 +223,10 @@ pub(crate) fn lower_github(
     let pull_request = format!("repo:{repo}:pull_request");
     let main = format!("repo:{repo}:ref:refs/heads/main");
     let production = format!("repo:{repo}:environment:production");
+    // The deploy runs as root on every host, so it goes through its own environment, whose
+    // reviewers and branch rule GitHub enforces before the job gets a token; any other run on
+    // main (a `workflow_dispatch` of another workflow) carries the `ref:` subject and is refused.
+    let deploy_environment = format!("repo:{repo}:environment:deploy");
 
     let plan = github_role(
         doc,
@@ -279,6 +283,8 @@ pub(crate) fn lower_github(
             vpc_arn,
             ami_parameter: TfString::lit(&platform.compute.ami_ssm_parameter),
             state,
+            platform_key: keys.platform.arn(),
+            alarms_key: keys.alarms.arn(),
         },
     );
     attach_apply_policies(doc, ctx, &apply, policies)?;
@@ -288,7 +294,7 @@ pub(crate) fn lower_github(
         ctx,
         &provider_arn,
         "deploy",
-        &[&main],
+        &[&deploy_environment],
         "GitHub Actions: push the ETL image and run the deploy document on the ETL host",
     )?;
     inline_policy(

@@ -1,9 +1,10 @@
-//! Encrypted resources several areas create the same way: log groups under the platform key
-//! and customer-managed keys with the account-administration statement. Below the areas, so
-//! network, database, storage and monitoring share them without importing each other.
+//! Encrypted resources several areas create the same way: log groups under the platform key,
+//! customer-managed keys with the account-administration statement (bootstrap module) and the
+//! platform module's lookup of those keys. Below the areas, so network, database, storage and
+//! monitoring share them without importing each other.
 
-use crate::lower::ctx::Ctx;
-use crate::tf::data::{AwsIamPolicyDocument, Principals, Statement};
+use crate::lower::ctx::{Ctx, KEYS};
+use crate::tf::data::{self, AwsIamPolicyDocument, Principals, Statement};
 use crate::tf::logs::AwsCloudwatchLogGroup;
 use crate::tf::storage::{AwsKmsAlias, AwsKmsKey};
 use crate::tf::{Document, FileId, Handle, TfError, TfString};
@@ -15,7 +16,7 @@ pub(crate) fn log_group(
     file: FileId,
     name: &str,
     group: TfString,
-    key: &Handle<AwsKmsKey>,
+    key: &Handle<data::AwsKmsKey>,
 ) -> Result<Handle<AwsCloudwatchLogGroup>, TfError> {
     doc.resource(
         file,
@@ -46,19 +47,20 @@ fn account_administration(ctx: &Ctx<'_>) -> Statement {
     }
 }
 
-/// A customer-managed key `name` (rotated, 30-day deletion window, alias `<platform>-<name>`)
-/// whose policy is the account administration statement followed by `statements`.
+/// A customer-managed key `name` of the bootstrap module (rotated, 30-day deletion window, alias
+/// `<platform>-<name>`) whose policy is the account administration statement followed by
+/// `statements`. The administrator creates the keys, so the apply role never needs
+/// `kms:CreateKey` or `kms:TagResource`, which IAM cannot scope to a key that does not exist yet.
 pub(crate) fn customer_key(
     doc: &mut Document,
     ctx: &Ctx<'_>,
-    file: FileId,
     name: &str,
     policy_name: &str,
     purpose: &str,
     statements: Vec<Statement>,
 ) -> Result<Handle<AwsKmsKey>, TfError> {
     let policy = doc.data(
-        file,
+        KEYS,
         policy_name,
         &AwsIamPolicyDocument {
             statement: std::iter::once(account_administration(ctx))
@@ -67,7 +69,7 @@ pub(crate) fn customer_key(
         },
     )?;
     let key = doc.resource(
-        file,
+        KEYS,
         name,
         &AwsKmsKey {
             description: TfString::lit(format!("{} data platform: {purpose}", ctx.platform.name)),
@@ -78,12 +80,28 @@ pub(crate) fn customer_key(
         },
     )?;
     doc.resource(
-        file,
+        KEYS,
         name,
         &AwsKmsAlias {
-            name: TfString::lit(format!("alias/{}-{name}", ctx.platform.name)),
+            name: TfString::lit(ctx.key_alias(name)),
             target_key_id: key.id(),
         },
     )?;
     Ok(key)
+}
+
+/// The platform module's view of the bootstrap key `name`, found by its alias.
+pub(crate) fn existing_key(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    file: FileId,
+    name: &str,
+) -> Result<Handle<data::AwsKmsKey>, TfError> {
+    doc.data(
+        file,
+        name,
+        &data::AwsKmsKey {
+            key_id: TfString::lit(ctx.key_alias(name)),
+        },
+    )
 }

@@ -13,20 +13,34 @@ use crate::lower::handles::{Buckets, Events};
 use crate::lower::iam_helpers::allow;
 use crate::model::events::EventQueue;
 use crate::tf::Tags;
-use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::data::{AwsIamPolicyDocument, AwsKmsKey, Condition, Principals, Statement};
 use crate::tf::sqs::{AwsSqsQueue, AwsSqsQueuePolicy};
-use crate::tf::storage::{AwsKmsKey, AwsS3BucketNotification, QueueNotification};
+use crate::tf::storage::{AwsS3BucketNotification, QueueNotification};
 use crate::tf::{Document, Handle, Meta, TfError, TfString};
 
 const DAY_SECONDS: u32 = 86_400;
+
+/// A queue's side of the dead-letter pairing: the event queue sends to the dead-letter queue, and
+/// the dead-letter queue accepts only the event queue, so no other queue in the account can
+/// redrive into it (and into its alarm and runbook).
+enum Redrive {
+    /// `redrive_policy`: the dead-letter queue and the receive count.
+    To(TfString),
+    /// `redrive_allow_policy`: the only source queue.
+    AllowedFrom(TfString),
+}
 
 fn queue(
     ctx: &Ctx<'_>,
     name: &str,
     key: &Handle<AwsKmsKey>,
     retention_days: u32,
-    redrive_policy: Option<TfString>,
+    redrive: Redrive,
 ) -> AwsSqsQueue {
+    let (redrive_policy, redrive_allow_policy) = match redrive {
+        Redrive::To(policy) => (Some(policy), None),
+        Redrive::AllowedFrom(policy) => (None, Some(policy)),
+    };
     AwsSqsQueue {
         name: TfString::lit(name),
         kms_master_key_id: key.arn(),
@@ -36,6 +50,7 @@ fn queue(
         receive_wait_time_seconds: EventQueue::RECEIVE_WAIT_SECONDS,
         visibility_timeout_seconds: ctx.platform.etl.queue.visibility_timeout_seconds,
         redrive_policy,
+        redrive_allow_policy,
         tags: Tags::from([("Name".to_owned(), TfString::lit(name))]),
     }
 }
@@ -85,7 +100,13 @@ pub(crate) fn lower(
             &platform.etl_dead_letter_queue_name(),
             key,
             EventQueue::DEAD_LETTER_RETENTION_DAYS,
-            None,
+            // The event queue's ARN from its name: the event queue refers to this queue, so a
+            // reference back would be a cycle.
+            Redrive::AllowedFrom(TfString::concat([
+                TfString::lit(r#"{"redrivePermission":"byQueue","sourceQueueArns":[""#),
+                ctx.etl_queue_arn(),
+                TfString::lit(r#""]}"#),
+            ])),
         ),
     )?;
     let redrive = TfString::concat([
@@ -104,7 +125,7 @@ pub(crate) fn lower(
             &platform.etl_queue_name(),
             key,
             platform.etl.queue.retention_days,
-            Some(redrive),
+            Redrive::To(redrive),
         ),
     )?;
     let from_bucket = Statement {

@@ -14,7 +14,13 @@ use crate::tf::monitoring::AwsSsmParameter;
 use crate::tf::network::{AwsSecurityGroup, AwsSubnet, AwsVpc};
 use crate::tf::sqs::AwsSqsQueue;
 use crate::tf::ssm::AwsSsmDocument;
-use crate::tf::storage::AwsS3Bucket;
+use crate::tf::storage::{AwsKmsKey, AwsS3Bucket};
+
+/// The bootstrap module's customer-managed keys, which the apply role may use by exact ARN.
+pub(crate) struct Keys {
+    pub(crate) platform: Handle<AwsKmsKey>,
+    pub(crate) alarms: Handle<AwsKmsKey>,
+}
 
 /// Handles the other areas place resources into.
 pub(crate) struct Net {

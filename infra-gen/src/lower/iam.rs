@@ -6,9 +6,8 @@ use crate::lower::handles::{Buckets, Db, EtlIdentity, Runtime};
 use crate::lower::iam_helpers::{
     allow, attach, image_parameter_arn, inline_policy, inline_policy_with, service_role,
 };
-use crate::tf::data::{AwsIamPolicyDocument, Statement};
+use crate::tf::data::{AwsIamPolicyDocument, AwsKmsKey, Statement};
 use crate::tf::iam::{AwsIamInstanceProfile, AwsIamPolicy};
-use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, Meta, Suppression, TfError, TfString};
 
 /// The calls the SSM agent makes for Session Manager and Run Command, as one customer managed
@@ -147,13 +146,14 @@ const BOUNDARY_REASON: &str = "a permissions boundary grants nothing by itself: 
 /// rest on any resource.
 fn boundary_statements(ctx: &Ctx<'_>) -> Vec<Statement> {
     let name = &ctx.platform.name;
+    let buckets = ctx.platform.bucket_prefix();
     let scoped: [(&'static str, &str, Vec<TfString>); 3] = [
         (
             "ReadOnlyThePlatformsBuckets",
             "s3:",
             vec![
-                ctx.s3_arn(&format!("{name}-hadrian-ml-*")),
-                ctx.s3_arn(&format!("{name}-hadrian-ml-*/*")),
+                ctx.s3_arn(&format!("{buckets}*")),
+                ctx.s3_arn(&format!("{buckets}*/*")),
             ],
         ),
         (

@@ -5,8 +5,8 @@
 //! under delivery) sit below them, and this file only wires the areas in order, passing one
 //! area's results to the next as data.
 //! Two root modules come out: the platform ([`lower`], `out/`) and the bootstrap
-//! ([`bootstrap`], `out/bootstrap/`: state bucket, permissions boundary, CI identity), which an
-//! administrator applies and the CI roles may not change.
+//! ([`bootstrap`], `out/bootstrap/`: state bucket, permissions boundary, the two KMS keys, CI
+//! identity), which an administrator applies and the CI roles may not change.
 
 mod apply;
 mod compute;
@@ -26,12 +26,13 @@ mod security;
 mod storage;
 
 pub use crate::lower::ctx::{
-    BACKEND, COMPUTE, DATABASE, DELIVERY, EVENTS, FLEET, IAM, MONITORING, NETWORK, OUTPUTS,
+    BACKEND, COMPUTE, DATABASE, DELIVERY, EVENTS, FLEET, IAM, KEYS, MONITORING, NETWORK, OUTPUTS,
     PROVIDERS, SECURITY, STATE, STORAGE, VARIABLES, VERSIONS,
 };
 
 use crate::lower::compute::HostDeps;
 use crate::lower::ctx::context;
+use crate::lower::handles::Keys;
 use crate::lower::iam::EtlRoleDeps;
 use crate::model::Platform;
 use crate::tf::{Document, TfError};
@@ -44,7 +45,11 @@ pub fn bootstrap(platform: &Platform) -> Result<Document, TfError> {
     let ctx = context(&mut doc, platform)?;
     let state = storage::lower_state_bucket(&mut doc, &ctx, STATE)?;
     let boundary = iam::lower_boundary(&mut doc, &ctx)?;
-    let github = delivery::lower_github(&mut doc, &ctx)?;
+    let keys = Keys {
+        platform: storage::lower_key(&mut doc, &ctx)?,
+        alarms: monitoring::lower_alarms_key(&mut doc, &ctx)?,
+    };
+    let github = delivery::lower_github(&mut doc, &ctx, &keys)?;
     outputs::lower_bootstrap(&mut doc, &state, &boundary, github.as_ref())?;
     Ok(doc)
 }
@@ -54,7 +59,7 @@ pub fn lower(platform: &Platform) -> Result<Document, TfError> {
     let mut doc = Document::default();
     let vars = providers::lower(&mut doc, platform)?;
     let ctx = context(&mut doc, platform)?;
-    let key = storage::lower_key(&mut doc, &ctx)?;
+    let key = storage::platform_key(&mut doc, &ctx)?;
     let net = network::lower(&mut doc, &ctx, &key)?;
     let buckets = storage::lower_buckets(&mut doc, &ctx, &key)?;
     let events = events::lower(&mut doc, &ctx, &buckets, &key)?;

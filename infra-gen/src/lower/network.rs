@@ -5,12 +5,11 @@ use crate::lower::ctx::{Ctx, NETWORK};
 use crate::lower::encrypted::log_group;
 use crate::lower::handles::Net;
 use crate::lower::iam_helpers::{allow, inline_policy, service_role};
-use crate::tf::data::{AwsAvailabilityZones, Filter};
+use crate::tf::data::{AwsAvailabilityZones, AwsKmsKey, Filter};
 use crate::tf::network::{
     AwsDefaultSecurityGroup, AwsFlowLog, AwsInternetGateway, AwsRoute, AwsRouteTable,
     AwsRouteTableAssociation, AwsSubnet, AwsVpc,
 };
-use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString};
 
 /// Subnet name suffixes per AZ index.

@@ -3,8 +3,9 @@
 
 use crate::lower::ctx::{Ctx, OUTPUTS};
 use crate::lower::handles::{Buckets, Db, Events, GithubRoles, Host, Runtime};
+use crate::tf::data::AwsKmsKey;
 use crate::tf::iam::{AwsIamPolicy, AwsIamRole};
-use crate::tf::storage::{AwsKmsKey, AwsS3Bucket};
+use crate::tf::storage::AwsS3Bucket;
 use crate::tf::{Document, Handle, Output, TfError, TfString};
 
 pub(crate) fn lower(

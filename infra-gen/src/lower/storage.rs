@@ -1,10 +1,11 @@
-//! The customer-managed KMS key, the data bucket and its access-log bucket, and the bootstrap
-//! module's Terraform state bucket, all built by the same hardened-bucket helper.
+//! The platform key (created by the bootstrap module, read by the platform), the data bucket and
+//! its access-log bucket, and the bootstrap module's Terraform state bucket, all built by the
+//! same hardened-bucket helper.
 
-use crate::lower::ctx::{Ctx, STORAGE};
-use crate::lower::encrypted::customer_key;
+use crate::lower::ctx::{Ctx, PLATFORM_KEY, STORAGE};
+use crate::lower::encrypted::{customer_key, existing_key};
 use crate::lower::handles::Buckets;
-use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
+use crate::tf::data::{self, AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::storage::{
     AbortIncompleteMultipartUpload, AwsKmsKey, AwsS3Bucket, AwsS3BucketLifecycleConfiguration,
     AwsS3BucketLogging, AwsS3BucketOwnershipControls, AwsS3BucketPolicy,
@@ -17,13 +18,14 @@ use crate::tf::{Document, FileId, Handle, Meta, TfError, TfString};
 /// Key prefix of the data bucket's access logs inside the log bucket.
 const ACCESS_LOG_PREFIX: &str = "data-bucket/";
 
-/// The platform key: S3, EBS, RDS, Performance Insights, the DB secret, CloudWatch Logs, SQS.
+/// The platform key (bootstrap module): S3, EBS, RDS, Performance Insights, the DB secret,
+/// CloudWatch Logs, SQS. Its policy names the platform's resources by name, so it exists before
+/// them.
 pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
     customer_key(
         doc,
         ctx,
-        STORAGE,
-        "platform",
+        PLATFORM_KEY,
         "kms_key",
         "S3, EBS, RDS, secrets and logs",
         vec![
@@ -66,7 +68,10 @@ pub(crate) fn lower_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsK
 }
 
 /// S3 encrypts the data bucket's events into the SQS queue with this key (SQS asks KMS on its
-/// behalf): only for that queue, whose ARN SQS always passes as the encryption context.
+/// behalf): only for that queue, whose ARN SQS always passes as the encryption context, and only
+/// when S3 acts for the data bucket of this account (`aws:SourceArn`, `aws:SourceAccount`), so no
+/// other bucket, in this account or another, can borrow the grant (the confused deputy). Both
+/// ARNs are built from names: the key exists before the queue and the bucket, which use it.
 fn s3_to_the_event_queue(ctx: &Ctx<'_>) -> Statement {
     Statement {
         sid: "S3EventsIntoTheEtlQueue",
@@ -77,12 +82,32 @@ fn s3_to_the_event_queue(ctx: &Ctx<'_>) -> Statement {
             type_: "Service",
             identifiers: vec![TfString::lit("s3.amazonaws.com")],
         }],
-        condition: vec![Condition {
-            test: "StringEquals",
-            variable: "kms:EncryptionContext:aws:sqs:arn",
-            values: vec![ctx.etl_queue_arn()],
-        }],
+        condition: vec![
+            Condition {
+                test: "StringEquals",
+                variable: "kms:EncryptionContext:aws:sqs:arn",
+                values: vec![ctx.etl_queue_arn()],
+            },
+            Condition {
+                test: "ArnEquals",
+                variable: "aws:SourceArn",
+                values: vec![ctx.s3_arn(&ctx.platform.data_bucket_name())],
+            },
+            Condition {
+                test: "StringEquals",
+                variable: "aws:SourceAccount",
+                values: vec![ctx.account.attr("account_id")],
+            },
+        ],
     }
+}
+
+/// The platform module's handle on the platform key.
+pub(crate) fn platform_key(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+) -> Result<Handle<data::AwsKmsKey>, TfError> {
+    existing_key(doc, ctx, STORAGE, PLATFORM_KEY)
 }
 
 /// Versioning, default encryption, all four public-access blocks and no ACLs: the baseline
@@ -237,7 +262,7 @@ fn bucket_policy(
 pub(crate) fn lower_buckets(
     doc: &mut Document,
     ctx: &Ctx<'_>,
-    key: &Handle<AwsKmsKey>,
+    key: &Handle<data::AwsKmsKey>,
 ) -> Result<Buckets, TfError> {
     let storage = &ctx.platform.storage;
     let data = bucket(

@@ -46,10 +46,22 @@ pub struct Platform {
 /// the deploy document only on instances carrying it.
 pub const ETL_HOST_TAG_KEY: &str = "hadrian:etl-host";
 
+/// The prefix every bucket of the platform named `name` starts with: the apply role's and the
+/// boundary's bucket grants are `<prefix>*`, so a bucket the platform must not manage (the
+/// Terraform state) may not start with it.
+pub fn bucket_prefix(name: &Name) -> String {
+    format!("{name}-hadrian-ml-")
+}
+
 impl Platform {
+    /// The prefix of the platform's buckets, see [`bucket_prefix`].
+    pub fn bucket_prefix(&self) -> String {
+        bucket_prefix(&self.name)
+    }
+
     /// The data bucket's name.
     pub fn data_bucket_name(&self) -> String {
-        format!("{}-hadrian-ml-data-bucket", self.name)
+        format!("{}data-bucket", self.bucket_prefix())
     }
 
     /// The Terraform state bucket the bootstrap module creates: `delivery.state_bucket`, or
@@ -69,7 +81,7 @@ impl Platform {
 
     /// The access-log bucket's name.
     pub fn log_bucket_name(&self) -> String {
-        format!("{}-hadrian-ml-access-logs", self.name)
+        format!("{}access-logs", self.bucket_prefix())
     }
 
     /// The SSM parameter holding the CloudWatch agent configuration. The `AmazonCloudWatch-`

@@ -98,6 +98,35 @@ impl Cidr {
     pub fn overlaps(self, other: Cidr) -> bool {
         self.contains(other) || other.contains(self)
     }
+
+    /// The first and one past the last address, as `u64` so the whole space (`/0`) fits.
+    fn range(self) -> (u64, u64) {
+        let start = u64::from(self.network());
+        (start, start + (1u64 << (32 - self.prefix)))
+    }
+
+    /// How many addresses the blocks cover together, each counted once. A check on each block's
+    /// prefix alone is blind to a set such as `0.0.0.0/1` + `128.0.0.0/1`, which is the whole
+    /// internet in two halves.
+    pub fn union_size(cidrs: &[Cidr]) -> u64 {
+        let mut ranges: Vec<(u64, u64)> = cidrs.iter().map(|c| c.range()).collect();
+        ranges.sort_unstable();
+        let mut total = 0;
+        let mut covered_to = 0;
+        for (start, end) in ranges {
+            let from = start.max(covered_to);
+            if end > from {
+                total += end - from;
+                covered_to = end;
+            }
+        }
+        total
+    }
+
+    /// The number of addresses in a block of `prefix` bits, e.g. `size_of_prefix(8)` = 2^24.
+    pub fn size_of_prefix(prefix: u8) -> u64 {
+        1u64 << (32 - u32::from(prefix.min(32)))
+    }
 }
 
 impl fmt::Display for Cidr {
@@ -123,6 +152,26 @@ mod tests {
         );
         assert!(Cidr::parse("10.20.0.0").is_err());
         assert!(Cidr::parse("10.20.0.0/33").is_err());
+    }
+
+    #[test]
+    fn a_union_counts_each_address_once() {
+        let parse = |texts: &[&str]| -> Vec<Cidr> {
+            texts.iter().map(|t| Cidr::parse(t).unwrap()).collect()
+        };
+        assert_eq!(Cidr::union_size(&[]), 0);
+        assert_eq!(
+            Cidr::union_size(&parse(&["0.0.0.0/1", "128.0.0.0/1"])),
+            Cidr::size_of_prefix(0)
+        );
+        assert_eq!(
+            Cidr::union_size(&parse(&["10.0.0.0/8", "10.1.0.0/16", "10.0.0.0/9"])),
+            Cidr::size_of_prefix(8)
+        );
+        assert_eq!(
+            Cidr::union_size(&parse(&["10.0.0.0/8", "11.0.0.0/32"])),
+            Cidr::size_of_prefix(8) + 1
+        );
     }
 
     #[test]

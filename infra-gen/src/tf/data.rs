@@ -57,6 +57,13 @@ pub struct AwsIamOpenidConnectProvider {
     pub url: TfString,
 }
 
+/// `aws_kms_key`: an existing key, found by its alias (the bootstrap module's keys).
+#[derive(Debug, Serialize)]
+pub struct AwsKmsKey {
+    /// `alias/<name>`, a key id or a key ARN.
+    pub key_id: TfString,
+}
+
 /// `aws_iam_policy_document`: a policy built by the provider, so no JSON is hand-escaped.
 #[derive(Debug, Serialize)]
 pub struct AwsIamPolicyDocument {
@@ -134,6 +141,7 @@ data_type! {
     AwsSsmParameter => "aws_ssm_parameter",
     AwsVpcs => "aws_vpcs",
     AwsIamOpenidConnectProvider => "aws_iam_openid_connect_provider",
+    AwsKmsKey => "aws_kms_key",
 }
 
 impl TfData for AwsIamPolicyDocument {

@@ -23,6 +23,10 @@ pub struct AwsSqsQueue {
     /// JSON `{"deadLetterTargetArn": ..., "maxReceiveCount": n}`; absent on the dead-letter queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redrive_policy: Option<TfString>,
+    /// JSON `{"redrivePermission": "byQueue", "sourceQueueArns": [...]}`: which queues may use
+    /// this one as their dead-letter queue; set on the dead-letter queue only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redrive_allow_policy: Option<TfString>,
     /// Tags.
     pub tags: Tags,
 }

@@ -33,7 +33,7 @@ fn github_roles_trust_only_the_repository_subjects_of_the_contract() {
         json!(["repo:o/r:pull_request", "repo:o/r:ref:refs/heads/main"])
     );
     assert_eq!(trust("apply"), json!(["repo:o/r:environment:production"]));
-    assert_eq!(trust("deploy"), json!(["repo:o/r:ref:refs/heads/main"]));
+    assert_eq!(trust("deploy"), json!(["repo:o/r:environment:deploy"]));
     let roles = &doc["resource"]["aws_iam_role"];
     assert_eq!(roles["github_apply"]["name"], "demo-github-apply");
     assert_eq!(
@@ -169,7 +169,9 @@ fn apply_role_is_scoped(config: &str) {
                 || r.contains("::image/*")
                 || r.ends_with("::parameter/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id")
                 || r.contains(":iam::aws:policy/")
-                || r.contains(":og:default:postgres-");
+                || r.contains(":og:default:postgres-")
+                || r == "${aws_kms_key.platform.arn}"
+                || r == "${aws_kms_key.alarms.arn}";
             assert!(
                 scoped
                     || conditioned
@@ -208,10 +210,39 @@ fn apply_role_is_scoped(config: &str) {
         tag("ChangeOnlyPlatformEc2")["variable"],
         "aws:ResourceTag/Platform"
     );
-    assert_eq!(
-        tag("CreateOnlyTaggedKeys")["variable"],
-        "aws:RequestTag/Platform"
-    );
+    // The keys are the bootstrap module's: no key is created, tagged or administered, and every
+    // KMS call names the two keys by ARN.
+    for s in statements.iter().filter(|s| {
+        s["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().starts_with("kms:"))
+    }) {
+        for action in s["actions"].as_array().unwrap() {
+            let action = action.as_str().unwrap();
+            assert!(
+                [
+                    "kms:DescribeKey",
+                    "kms:CreateGrant",
+                    "kms:Decrypt",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo"
+                ]
+                .contains(&action),
+                "{}: {action}",
+                s["sid"]
+            );
+        }
+        for r in s["resources"].as_array().unwrap() {
+            assert!(
+                r.as_str().unwrap().starts_with("${aws_kms_key."),
+                "{}: {r}",
+                s["sid"]
+            );
+        }
+    }
     assert!(doc["provider"]["aws"]["default_tags"]["tags"]["Platform"] == "demo");
 }
 
@@ -366,13 +397,7 @@ fn every_platform_role_carries_a_boundary_that_covers_its_policies() {
 #[test]
 fn the_apply_role_cannot_change_the_bootstrap_or_create_unbounded_roles() {
     let doc = generated(GITHUB);
-    let statements: Vec<Value> = doc["data"]["aws_iam_policy_document"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
-        .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
-        .collect();
+    let statements = apply_statements(&doc);
     let allowing = |action: &str| {
         statements
             .iter()
@@ -447,4 +472,50 @@ fn the_host_reads_no_parameter_through_its_ssm_agent_policy() {
     assert!(agent.contains("ec2messages:GetMessages"));
     assert!(!agent.contains("Parameter"));
     assert!(!doc.to_string().contains("AmazonSSMManagedInstanceCore"));
+}
+
+/// The apply role writes IAM by exact ARN: every role, managed policy and instance profile the
+/// platform module declares is named, and no IAM grant ends in a name wildcard (`acme-*` would
+/// also match `acme-full-github-apply`).
+#[test]
+fn the_apply_role_writes_exactly_the_platforms_iam() {
+    for config in [GITHUB, GITHUB_WITH_WORKERS] {
+        let doc = generated(config);
+        let platform = platform_module(config);
+        let resources: Vec<String> = apply_statements(&doc)
+            .into_iter()
+            .filter(|s| s["effect"] == "Allow")
+            .flat_map(|s| s["resources"].as_array().unwrap().clone())
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect();
+        for r in resources.iter().filter(|r| r.contains(":iam::")) {
+            assert!(!r.ends_with('*'), "{r}");
+        }
+        for (kind, arn) in [
+            ("aws_iam_role", "role"),
+            ("aws_iam_policy", "policy"),
+            ("aws_iam_instance_profile", "instance-profile"),
+        ] {
+            for (address, resource) in platform["resource"][kind].as_object().unwrap() {
+                let name = resource["name"].as_str().unwrap();
+                assert!(
+                    resources
+                        .iter()
+                        .any(|r| r.ends_with(&format!(":{arn}/{name}"))),
+                    "{kind}.{address} ({name}) is not among the apply role's resources"
+                );
+            }
+        }
+    }
+}
+
+/// Every statement of the apply role's managed policies.
+fn apply_statements(doc: &Value) -> Vec<Value> {
+    doc["data"]["aws_iam_policy_document"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
+        .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
+        .collect()
 }

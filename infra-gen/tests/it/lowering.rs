@@ -150,16 +150,22 @@ fn the_event_queue_admits_only_the_data_bucket_and_the_key_only_this_queue() {
     let doc =
         generated("[etl]\nevent_prefixes = [\"raw/\", \"in/\"]\nqueue_max_receive_count = 7\n");
     let queue = &doc["resource"]["aws_sqs_queue"]["etl_events"];
-    assert_eq!(queue["kms_master_key_id"], "${aws_kms_key.platform.arn}");
+    assert_eq!(
+        queue["kms_master_key_id"],
+        "${data.aws_kms_key.platform.arn}"
+    );
     assert_eq!(queue["receive_wait_time_seconds"], 20);
     assert_eq!(
         queue["redrive_policy"],
         "{\"deadLetterTargetArn\":\"${aws_sqs_queue.etl_events_dead_letter.arn}\",\"maxReceiveCount\":7}"
     );
+    let dead_letter = &doc["resource"]["aws_sqs_queue"]["etl_events_dead_letter"];
+    assert_eq!(dead_letter["message_retention_seconds"], 14 * 86_400);
     assert_eq!(
-        doc["resource"]["aws_sqs_queue"]["etl_events_dead_letter"]["message_retention_seconds"],
-        14 * 86_400
+        dead_letter["redrive_allow_policy"],
+        "{\"redrivePermission\":\"byQueue\",\"sourceQueueArns\":[\"arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:demo-etl-events\"]}"
     );
+    assert!(queue.get("redrive_allow_policy").is_none());
     let policy = &doc["data"]["aws_iam_policy_document"]["etl_events_queue"]["statement"];
     assert_eq!(
         policy[0]["principals"][0]["identifiers"],
@@ -205,9 +211,17 @@ fn the_event_queue_admits_only_the_data_bucket_and_the_key_only_this_queue() {
         json!(["kms:GenerateDataKey", "kms:Decrypt"])
     );
     assert_eq!(
-        key["condition"][0]["values"],
+        key["condition"],
         json!([
-            "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:demo-etl-events"
+            {"test": "StringEquals", "variable": "kms:EncryptionContext:aws:sqs:arn", "values": [
+                "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:demo-etl-events"
+            ]},
+            {"test": "ArnEquals", "variable": "aws:SourceArn", "values": [
+                "arn:${data.aws_partition.current.partition}:s3:::demo-hadrian-ml-data-bucket"
+            ]},
+            {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [
+                "${data.aws_caller_identity.current.account_id}"
+            ]}
         ])
     );
     assert!(doc["resource"]["aws_autoscaling_group"].is_null());
@@ -243,7 +257,7 @@ fn workers_scale_on_the_backlog_per_worker_from_their_own_group() {
     );
     assert_eq!(
         template["block_device_mappings"][0]["ebs"]["kms_key_id"],
-        "${aws_kms_key.platform.arn}"
+        "${data.aws_kms_key.platform.arn}"
     );
     assert_eq!(
         template["tag_specifications"][0]["tags"]["hadrian:etl-host"],

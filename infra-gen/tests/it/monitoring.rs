@@ -240,7 +240,7 @@ fn every_alarm_notifies_the_encrypted_topic() {
         let resources = resources(&files);
         let topic = &resources["aws_sns_topic"]["alarms"];
         assert_eq!(
-            topic["kms_master_key_id"], "${aws_kms_key.alarms.arn}",
+            topic["kms_master_key_id"], "${data.aws_kms_key.alarms.arn}",
             "{fixture}"
         );
         for (name, alarm) in &resources["aws_cloudwatch_metric_alarm"] {
@@ -348,21 +348,21 @@ fn every_log_group_a_writer_uses_is_created_by_terraform() {
                 .unwrap()
                 .starts_with("${aws_cloudwatch_log_group.")
         );
-        // The platform key admits CloudWatch Logs for exactly these names.
-        let storage: Value = serde_json::from_str(&files["storage.tf.json"]).unwrap();
-        let patterns: Vec<String> =
-            storage["data"]["aws_iam_policy_document"]["kms_key"]["statement"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|s| s["condition"].as_array().cloned().unwrap_or_default())
-                .filter(|c| c["variable"] == "kms:EncryptionContext:aws:logs:arn")
-                .flat_map(|c| c["values"].as_array().cloned().unwrap())
-                .map(|v| {
-                    let v = unescape(v.as_str().unwrap());
-                    v[v.find(":log-group:").unwrap() + 11..].to_owned()
-                })
-                .collect();
+        // The platform key (bootstrap module) admits CloudWatch Logs for exactly these names.
+        let bootstrap = infra_gen::generate_bootstrap(&platform).unwrap();
+        let keys: Value = serde_json::from_str(&bootstrap["keys.tf.json"]).unwrap();
+        let patterns: Vec<String> = keys["data"]["aws_iam_policy_document"]["kms_key"]["statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["condition"].as_array().cloned().unwrap_or_default())
+            .filter(|c| c["variable"] == "kms:EncryptionContext:aws:logs:arn")
+            .flat_map(|c| c["values"].as_array().cloned().unwrap())
+            .map(|v| {
+                let v = unescape(v.as_str().unwrap());
+                v[v.find(":log-group:").unwrap() + 11..].to_owned()
+            })
+            .collect();
         for group in &groups {
             assert!(
                 patterns.iter().any(|p| glob(p, group)),
@@ -375,7 +375,7 @@ fn every_log_group_a_writer_uses_is_created_by_terraform() {
                 group["kms_key_id"]
                     .as_str()
                     .unwrap()
-                    .starts_with("${aws_kms_key.")
+                    .starts_with("${data.aws_kms_key.")
             );
             assert_eq!(
                 group["retention_in_days"],

@@ -4,9 +4,10 @@
 //!
 //! Scoping follows what each service supports. Services with resource-level permissions (S3,
 //! RDS, IAM, CloudWatch Logs, SNS, CloudWatch, SSM, ECR, Secrets Manager) get ARNs built from the
-//! platform's name prefix. EC2 and KMS key creation only support tag-based control, so new
-//! resources must carry the provider's default `Platform` tag (`aws:RequestTag`) and existing
-//! ones may be changed only when they already carry it (`aws:ResourceTag`). The statements are
+//! platform's names; the two KMS keys are the bootstrap module's, named by their ARNs. EC2 only
+//! supports tag-based control for new resources, so they must carry the provider's default
+//! `Platform` tag (`aws:RequestTag`) and existing ones may be changed only when they already
+//! carry it (`aws:ResourceTag`). The statements are
 //! split into one customer managed policy per area so each stays under IAM's 6,144-character
 //! limit for managed policies, one file per area beside this one; the tag helpers live in
 //! `scope.rs`, below them, and this file only wires them into policies and attaches those.
@@ -47,8 +48,8 @@ pub(crate) fn apply_policies(ctx: &Ctx<'_>, deps: ApplyDeps) -> Vec<ApplyPolicy>
         },
         ApplyPolicy {
             area: "storage",
-            description: "terraform apply: the platform's buckets and KMS keys",
-            statements: storage::storage(ctx),
+            description: "terraform apply: the platform's buckets, use of its KMS keys",
+            statements: storage::storage(ctx, &deps),
         },
         ApplyPolicy {
             area: "database",

@@ -26,7 +26,8 @@ pub(super) const EC2_TYPES: [&str; 11] = [
 ];
 
 /// What the apply policies refer to besides names. They live in the bootstrap module, so
-/// nothing of the platform is a handle: the platform VPC is looked up by its tag.
+/// nothing of the platform is a handle: the platform VPC is looked up by its tag; the keys are
+/// the bootstrap module's own.
 pub(crate) struct ApplyDeps {
     /// The platform VPC's ARN (a placeholder before the platform exists: re-apply the
     /// bootstrap module after the platform's first apply).
@@ -35,6 +36,10 @@ pub(crate) struct ApplyDeps {
     pub(crate) ami_parameter: TfString,
     /// Statements for the Terraform state (bucket listing, state object, lock file).
     pub(crate) state: Vec<Statement>,
+    /// The platform key's ARN (bootstrap module).
+    pub(crate) platform_key: TfString,
+    /// The alarm topic key's ARN (bootstrap module).
+    pub(crate) alarms_key: TfString,
 }
 
 /// `condition` on the platform tag.

@@ -1,14 +1,14 @@
-//! The apply role on S3 and KMS: the platform's buckets and keys.
+//! The apply role on S3 and KMS: the platform's buckets, and the use (never the administration)
+//! of the bootstrap module's two keys, by exact ARN.
 
-use crate::lower::apply::scope::{REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
+use crate::lower::apply::scope::{ApplyDeps, when};
 use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};
 
-pub(super) fn storage(ctx: &Ctx<'_>) -> Vec<Statement> {
-    let name = &ctx.platform.name;
-    let buckets = ctx.s3_arn(&format!("{name}-hadrian-ml-*"));
+pub(super) fn storage(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
+    let buckets = ctx.s3_arn(&format!("{}*", ctx.platform.bucket_prefix()));
     let mut statements = vec![
         allow(
             "ManagePlatformBuckets",
@@ -44,94 +44,52 @@ pub(super) fn storage(ctx: &Ctx<'_>) -> Vec<Statement> {
             ],
             vec![buckets.clone()],
         ),
-        // CreateKey also authorizes tagging the new key and setting its policy, before the key
-        // has an ARN; the request tag keeps both to keys created with the platform tag.
-        when(
-            allow(
-                "CreateOnlyTaggedKeys",
-                vec!["kms:CreateKey", "kms:PutKeyPolicy", "kms:TagResource"],
-                vec![TfString::lit("*")],
-            ),
-            vec![platform_tag(ctx, REQUEST_TAG)],
-        ),
+        // The platform reads both keys by alias (`data.aws_kms_key`); the bootstrap module owns
+        // them, so the apply role neither creates, tags nor administers any key.
         allow(
-            "ListKeyAliases",
-            vec!["kms:ListAliases"],
-            vec![TfString::lit("*")],
-        ),
-        when(
-            allow(
-                "AdministerPlatformKeys",
-                vec![
-                    "kms:CreateAlias",
-                    "kms:DeleteAlias",
-                    "kms:DescribeKey",
-                    "kms:DisableKeyRotation",
-                    "kms:EnableKeyRotation",
-                    "kms:GetKeyPolicy",
-                    "kms:GetKeyRotationStatus",
-                    "kms:ListResourceTags",
-                    "kms:PutKeyPolicy",
-                    "kms:ScheduleKeyDeletion",
-                    "kms:TagResource",
-                    "kms:UntagResource",
-                    "kms:UpdateAlias",
-                    "kms:UpdateKeyDescription",
-                ],
-                vec![ctx.arn("kms", "key/*")],
-            ),
-            vec![platform_tag(ctx, RESOURCE_TAG)],
-        ),
-        allow(
-            "NamePlatformKeys",
-            vec!["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-            vec![ctx.arn("kms", &format!("alias/{name}-*"))],
+            "ReadPlatformKeys",
+            vec!["kms:DescribeKey"],
+            vec![deps.platform_key.clone(), deps.alarms_key.clone()],
         ),
         // RDS, ECR and EBS take grants on the platform key for the resources they encrypt.
         when(
             allow(
-                "LetServicesTakeGrantsOnPlatformKeys",
+                "LetServicesTakeGrantsOnThePlatformKey",
                 vec!["kms:CreateGrant"],
-                vec![ctx.arn("kms", "key/*")],
+                vec![deps.platform_key.clone()],
             ),
-            vec![
-                platform_tag(ctx, RESOURCE_TAG),
-                Condition {
-                    test: "Bool",
-                    variable: "kms:GrantIsForAWSResource",
-                    values: vec![TfString::lit("true")],
-                },
-            ],
+            vec![Condition {
+                test: "Bool",
+                variable: "kms:GrantIsForAWSResource",
+                values: vec![TfString::lit("true")],
+            }],
         ),
         // EC2 (the encrypted root volume) and RDS use the key in the caller's name while creating.
         when(
             allow(
-                "LetServicesUsePlatformKeys",
+                "LetServicesUseThePlatformKey",
                 vec![
                     "kms:Decrypt",
                     "kms:GenerateDataKeyWithoutPlaintext",
                     "kms:ReEncryptFrom",
                     "kms:ReEncryptTo",
                 ],
-                vec![ctx.arn("kms", "key/*")],
+                vec![deps.platform_key.clone()],
             ),
-            vec![
-                platform_tag(ctx, RESOURCE_TAG),
-                Condition {
-                    test: "StringEquals",
-                    variable: "kms:ViaService",
-                    values: ["ec2", "rds", "ecr", "secretsmanager"]
-                        .iter()
-                        .map(|service| {
-                            TfString::concat([
-                                TfString::lit(format!("{service}.")),
-                                ctx.region.attr("name"),
-                                TfString::lit(".amazonaws.com"),
-                            ])
-                        })
-                        .collect(),
-                },
-            ],
+            vec![Condition {
+                test: "StringEquals",
+                variable: "kms:ViaService",
+                values: ["ec2", "rds", "ecr", "secretsmanager"]
+                    .iter()
+                    .map(|service| {
+                        TfString::concat([
+                            TfString::lit(format!("{service}.")),
+                            ctx.region.attr("name"),
+                            TfString::lit(".amazonaws.com"),
+                        ])
+                    })
+                    .collect(),
+            }],
         ),
     ];
     if ctx.platform.storage.force_destroy {

@@ -1,8 +1,9 @@
-//! Alarms: the encrypted SNS topic they notify, and one CloudWatch metric alarm per intent.
+//! Alarms: the encrypted SNS topic they notify (its key is the bootstrap module's), and one
+//! CloudWatch metric alarm per intent.
 
 use super::dashboard::dashboard;
-use crate::lower::ctx::{Ctx, MONITORING};
-use crate::lower::encrypted::customer_key;
+use crate::lower::ctx::{ALARMS_KEY, Ctx, MONITORING};
+use crate::lower::encrypted::{customer_key, existing_key};
 use crate::lower::handles::{Db, Events, Host, Telemetry};
 use crate::model::monitoring::agent::DIMENSION_GROUP;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, agent as agent_names, emf};
@@ -41,13 +42,15 @@ fn cloudwatch_principal() -> Vec<Principals> {
     }]
 }
 
-/// The topic's own key: only this platform's alarms may use it to publish.
-fn topic_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfError> {
+/// The topic's own key (bootstrap module): only this platform's alarms may use it to publish.
+pub(crate) fn lower_alarms_key(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+) -> Result<Handle<AwsKmsKey>, TfError> {
     customer_key(
         doc,
         ctx,
-        MONITORING,
-        "alarms",
+        ALARMS_KEY,
         "alarms_key",
         "alarm notifications",
         vec![Statement {
@@ -63,7 +66,7 @@ fn topic_key(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsKmsKey>, TfE
 
 /// The encrypted topic, its policy and the optional e-mail subscription.
 fn topic(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsSnsTopic>, TfError> {
-    let key = topic_key(doc, ctx)?;
+    let key = existing_key(doc, ctx, MONITORING, ALARMS_KEY)?;
     let topic = doc.resource(
         MONITORING,
         "alarms",

@@ -13,10 +13,9 @@ use crate::lower::iam_helpers::allow;
 use crate::model::Platform;
 use crate::model::monitoring::agent::DIMENSION_GROUP;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, HostLog, agent as agent_names, emf};
-use crate::tf::data::{Condition, Statement};
+use crate::tf::data::{AwsKmsKey, Condition, Statement};
 use crate::tf::logs::{AwsCloudwatchLogMetricFilter, MetricTransformation};
 use crate::tf::monitoring::AwsSsmParameter;
-use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString};
 
 /// The agent collects every 60 s; alarms on its metrics use 5-minute periods.

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::model::Database;
-use crate::model::config::validator::{Validator, is_identifier};
+use crate::model::config::validator::{Validator, is_identifier, is_production};
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -73,7 +73,7 @@ impl Validator<'_> {
             instance_class: raw.instance_class,
             allocated_storage_gb: raw.allocated_storage_gb,
             max_allocated_storage_gb: raw.max_allocated_storage_gb,
-            multi_az: raw.multi_az.unwrap_or(environment == "prod"),
+            multi_az: raw.multi_az.unwrap_or(is_production(environment)),
             backup_retention_days: raw.backup_retention_days,
             deletion_protection: raw.deletion_protection,
             db_name: raw.db_name,

@@ -1,10 +1,11 @@
 //! `[delivery]`: the GitHub repository and the Terraform state location the CI roles use, read and
-//! checked (a repository needs a state bucket).
+//! checked (a repository needs a state bucket, which must lie outside the platform's own buckets).
 
 use serde::Deserialize;
 
 use crate::model::config::validator::Validator;
-use crate::model::{Delivery, GithubDelivery};
+use crate::model::names::Name;
+use crate::model::{Delivery, GithubDelivery, bucket_prefix};
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,7 +28,10 @@ impl Default for RawDelivery {
 }
 
 impl Validator<'_> {
-    pub(super) fn delivery(&mut self, raw: RawDelivery) -> Delivery {
+    /// `name` is the platform's: its bucket prefix is what the apply role may write and the
+    /// boundary may read, so a state bucket under it would let the apply job rewrite the state
+    /// and any platform role read it.
+    pub(super) fn delivery(&mut self, raw: RawDelivery, name: &Name) -> Delivery {
         if let Some(repository) = &raw.github_repository {
             self.check(
                 is_github_repository(repository),
@@ -41,6 +45,17 @@ impl Validator<'_> {
                 "delivery.state_bucket",
                 "must be an S3 bucket name (3-63 characters of a-z, 0-9, . and -)",
             );
+            let prefix = bucket_prefix(name);
+            if bucket.starts_with(&prefix) {
+                self.fail(
+                    "delivery.state_bucket",
+                    format!(
+                        "{bucket:?} starts with {prefix:?}, the platform's own buckets, which the \
+                         apply role may write and every platform role may read; choose a name \
+                         outside it, e.g. \"{name}-tfstate\""
+                    ),
+                );
+            }
         }
         self.check(
             !raw.state_key.is_empty()

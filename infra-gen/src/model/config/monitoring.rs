@@ -1,10 +1,16 @@
-//! `[monitoring]`: log retention, the alarm address and the alarm thresholds, read and checked.
+//! `[monitoring]`: log retention (a year at least in `prod`), the alarm address and the alarm
+//! thresholds, read and checked.
 
 use serde::Deserialize;
 
 use crate::model::Database;
-use crate::model::config::validator::Validator;
+use crate::model::config::validator::{Validator, is_production};
 use crate::model::monitoring::{Monitoring, Thresholds};
+
+/// The shortest retention a production platform may keep its logs: a year, so an incident, an
+/// audit or a slow exfiltration can be traced back across a full cycle (checkov's CKV_AWS_338
+/// holds every configuration to it; only non-production platforms may keep less to save cost).
+const PRODUCTION_MIN_LOG_RETENTION_DAYS: u32 = 365;
 
 /// Retention values CloudWatch Logs accepts.
 pub(super) const LOG_RETENTION_DAYS: [u32; 22] = [
@@ -45,12 +51,27 @@ impl Default for RawMonitoring {
 }
 
 impl Validator<'_> {
-    pub(super) fn monitoring(&mut self, raw: RawMonitoring, database: &Database) -> Monitoring {
+    pub(super) fn monitoring(
+        &mut self,
+        raw: RawMonitoring,
+        database: &Database,
+        environment: &str,
+    ) -> Monitoring {
         self.check(
             LOG_RETENTION_DAYS.contains(&raw.log_retention_days),
             "monitoring.log_retention_days",
             "must be a CloudWatch retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)",
         );
+        if is_production(environment) && raw.log_retention_days < PRODUCTION_MIN_LOG_RETENTION_DAYS
+        {
+            self.fail(
+                "monitoring.log_retention_days",
+                format!(
+                    "must be at least {PRODUCTION_MIN_LOG_RETENTION_DAYS} when environment = \"prod\": \
+                     production logs are kept a year"
+                ),
+            );
+        }
         self.check(
             raw.alarm_email.is_empty() || is_email(&raw.alarm_email),
             "monitoring.alarm_email",

@@ -1,5 +1,6 @@
 //! `[network]`: the VPC and subnet CIDRs and the admin and HTTP ranges, read and checked (inside
-//! the VPC, no overlaps, no SSH from the world).
+//! the VPC, no overlaps, SSH from no more than a /8 in total, HTTP from the whole internet only
+//! when `http_public` says so).
 
 use serde::Deserialize;
 
@@ -15,7 +16,14 @@ pub(super) struct RawNetwork {
     private_subnet_cidrs: Vec<String>,
     admin_cidrs: Vec<String>,
     http_cidrs: Vec<String>,
+    /// The explicit consent to HTTP from the whole internet; read by validation only, since the
+    /// rules it admits are the `http_cidrs` themselves.
+    http_public: bool,
 }
+
+/// The widest SSH source the admin ranges may add up to: an operator's networks are never more
+/// than a /8, and a set wider than that is a typo or the internet in pieces.
+const ADMIN_MAX_PREFIX: u8 = 8;
 
 impl Default for RawNetwork {
     fn default() -> Self {
@@ -25,6 +33,7 @@ impl Default for RawNetwork {
             private_subnet_cidrs: vec!["10.20.10.0/24".into(), "10.20.11.0/24".into()],
             admin_cidrs: Vec::new(),
             http_cidrs: Vec::new(),
+            http_public: false,
         }
     }
 }
@@ -94,13 +103,23 @@ impl Validator<'_> {
             }
         }
         let admin_cidrs = self.cidrs("network.admin_cidrs", &raw.admin_cidrs);
-        if admin_cidrs.iter().any(|c| c.prefix() == 0) {
+        if Cidr::union_size(&admin_cidrs) > Cidr::size_of_prefix(ADMIN_MAX_PREFIX) {
             self.fail(
                 "network.admin_cidrs",
-                "0.0.0.0/0 would open SSH to the world; list your own ranges",
+                format!(
+                    "together these ranges are wider than a /{ADMIN_MAX_PREFIX}, which would open SSH to \
+                     much of the internet (0.0.0.0/0 or its halves); list your own ranges"
+                ),
             );
         }
         let http_cidrs = self.cidrs("network.http_cidrs", &raw.http_cidrs);
+        if Cidr::union_size(&http_cidrs) == Cidr::size_of_prefix(0) && !raw.http_public {
+            self.fail(
+                "network.http_cidrs",
+                "together these ranges are the whole internet; set network.http_public = true \
+                 to serve HTTP to everyone on purpose",
+            );
+        }
         // Placeholders only reach the model when errors were recorded, and then it is discarded.
         let fallback = Cidr::default();
         Network {

@@ -162,8 +162,8 @@ impl Validator<'_> {
         let compute = self.compute(raw.compute);
         let database = self.database(raw.database, &raw.environment);
         let etl = self.etl(raw.etl, &database);
-        let monitoring = self.monitoring(raw.monitoring, &database);
-        let delivery = self.delivery(raw.delivery);
+        let monitoring = self.monitoring(raw.monitoring, &database, &raw.environment);
+        let delivery = self.delivery(raw.delivery, &name);
         Platform {
             name,
             environment: raw.environment,
@@ -258,6 +258,20 @@ mod tests {
     }
 
     #[test]
+    fn production_keeps_logs_a_year() {
+        let text = "environment = \"prod\"\n[monitoring]\nlog_retention_days = 180\n";
+        assert_eq!(errors(text), ["monitoring.log_retention_days@Some(3)"]);
+        assert!(
+            from_str(
+                "environment = \"prod\"\n[monitoring]\nlog_retention_days = 400\n",
+                "p"
+            )
+            .is_ok()
+        );
+        assert!(from_str("[monitoring]\nlog_retention_days = 30\n", "p").is_ok());
+    }
+
+    #[test]
     fn delivery_defaults_trust_no_repository() {
         let delivery = from_str("", "<defaults>").unwrap().delivery;
         assert_eq!(delivery.github, None);
@@ -285,6 +299,56 @@ mod tests {
             errors("[delivery]\nstate_bucket = \"Bad_Bucket\"\n"),
             ["delivery.state_bucket@Some(2)"]
         );
+    }
+
+    #[test]
+    fn the_state_bucket_lies_outside_the_platforms_buckets() {
+        for bucket in ["acme-hadrian-ml-tfstate", "acme-hadrian-ml-data-bucket"] {
+            let text = format!(
+                "name = \"acme\"\n[delivery]\ngithub_repository = \"acme/ml\"\nstate_bucket = \"{bucket}\"\n"
+            );
+            assert_eq!(errors(&text), ["delivery.state_bucket@Some(4)"], "{bucket}");
+        }
+        // Another platform's prefix is not this one's.
+        let text = "name = \"acme\"\n[delivery]\ngithub_repository = \"acme/ml\"\nstate_bucket = \"acme-tfstate-hadrian-ml-x\"\n";
+        assert!(from_str(text, "p").is_ok());
+    }
+
+    #[test]
+    fn ssh_sources_may_not_add_up_to_more_than_a_slash_8() {
+        for cidrs in [
+            r#"["0.0.0.0/0"]"#,
+            r#"["0.0.0.0/1", "128.0.0.0/1"]"#,
+            r#"["10.0.0.0/8", "11.0.0.0/32"]"#,
+            r#"["10.0.0.0/7"]"#,
+        ] {
+            assert_eq!(
+                errors(&format!("[network]\nadmin_cidrs = {cidrs}\n")),
+                ["network.admin_cidrs@Some(2)"],
+                "{cidrs}"
+            );
+        }
+        let text = "[network]\nadmin_cidrs = [\"10.0.0.0/8\", \"10.1.0.0/16\"]\n";
+        assert!(from_str(text, "p").is_ok());
+    }
+
+    #[test]
+    fn http_from_the_whole_internet_needs_http_public() {
+        for cidrs in [r#"["0.0.0.0/0"]"#, r#"["0.0.0.0/1", "128.0.0.0/1"]"#] {
+            assert_eq!(
+                errors(&format!("[network]\nhttp_cidrs = {cidrs}\n")),
+                ["network.http_cidrs@Some(2)"],
+                "{cidrs}"
+            );
+            let text = format!("[network]\nhttp_cidrs = {cidrs}\nhttp_public = true\n");
+            assert!(from_str(&text, "p").is_ok(), "{cidrs}");
+        }
+        // IPv6 is not a source the rules accept at all, so `::/0` never reaches them.
+        assert_eq!(
+            errors("[network]\nhttp_cidrs = [\"::/0\"]\nhttp_public = true\n"),
+            ["network.http_cidrs@Some(2)"]
+        );
+        assert!(from_str("[network]\nhttp_cidrs = [\"192.0.2.0/24\"]\n", "p").is_ok());
     }
 
     #[test]

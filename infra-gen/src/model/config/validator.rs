@@ -58,6 +58,12 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// Whether `environment` is production, where settings default or are held to production values
+/// (Multi-AZ on, logs kept a year).
+pub(super) fn is_production(environment: &str) -> bool {
+    environment == "prod"
+}
+
 pub(super) fn is_word(text: &str) -> bool {
     !text.is_empty()
         && text
