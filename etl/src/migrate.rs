@@ -153,9 +153,22 @@ pub async fn migrate(client: &mut Client, dataset: &Dataset) -> Result<(), DbErr
     tx.batch_execute(LEDGER_SQL)
         .await
         .map_err(|e| DbError::query("create the ledger tables", &e))?;
-    tx.batch_execute(RECENCY_SQL)
+    // `ALTER TABLE` locks the ledger exclusively even when the column exists, and loads in flight hold it: only
+    // the first migration may run it (the migration lock makes the check and the change one step).
+    let recency: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'etl_objects'::regclass \
+             AND attname = 'last_modified' AND NOT attisdropped)",
+            &[],
+        )
         .await
-        .map_err(|e| DbError::query("add the ledger's object recency", &e))?;
+        .map_err(|e| DbError::query("read the ledger's columns", &e))?
+        .get(0);
+    if !recency {
+        tx.batch_execute(RECENCY_SQL)
+            .await
+            .map_err(|e| DbError::query("add the ledger's object recency", &e))?;
+    }
     tx.batch_execute(&target_table_sql(dataset))
         .await
         .map_err(|e| DbError::query("create the target table", &e))?;
