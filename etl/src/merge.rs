@@ -77,6 +77,11 @@ impl Stage {
         merge: &Merge,
         object_id: i64,
     ) -> Result<Merged, ObjectError> {
+        // Without statistics the planner takes the stage for a few hundred rows and looks every key up in the
+        // table's primary key one by one; sampled (before the lock, so beside other objects' applies) it joins.
+        tx.batch_execute(&format!("ANALYZE {}", self.table()))
+            .await
+            .map_err(|e| ObjectError::db("analyze the merge stage", &e))?;
         let table = dataset.qualified_table();
         tx.execute(
             "SELECT pg_advisory_xact_lock($1)",
