@@ -8,14 +8,16 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use aws_sdk_s3::primitives::ByteStream;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use etl::error::ObjectError;
 use etl::record::Record;
+use etl::source::parquet::reader::{FOOTER_PREFETCH, HEAD_SPECULATION};
 use etl::source::parquet::{Batch, ParquetSource, RowBatchRecords, SpecColumn, open};
 use etl::source::{ObjectVersion, head};
 use etl::spec::ColumnType;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::properties::WriterProperties;
 use serde_json::Value;
 
@@ -319,6 +321,9 @@ async fn a_large_file_fetches_only_the_spec_columns_a_row_group_at_a_time() {
     let mut writer = ArrowWriter::try_new(&mut file, batch.schema(), Some(properties)).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&Bytes::from(file.clone()))
+        .unwrap();
     let object = upload(&env, "large.parquet", file).await;
     let started = Instant::now();
     let columns = spec(&[("amount", "double precision"), ("id", "bigint")]);
@@ -352,4 +357,33 @@ async fn a_large_file_fetches_only_the_spec_columns_a_row_group_at_a_time() {
         object.size,
         source.stats().requests()
     );
+
+    // Every column: the head requested beside the footer is kept, and the row groups it holds cost no request of
+    // their own; one that starts in it and ends past it costs one, for its rest.
+    let every = spec(&[
+        ("id", "bigint"),
+        ("name", "text"),
+        ("amount", "double precision"),
+    ]);
+    let mut source = open(&env.s3, &object, &every).await.unwrap();
+    assert_eq!(source.stats().requests(), 2, "the footer and the head");
+    let mut rows = 0;
+    while let Some(batch) = source.next_batch().await.unwrap() {
+        rows += batch.rows.num_rows();
+    }
+    assert_eq!(rows, 400_000);
+    let head_end = (4 + HEAD_SPECULATION).min(object.size - FOOTER_PREFETCH as u64);
+    let past_head = metadata
+        .row_groups()
+        .iter()
+        .filter(|group| {
+            let (start, len) = group.column(group.num_columns() - 1).byte_range();
+            start + len > head_end
+        })
+        .count();
+    assert!(
+        past_head < 4,
+        "{past_head} of 4 row groups end past the head"
+    );
+    assert_eq!(source.stats().requests(), 2 + past_head as u64);
 }

@@ -1,12 +1,16 @@
 //! One Parquet object opened for loading: the footer read and the schema checked before any row, then decoded
 //! record batches one at a time by parquet's push decoder, which is handed each row group's column chunks. While
 //! one row group is decoded, the next one's chunks are fetched on their own task (one row group ahead, never
-//! more), so download and decoding overlap as they do for a streamed CSV body.
+//! more), so download and decoding overlap as they do for a streamed CSV body. The object's first
+//! [`HEAD_SPECULATION`](crate::source::parquet::reader::HEAD_SPECULATION) bytes are requested beside the footer
+//! and kept when the spec's columns fill at least half of them, so the first row group does not wait for a request
+//! sent after the footer arrives.
 //!
 //! Memory per object in flight, whatever the file's size: the projected column chunks of two row groups
-//! (compressed, as fetched: the one being decoded and the next), the decoding state of one row group (for each
-//! projected column its decompressed page and, for a dictionary-encoded one, its decoded dictionary), and one
-//! decoded batch of at most [`BATCH_ROWS`] rows; plus the footer metadata. Only the spec's columns are fetched.
+//! (compressed, as fetched: the one being decoded and the next) or, while row groups in it are read, the head
+//! (8 MiB at most), the decoding state of one row group (for each projected column its decompressed page and, for
+//! a dictionary-encoded one, its decoded dictionary), and one decoded batch of at most [`BATCH_ROWS`] rows; plus
+//! the footer metadata. Only the spec's columns are fetched, besides a head not worth keeping.
 //!
 //! A row's line number is its 1-based row index in the file: every [`Batch`] says where it starts.
 
@@ -29,7 +33,9 @@ use tokio::task::JoinHandle;
 use crate::error::ObjectError;
 use crate::source::ObjectVersion;
 use crate::source::parquet::convert::{RowBatchRecords, SpecColumn};
-use crate::source::parquet::reader::{ReadStats, S3RangeReader, object_error};
+use crate::source::parquet::reader::{
+    COALESCE_GAP, Held, ReadStats, S3RangeReader, coalesce, object_error,
+};
 
 /// Rows per decoded batch: large enough to amortize decoding, small enough to keep a batch well under a MiB for
 /// typical rows.
@@ -69,6 +75,10 @@ pub async fn open(
 ) -> Result<ParquetSource, ObjectError> {
     let mut reader = S3RangeReader::new(client, object);
     let stats = reader.stats();
+    let head = reader.head_range().map(|range| {
+        let reader = reader.clone();
+        Fetching(tokio::spawn(async move { reader.fetch_head(range).await }))
+    });
     let mut loaded = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
         .map_err(object_error)?;
@@ -106,6 +116,12 @@ pub async fn open(
     let rows = u64::try_from(metadata.file_metadata().num_rows()).unwrap_or_default();
     let row_groups = metadata.num_row_groups();
     let plan = column_chunks(metadata, &mask);
+    if let Some(head) = head
+        && let Some(range) = reader.head_range()
+        && worth_holding(&plan, &range)
+    {
+        reader.hold(head.finish().await?);
+    }
     let decoder = builder
         .with_projection(mask)
         .with_batch_size(BATCH_ROWS)
@@ -140,6 +156,38 @@ fn column_chunks(metadata: &ParquetMetaData, mask: &ProjectionMask) -> VecDeque<
                 .collect()
         })
         .collect()
+}
+
+/// Whether the spec's columns fill at least half of the object's `head`: then waiting for it (it is on its way)
+/// costs less than a request after the footer; else the head is dropped unread (a narrow projection).
+fn worth_holding(plan: &VecDeque<Vec<Range<u64>>>, head: &Range<u64>) -> bool {
+    let wanted: u64 = plan
+        .iter()
+        .flat_map(|group| coalesce(group, COALESCE_GAP))
+        .map(|span| {
+            span.end
+                .min(head.end)
+                .saturating_sub(span.start.max(head.start))
+        })
+        .sum();
+    wanted * 2 >= head.end - head.start
+}
+
+/// The head's request, on a task of its own; dropping it unfinished cancels the request.
+struct Fetching(JoinHandle<Result<Held, ObjectError>>);
+
+impl Fetching {
+    async fn finish(mut self) -> Result<Held, ObjectError> {
+        (&mut self.0)
+            .await
+            .map_err(|e| ObjectError::Download(format!("the head's request failed: {e}")))?
+    }
+}
+
+impl Drop for Fetching {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A row group's column chunks fetched by a task of their own; dropping it (the load failed or stopped) cancels
@@ -221,6 +269,12 @@ impl ParquetSource {
             return;
         };
         self.plan.drain(..=at);
+        // The head goes once no row group left starts in it.
+        if let (Some(end), Some(next)) = (self.reader.held_end(), self.plan.front())
+            && next.iter().all(|range| range.start >= end)
+        {
+            self.reader.release();
+        }
         if let Some(next) = self.plan.front() {
             let (reader, ranges) = (self.reader.clone(), next.clone());
             let task = tokio::spawn({

@@ -3,10 +3,13 @@
 //! Every request is a `GetObject` with `Range` and `If-Match` on the listed ETag: if the object is overwritten
 //! while it is read, the next request fails (412) and the load fails and is retried as a whole, never mixing two
 //! versions. The footer comes first, through parquet's [`AsyncFileReader`], with one request for the last
-//! [`FOOTER_PREFETCH`] bytes (a second one only when the metadata is larger). Then `object` asks for one row
-//! group's column chunks at a time ([`S3RangeReader::get_ranges`]; the next row group's while the current one is
-//! decoded); ranges less than [`COALESCE_GAP`] apart are fetched with one request, so a row group usually costs one
-//! GET. [`ReadStats`]
+//! [`FOOTER_PREFETCH`] bytes (a second one only when the metadata is larger). Beside it goes a request for the
+//! object's first [`HEAD_SPECULATION`] bytes, where the first row group usually lies, so the first rows do not
+//! wait for a second round trip after the footer (`object` keeps those bytes only when the spec's columns fill at
+//! least half of them). Then `object` asks for one row group's column chunks at a time
+//! ([`S3RangeReader::get_ranges`]; the next row group's while the current one is decoded); ranges less than
+//! [`COALESCE_GAP`] apart are fetched with one request, so a row group usually costs one GET, none where the head
+//! holds it. [`ReadStats`]
 //! counts requests, bytes and resumes, and keeps the version id S3 served. A request whose body breaks mid-stream is
 //! resumed within its range, as any download is ([`crate::source::Body`]).
 
@@ -30,6 +33,25 @@ pub const FOOTER_PREFETCH: usize = 64 << 10;
 
 /// Ranges closer than this are fetched together: a request costs more than reading 1 MiB it does not need.
 pub const COALESCE_GAP: u64 = 1 << 20;
+
+/// How much of the object's start is requested beside the footer: one 128k-row group of a typical table's
+/// columns, compressed. A request costs a round trip (tens of milliseconds on S3 and on moto alike), about what
+/// a few MiB take to arrive.
+pub const HEAD_SPECULATION: u64 = 8 << 20;
+
+/// Bytes of the object already fetched, from `start` on.
+#[derive(Clone)]
+pub struct Held {
+    start: u64,
+    bytes: Bytes,
+}
+
+impl Held {
+    /// Where these bytes end in the object.
+    pub fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+}
 
 /// What one object's reads cost, shared between the reader and whoever watches it.
 #[derive(Debug, Default)]
@@ -69,6 +91,8 @@ pub struct S3RangeReader {
     client: Client,
     object: ObjectVersion,
     stats: Arc<ReadStats>,
+    /// The object's head, when it was fetched beside the footer and is worth keeping: spans it holds cost no request.
+    held: Option<Held>,
 }
 
 impl S3RangeReader {
@@ -78,7 +102,44 @@ impl S3RangeReader {
             client: client.clone(),
             object: object.clone(),
             stats: Arc::new(ReadStats::default()),
+            held: None,
         }
+    }
+
+    /// The range to request beside the footer: the object's first bytes up to [`HEAD_SPECULATION`], leaving out the
+    /// magic number and what the footer's request reads; `None` for an object the footer's request reads whole.
+    pub fn head_range(&self) -> Option<Range<u64>> {
+        let end =
+            (MAGIC + HEAD_SPECULATION).min(self.object.size.saturating_sub(FOOTER_PREFETCH as u64));
+        (end > MAGIC).then_some(MAGIC..end)
+    }
+
+    /// Fetches `range` (the [`Self::head_range`]) to hold; counted in the stats only once [`Self::hold`] keeps it.
+    pub async fn fetch_head(&self, range: Range<u64>) -> Result<Held, ObjectError> {
+        let bytes = self.read(range.clone()).await?;
+        Ok(Held {
+            start: range.start,
+            bytes,
+        })
+    }
+
+    /// Serves later requests from `head` where it holds their spans.
+    pub fn hold(&mut self, head: Held) {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .fetch_add(head.bytes.len() as u64, Ordering::Relaxed);
+        self.held = Some(head);
+    }
+
+    /// Lets the head go (it holds nothing the rest of the object needs).
+    pub fn release(&mut self) {
+        self.held = None;
+    }
+
+    /// Where the held head ends, if one is held.
+    pub fn held_end(&self) -> Option<u64> {
+        self.held.as_ref().map(Held::end)
     }
 
     /// This reader's request and byte counters, still readable once the reader is moved into the decoder.
@@ -91,7 +152,16 @@ impl S3RangeReader {
         if range.is_empty() {
             return Ok(Bytes::new());
         }
+        let body = self.read(range).await?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        Ok(body)
+    }
+
+    /// `range` through one request, whole, counting only resumes (see [`Self::get`] and [`Self::hold`]).
+    async fn read(&self, range: Range<u64>) -> Result<Bytes, ObjectError> {
         let opened = source::open_range(&self.client, &self.object, range.clone()).await?;
         self.stats.served.get_or_init(|| opened.served);
         let mut body = opened.body;
@@ -105,9 +175,6 @@ impl S3RangeReader {
             .resumes
             .fetch_add(u64::from(body.resumes()), Ordering::Relaxed);
         let body = bytes.freeze();
-        self.stats
-            .bytes
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
         if body.len() as u64 != range.end - range.start {
             return Err(ObjectError::Download(format!(
                 "asked for bytes {}-{}, S3 sent {} bytes",
@@ -124,7 +191,7 @@ impl S3RangeReader {
         let mut fetched: Vec<(u64, Bytes)> = Vec::new();
         for range in coalesce(ranges, COALESCE_GAP) {
             let start = range.start;
-            fetched.push((start, self.get(range).await?));
+            fetched.push((start, self.get_span(range).await?));
         }
         ranges
             .iter()
@@ -143,7 +210,32 @@ impl S3RangeReader {
             })
             .collect()
     }
+
+    /// One coalesced span: from the held head as far as it reaches, the rest (or all of it) by a request.
+    async fn get_span(&self, span: Range<u64>) -> Result<Bytes, ObjectError> {
+        let Some(held) = self
+            .held
+            .as_ref()
+            .filter(|h| h.start <= span.start && span.start < h.end())
+        else {
+            return self.get(span).await;
+        };
+        let reach = span.end.min(held.end());
+        let offset = |at: u64| usize::try_from(at - held.start).unwrap_or(usize::MAX);
+        let from_head = held.bytes.slice(offset(span.start)..offset(reach));
+        if reach == span.end {
+            return Ok(from_head);
+        }
+        let rest = self.get(reach..span.end).await?;
+        let mut joined = BytesMut::with_capacity(from_head.len() + rest.len());
+        joined.extend_from_slice(&from_head);
+        joined.extend_from_slice(&rest);
+        Ok(joined.freeze())
+    }
 }
+
+/// The bytes before a Parquet file's first column chunk: its magic number, `PAR1`.
+const MAGIC: u64 = 4;
 
 /// Ranges merged where they overlap or are less than `gap` apart, sorted.
 pub fn coalesce(ranges: &[Range<u64>], gap: u64) -> Vec<Range<u64>> {
