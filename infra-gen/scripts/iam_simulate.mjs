@@ -5,8 +5,11 @@
 //
 //   node infra-gen/scripts/iam_simulate.mjs .work/local/plan/configs/*/ .work/local/plan/configs/*/bootstrap/
 //
-// Covered: the apply role's and the deploy role's identity policies (the CI roles carry no boundary) and the state
-// bucket's policy. Not covered here: trust policies, because the simulator drops GitHub's OIDC condition keys
+// Covered: the apply role's and the deploy role's identity policies (the CI roles carry no boundary), the state
+// bucket's policy, and the permissions boundary as a platform role's ceiling: the apply job may rewrite a platform
+// role's trust and policies (always under the boundary), so the `boundary` table gives the host role `*` on `*` and
+// checks that the boundary alone keeps it to the platform's own data, key, logs and queues. "A prefix-sharing
+// platform" is another platform in the same account whose name starts with this one's (`acme` and `acme-x`). Not covered here: trust policies, because the simulator drops GitHub's OIDC condition keys
 // (`token.actions.githubusercontent.com:sub`) as unknown for sts:AssumeRoleWithWebIdentity, so it cannot tell the
 // deploy environment from any other run; tests/it/access.rs pins those subjects exactly.
 import { execFileSync } from 'node:child_process';
@@ -32,6 +35,12 @@ function cases(n, arn, state, key) {
   const boundary = arn('iam', '', `policy/${n.platform}-permissions-boundary`);
   const role = (name) => arn('iam', '', `role/${name}`);
   const withBoundary = { 'iam:PermissionsBoundary': boundary };
+  const rds = (rest) => arn('rds', 'region', rest);
+  // RDS names its managed secret rds!db-<uuid> and tags it with the instance's ARN.
+  const secret = arn('secretsmanager', 'region', 'secret:rds!db-0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f-AbCdEf');
+  const rdsTag = 'aws:ResourceTag/aws:rds:primaryDBInstanceArn';
+  const ownSecret = { [rdsTag]: rds(`db:${n.platform}-postgres`) };
+  const foreignSecret = { [rdsTag]: rds(`db:${n.platform}-x-postgres`) };
   return {
     apply: [
       ['allow', 'write the state object', 's3:PutObject', arn('s3', null, `${state.bucket}/${state.key}`)],
@@ -70,6 +79,66 @@ function cases(n, arn, state, key) {
       ['deny', "rewrite the platform key's policy", 'kms:PutKeyPolicy', key],
       ['deny', 'schedule the platform key for deletion', 'kms:ScheduleKeyDeletion', key],
       ['deny', 'take a grant on the platform key for itself', 'kms:CreateGrant', key, { 'kms:GrantIsForAWSResource': 'false' }],
+      // Every other service by the exact names the platform module declares, never `<name>-*`.
+      ['allow', 'modify the platform database', 'rds:ModifyDBInstance', rds(`db:${n.platform}-postgres`)],
+      ['deny', "modify a prefix-sharing platform's database", 'rds:ModifyDBInstance', rds(`db:${n.platform}-x-postgres`)],
+      ['deny', "delete a prefix-sharing platform's database", 'rds:DeleteDBInstance', rds(`db:${n.platform}-x-postgres`)],
+      ['deny', "modify a prefix-sharing platform's parameter group", 'rds:ModifyDBParameterGroup', rds(`pg:${n.platform}-x-postgres16`)],
+      ['deny', "delete a prefix-sharing platform's subnet group", 'rds:DeleteDBSubnetGroup', rds(`subgrp:${n.platform}-x-database`)],
+      ['allow', 'let RDS rotate the platform database secret', 'secretsmanager:RotateSecret', secret, ownSecret],
+      ['deny', "rotate a prefix-sharing platform's database secret", 'secretsmanager:RotateSecret', secret, foreignSecret],
+      ['deny', 'rotate an RDS secret of no known instance', 'secretsmanager:RotateSecret', secret],
+      ['allow', 'set the alarm topic attributes', 'sns:SetTopicAttributes', arn('sns', 'region', `${n.platform}-alarms`)],
+      ['deny', "set a prefix-sharing platform's topic attributes", 'sns:SetTopicAttributes', arn('sns', 'region', `${n.platform}-x-alarms`)],
+      // IAM's service reference authorizes the subscription calls on the subscription's topic.
+      ['allow', "remove the alarm topic's e-mail subscription", 'sns:Unsubscribe', arn('sns', 'region', `${n.platform}-alarms`)],
+      ['allow', "read the alarm topic's subscription", 'sns:GetSubscriptionAttributes', arn('sns', 'region', `${n.platform}-alarms`)],
+      ['deny', "remove a prefix-sharing platform's subscription", 'sns:Unsubscribe', arn('sns', 'region', `${n.platform}-x-alarms`)],
+      ['deny', "redirect another topic's subscription", 'sns:SetSubscriptionAttributes', arn('sns', 'region', 'billing-alerts')],
+      ['allow', 'write a platform alarm', 'cloudwatch:PutMetricAlarm', arn('cloudwatch', 'region', `alarm:${n.platform}-etl-host-cpu-high`)],
+      ['deny', "delete a prefix-sharing platform's alarm", 'cloudwatch:DeleteAlarms', arn('cloudwatch', 'region', `alarm:${n.platform}-x-etl-host-cpu-high`)],
+      ['deny', 'write an alarm the platform does not declare', 'cloudwatch:PutMetricAlarm', arn('cloudwatch', 'region', `alarm:${n.platform}-anything`)],
+      ['allow', 'write the platform dashboard', 'cloudwatch:PutDashboard', arn('cloudwatch', '', `dashboard/${n.platform}-platform`)],
+      ['deny', "write a prefix-sharing platform's dashboard", 'cloudwatch:PutDashboard', arn('cloudwatch', '', `dashboard/${n.platform}-x-platform`)],
+      ['allow', 'configure the ETL repository', 'ecr:PutImageScanningConfiguration', arn('ecr', 'region', `repository/${n.platform}-etl`)],
+      ['deny', "delete a prefix-sharing platform's repository", 'ecr:DeleteRepository', arn('ecr', 'region', `repository/${n.platform}-x-etl`)],
+      ['allow', 'update the deploy document', 'ssm:UpdateDocument', arn('ssm', 'region', `document/${n.platform}-etl-deploy`)],
+      ['deny', "rewrite a prefix-sharing platform's deploy document", 'ssm:UpdateDocument', arn('ssm', 'region', `document/${n.platform}-x-etl-deploy`)],
+      ['allow', 'write the agent configuration', 'ssm:PutParameter', arn('ssm', 'region', `parameter/AmazonCloudWatch-${n.platform}-etl-host`)],
+      ['deny', "write a prefix-sharing platform's agent configuration", 'ssm:PutParameter', arn('ssm', 'region', `parameter/AmazonCloudWatch-${n.platform}-x-etl-host`)],
+      ['allow', 'configure the event queue', 'sqs:SetQueueAttributes', arn('sqs', 'region', `${n.platform}-etl-events`)],
+      ['allow', 'configure the dead-letter queue', 'sqs:SetQueueAttributes', arn('sqs', 'region', `${n.platform}-etl-events-dlq`)],
+      ['deny', "configure the queue of a platform named '<name>-etl-events'", 'sqs:SetQueueAttributes', arn('sqs', 'region', `${n.platform}-etl-events-etl-events`)],
+      ['allow', "set the ETL log group's retention", 'logs:PutRetentionPolicy', arn('logs', 'region', `log-group:/hadrian/${n.platform}/etl`)],
+      ['deny', 'delete a log group the platform does not declare', 'logs:DeleteLogGroup', arn('logs', 'region', `log-group:/hadrian/${n.platform}/other`)],
+      ['allow', "write the data bucket's policy", 's3:PutBucketPolicy', arn('s3', null, `${n.platform}-hadrian-ml-data-bucket`)],
+      ['deny', "write a prefix-sharing platform's bucket policy", 's3:PutBucketPolicy', arn('s3', null, `${n.platform}-hadrian-ml-x-hadrian-ml-data-bucket`)],
+    ],
+    // A platform role (the host's) given `*` on `*`: only the permissions boundary stands between it and the account.
+    boundary: [
+      ['allow', 'read the platform database secret', 'secretsmanager:GetSecretValue', secret, ownSecret],
+      ['deny', "read a prefix-sharing platform's database secret", 'secretsmanager:GetSecretValue', secret, foreignSecret],
+      ['deny', 'read an RDS secret of no known instance', 'secretsmanager:GetSecretValue', secret],
+      ['deny', 'read another secret', 'secretsmanager:GetSecretValue', arn('secretsmanager', 'region', 'secret:prod/api-key-AbCdEf')],
+      ['allow', 'decrypt with the platform key', 'kms:Decrypt', key],
+      ['deny', 'decrypt with a foreign key', 'kms:Decrypt', foreignKey],
+      ['allow', 'write the ETL log group', 'logs:PutLogEvents', arn('logs', 'region', `log-group:/hadrian/${n.platform}/etl:log-stream:i-0abc`)],
+      ['allow', "read the ETL log group's events", 'logs:GetLogEvents', arn('logs', 'region', `log-group:/hadrian/${n.platform}/etl:log-stream:i-0abc`)],
+      ['deny', "read a prefix-sharing platform's log events", 'logs:GetLogEvents', arn('logs', 'region', `log-group:/hadrian/${n.platform}-x/etl:log-stream:i-0abc`)],
+      ['deny', "read another application's log events", 'logs:GetLogEvents', arn('logs', 'region', 'log-group:/aws/lambda/payments:log-stream:x')],
+      ['allow', 'receive from the event queue', 'sqs:ReceiveMessage', arn('sqs', 'region', `${n.platform}-etl-events`)],
+      ['allow', 'delete from the event queue', 'sqs:DeleteMessage', arn('sqs', 'region', `${n.platform}-etl-events`)],
+      ['deny', "receive from a prefix-sharing platform's queue", 'sqs:ReceiveMessage', arn('sqs', 'region', `${n.platform}-x-etl-events`)],
+      ['deny', "delete from the queue of a platform named '<name>-etl-events'", 'sqs:DeleteMessage', arn('sqs', 'region', `${n.platform}-etl-events-etl-events`)],
+      ['allow', 'read a data object', 's3:GetObject', arn('s3', null, `${n.platform}-hadrian-ml-data-bucket/raw/events/a.csv`)],
+      ['deny', "read a prefix-sharing platform's data object", 's3:GetObject', arn('s3', null, `${n.platform}-hadrian-ml-x-hadrian-ml-data-bucket/raw/a.csv`)],
+      ['deny', 'read the Terraform state', 's3:GetObject', arn('s3', null, `${state.bucket}/${state.key}`)],
+      ['allow', 'read the agent configuration', 'ssm:GetParameter', arn('ssm', 'region', `parameter/AmazonCloudWatch-${n.platform}-etl-host`)],
+      ['deny', 'read a parameter the platform does not declare', 'ssm:GetParameter', arn('ssm', 'region', `parameter/hadrian/${n.platform}/other`)],
+      ['allow', 'pull the ETL image', 'ecr:BatchGetImage', arn('ecr', 'region', `repository/${n.platform}-etl`)],
+      ['deny', "pull a prefix-sharing platform's image", 'ecr:BatchGetImage', arn('ecr', 'region', `repository/${n.platform}-x-etl`)],
+      ['deny', 'create a role', 'iam:CreateRole', role(`${n.platform}-etl-host-2`), withBoundary],
+      ['deny', 'pass a role', 'iam:PassRole', role(`${n.platform}-etl-host`), { 'iam:PassedToService': 'ec2.amazonaws.com' }],
     ],
     deploy: [
       ['allow', 'push the ETL image', 'ecr:PutImage', arn('ecr', 'region', `repository/${n.platform}-etl`)],
@@ -95,6 +164,7 @@ for (const [config, plan] of Object.entries(configs)) {
     platform: applyName.replace(/-github-apply$/, ''),
     apply: applyName,
     deploy: plan.names['aws_iam_role.github_deploy'],
+    boundary: `${applyName.replace(/-github-apply$/, '')}-etl-host`,
   };
   // `where`: 'region' for a regional ARN, 'aws' for an AWS managed policy, else a global one in this account.
   const arn = (service, where, rest) => {
@@ -116,6 +186,10 @@ for (const [config, plan] of Object.entries(configs)) {
       .filter(([address]) => /^aws_iam_policy\.github_apply_[a-z]+\.policy$/.test(address))
       .map(([name, policy]) => ({ name, policy })),
     deploy: [{ name: 'github_deploy', policy: docs['aws_iam_role_policy.github_deploy.policy'] }],
+    boundary: [{ name: 'everything', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }],
+  };
+  const boundaries = {
+    boundary: [{ name: 'permissions_boundary', policy: docs['aws_iam_policy.permissions_boundary.policy'] }],
   };
   const statePolicy = docs['aws_s3_bucket_policy.state.policy'];
   // KMS requires the key policy to allow too: the platform key's own policy, and for any other key AWS's default
@@ -143,6 +217,7 @@ for (const [config, plan] of Object.entries(configs)) {
           serviceControlPolicies: [],
           resourceControlPolicies: [],
           resourcePolicy: onState ? statePolicy : resource.includes(':kms:') ? keyPolicy(resource) : undefined,
+          permissionBoundaryPolicies: boundaries[role],
         },
         {},
       );
