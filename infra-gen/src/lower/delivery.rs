@@ -346,6 +346,9 @@ pub(crate) fn lower_github(
                     vec![ctx.arn("ec2", "instance/*")],
                 )
             },
+            // No resource type or condition key exists for these (IAM's service reference);
+            // `ssm-deploy.sh` cancels its own command on a timeout. At worst another command in
+            // flight in the account is cancelled: nothing is read or changed.
             allow(
                 "FollowCommandAndFindHost",
                 vec![
