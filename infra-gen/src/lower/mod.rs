@@ -48,7 +48,7 @@ pub fn bootstrap(platform: &Platform) -> Result<Document, TfError> {
     let state = storage::lower_state_bucket(&mut doc, &ctx, STATE)?;
     let keys = Keys {
         platform: storage::lower_key(&mut doc, &ctx)?,
-        alarms: monitoring::lower_alarms_key(&mut doc, &ctx)?,
+        alarms: monitoring::lower_alarms_key(&mut doc, &ctx, &names)?,
     };
     let boundary = iam::lower_boundary(&mut doc, &ctx, &keys, &names)?;
     let github = delivery::lower_github(&mut doc, &ctx, &keys, names)?;

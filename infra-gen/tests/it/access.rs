@@ -630,3 +630,42 @@ fn apply_statements(doc: &Value) -> Vec<Value> {
         .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
         .collect()
 }
+
+/// Only the platform's own alarms, each by exact ARN, may publish to its alarm topic and use the
+/// alarm key: `alarm:<name>-*` would admit every alarm of a platform named `<name>-x`.
+#[test]
+fn only_the_platforms_alarms_publish_to_its_topic_and_use_its_key() {
+    let config = full_fixture();
+    let doc = generated(&config);
+    let mut alarms: Vec<String> = platform_module(&config)["resource"]
+        ["aws_cloudwatch_metric_alarm"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| {
+            format!(
+                "arn:${{data.aws_partition.current.partition}}:cloudwatch:${{data.aws_region.current.name}}:${{data.aws_caller_identity.current.account_id}}:alarm:{}",
+                a["alarm_name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    alarms.sort();
+    for document in ["alarms_topic", "alarms_key"] {
+        let source = doc["data"]["aws_iam_policy_document"][document]["statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["condition"].as_array().into_iter().flatten())
+            .find(|c| c["variable"] == "aws:SourceArn")
+            .unwrap();
+        assert_eq!(source["test"], "ArnEquals", "{document}");
+        let mut named: Vec<String> = source["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        named.sort();
+        assert_eq!(named, alarms, "{document}");
+    }
+}
