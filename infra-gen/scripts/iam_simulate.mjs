@@ -8,7 +8,8 @@
 // Covered: the apply role's and the deploy role's identity policies (the CI roles carry no boundary), the state
 // bucket's policy, and the permissions boundary as a platform role's ceiling: the apply job may rewrite a platform
 // role's trust and policies (always under the boundary), so the `boundary` table gives the host role `*` on `*` and
-// checks that the boundary alone keeps it to the platform's own data, key, logs and queues. "A prefix-sharing
+// checks that the boundary alone keeps it to the platform's own data, key, logs and queues; and the alarm topic's and
+// the alarm key's policies for CloudWatch acting for an alarm (this platform's, and a prefix-sharing platform's). "A prefix-sharing
 // platform" is another platform in the same account whose name starts with this one's (`acme` and `acme-x`). Not covered here: trust policies, because the simulator drops GitHub's OIDC condition keys
 // (`token.actions.githubusercontent.com:sub`) as unknown for sts:AssumeRoleWithWebIdentity, so it cannot tell the
 // deploy environment from any other run; tests/it/access.rs pins those subjects exactly.
@@ -156,6 +157,35 @@ function cases(n, arn, state, key) {
 
 let failures = 0;
 let checked = 0;
+/** Evaluates one request and counts it; a failure names the configuration, who asked and what for. */
+async function judge(label, want, what, simulation) {
+  const result = await runSimulation(simulation, {});
+  checked += 1;
+  const got = result.resultType === 'error' ? `error ${JSON.stringify(result.errors)}` : result.overallResult;
+  const ok = want === 'allow' ? got === 'Allowed' : got === 'ImplicitlyDenied' || got === 'ExplicitlyDenied';
+  if (!ok) {
+    failures += 1;
+    const { action, resource } = simulation.request;
+    console.log(`FAIL ${label}: ${what}: ${action} on ${resource.resource}: want ${want}, got ${got}`);
+  }
+}
+
+/** A request of an AWS service principal on behalf of `sourceArn`, decided by the resource's own policy alone. */
+function serviceRequest(plan, service, action, resource, sourceArn, resourcePolicy) {
+  return {
+    request: {
+      principal: service,
+      action,
+      resource: { resource, accountId: plan.account },
+      contextVariables: { 'aws:SecureTransport': 'true', 'aws:SourceAccount': plan.account, 'aws:SourceArn': sourceArn },
+    },
+    identityPolicies: [],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    resourcePolicy,
+  };
+}
+
 for (const [config, plan] of Object.entries(configs)) {
   const docs = plan.documents;
   if (!config.endsWith('/bootstrap') || !docs['aws_iam_role.github_apply.assume_role_policy']) continue;
@@ -205,30 +235,39 @@ for (const [config, plan] of Object.entries(configs)) {
     const principal = arn('iam', '', `role/${n[role]}`);
     for (const [want, what, action, resource, context = {}] of table) {
       const onState = resource.startsWith(arn('s3', null, state.bucket));
-      const result = await runSimulation(
-        {
-          request: {
-            principal,
-            action,
-            resource: { resource, accountId: plan.account },
-            contextVariables: { 'aws:SecureTransport': 'true', ...context },
-          },
-          identityPolicies: identity[role],
-          serviceControlPolicies: [],
-          resourceControlPolicies: [],
-          resourcePolicy: onState ? statePolicy : resource.includes(':kms:') ? keyPolicy(resource) : undefined,
-          permissionBoundaryPolicies: boundaries[role],
+      await judge(`${config} ${role}`, want, what, {
+        request: {
+          principal,
+          action,
+          resource: { resource, accountId: plan.account },
+          contextVariables: { 'aws:SecureTransport': 'true', ...context },
         },
-        {},
-      );
-      checked += 1;
-      const got = result.resultType === 'error' ? `error ${JSON.stringify(result.errors)}` : result.overallResult;
-      const ok = want === 'allow' ? got === 'Allowed' : got === 'ImplicitlyDenied' || got === 'ExplicitlyDenied';
-      if (!ok) {
-        failures += 1;
-        console.log(`FAIL ${config} ${role}: ${what}: ${action} on ${resource}: want ${want}, got ${got}`);
-      }
+        identityPolicies: identity[role],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: onState ? statePolicy : resource.includes(':kms:') ? keyPolicy(resource) : undefined,
+        permissionBoundaryPolicies: boundaries[role],
+      });
     }
+  }
+  // CloudWatch publishes to the alarm topic (platform module) with the alarm key (this module) for the platform's
+  // own alarms, each by exact ARN: a prefix-sharing platform's alarm is refused by both policies.
+  const platformDocs = configs[config.replace(/\/bootstrap$/, '')]?.documents;
+  if (!platformDocs) throw new Error(`${config}: plan its platform module too (${config.replace(/\/bootstrap$/, '')})`);
+  const topic = arn('sns', 'region', `${n.platform}-alarms`);
+  const alarmsKey = arn('kms', 'region', 'key/00000000-0000-0000-0000-000000000000');
+  const alarm = (name) => arn('cloudwatch', 'region', `alarm:${name}`);
+  for (const [want, what, name] of [
+    ['allow', 'a platform alarm', `${n.platform}-etl-host-cpu-high`],
+    ['deny', "a prefix-sharing platform's alarm", `${n.platform}-x-etl-host-cpu-high`],
+  ]) {
+    const label = `${config} cloudwatch.amazonaws.com`;
+    const publish = serviceRequest(plan, 'cloudwatch.amazonaws.com', 'sns:Publish', topic, alarm(name),
+      platformDocs['aws_sns_topic_policy.alarms.policy']);
+    await judge(label, want, `${what} publishes to the alarm topic`, publish);
+    const encrypt = serviceRequest(plan, 'cloudwatch.amazonaws.com', 'kms:GenerateDataKey', alarmsKey, alarm(name),
+      docs['aws_kms_key.alarms.policy']);
+    await judge(label, want, `${what} uses the alarm topic key`, encrypt);
   }
 }
 console.error(`iam simulate: ${checked} requests, ${failures} failure(s)`);
