@@ -72,6 +72,10 @@ function cases(n, arn, state, key) {
       ['deny', "rewrite a prefix-sharing platform's role trust", 'iam:UpdateAssumeRolePolicy', role(`${n.platform}-x-etl-host`)],
       ['deny', "rewrite a prefix-sharing platform's policy", 'iam:CreatePolicyVersion', arn('iam', '', `policy/${n.platform}-x-ssm-agent`)],
       ['deny', 'create a role outside the platform, even with the boundary', 'iam:CreateRole', role(`${n.platform}-admin`), withBoundary],
+      ['allow', 'describe EC2 (what a plan of the network reads)', 'ec2:DescribeInstances', '*'],
+      // Canonical's AMI parameter is public: its ARN has no account, which the simulator's ARN parser refuses
+      // (no.resource.types), as parliament does (iam-lint.toml, ReadTheAmiParameter).
+      ['deny', "read a parameter of the account's own", 'ssm:GetParameter', arn('ssm', 'region', 'parameter/prod/db-password')],
       ['allow', 'read the platform key', 'kms:DescribeKey', key],
       ['allow', 'let RDS take a grant on the platform key', 'kms:CreateGrant', key, { 'kms:GrantIsForAWSResource': 'true' }],
       ['deny', 'create a key, even with the platform tag', 'kms:CreateKey', '*', { 'aws:RequestTag/Platform': n.platform }],

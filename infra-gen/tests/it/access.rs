@@ -111,7 +111,13 @@ fn full_fixture() -> String {
 
 #[test]
 fn the_apply_role_has_only_its_own_managed_policies_each_within_the_size_limit() {
-    for config in [GITHUB, GITHUB_WITH_WORKERS, &full_fixture()] {
+    // The full configuration also under the longest name a platform may have: every exact ARN grows with it.
+    let longest = full_fixture().replace(
+        "name = \"acme-full\"",
+        "name = \"abcdefghij-klmnopqrstuvw\"",
+    );
+    assert!(longest.contains("abcdefghij-klmnopqrstuvw"));
+    for config in [GITHUB, GITHUB_WITH_WORKERS, &full_fixture(), &longest] {
         apply_policies_fit(config);
     }
 }

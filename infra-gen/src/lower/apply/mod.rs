@@ -46,8 +46,13 @@ pub(crate) fn apply_policies(ctx: &Ctx<'_>, mut deps: ApplyDeps) -> Vec<ApplyPol
     vec![
         ApplyPolicy {
             area: "network",
-            description: "terraform apply: the platform's VPC, subnets, routes, security groups, EIP, ETL host, flow log",
+            description: "terraform apply: creating and changing the platform's VPC, subnets, routes, security groups, EIP, ETL host, flow log",
             statements: network::network(ctx, &deps),
+        },
+        ApplyPolicy {
+            area: "lookups",
+            description: "terraform apply: EC2 describe calls, the platform's instance and VPC attributes, the AMI parameter",
+            statements: network::lookups(ctx, &deps),
         },
         ApplyPolicy {
             area: "storage",
