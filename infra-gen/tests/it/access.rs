@@ -111,15 +111,43 @@ fn full_fixture() -> String {
 
 #[test]
 fn the_apply_role_has_only_its_own_managed_policies_each_within_the_size_limit() {
-    // The full configuration also under the longest name a platform may have: every exact ARN grows with it.
+    for config in [
+        GITHUB,
+        GITHUB_WITH_WORKERS,
+        &full_fixture(),
+        &longest_name_fixture(),
+    ] {
+        apply_policies_fit(config);
+    }
+}
+
+/// Every managed policy of the full configuration under the longest platform name, the CI roles' and the
+/// platform's alike (the boundary included), stays under IAM's 6,144 characters.
+#[test]
+fn every_managed_policy_fits_under_the_longest_name() {
+    let doc = generated(&longest_name_fixture());
+    let documents = &doc["data"]["aws_iam_policy_document"];
+    let policies = doc["resource"]["aws_iam_policy"].as_object().unwrap();
+    assert!(policies.contains_key("permissions_boundary") && policies.contains_key("ssm_agent"));
+    for (name, policy) in policies {
+        let source = policy["policy"].as_str().unwrap();
+        let document = source
+            .strip_prefix("${data.aws_iam_policy_document.")
+            .and_then(|rest| rest.strip_suffix(".json}"))
+            .unwrap_or_else(|| panic!("{name}: {source}"));
+        let text = longest_policy_json(&documents[document]);
+        assert!(text.len() < 6144, "{name}: {} characters", text.len());
+    }
+}
+
+/// The full fixture under the longest name a platform may have: every exact ARN grows with it.
+fn longest_name_fixture() -> String {
     let longest = full_fixture().replace(
         "name = \"acme-full\"",
         "name = \"abcdefghij-klmnopqrstuvw\"",
     );
     assert!(longest.contains("abcdefghij-klmnopqrstuvw"));
-    for config in [GITHUB, GITHUB_WITH_WORKERS, &full_fixture(), &longest] {
-        apply_policies_fit(config);
-    }
+    longest
 }
 
 fn apply_policies_fit(config: &str) {
