@@ -48,9 +48,6 @@ const EC2_DESCRIBE: &str =
 /// Why an Auto Scaling `Describe*` call may name no resource.
 const AUTOSCALING_DESCRIBE: &str = "Auto Scaling Describe* calls do not support resource-level permissions; the resource must be *";
 
-/// Why an SNS subscription call may name no resource.
-const SNS_SUBSCRIPTION: &str = "IAM's service reference gives SNS subscription calls no resource type; a subscription ARN cannot be named";
-
 /// Why the SSM agent's Session Manager channels may name no resource.
 const SSM_MESSAGES: &str =
     "ssmmessages defines no resource type: the agent opens channels for its own instance only";
@@ -61,7 +58,7 @@ const EC2_MESSAGES: &str =
 
 /// Actions that have no resource-level permissions in IAM, so a statement granting only these
 /// may (and must) use the resource `*`; each with the reason.
-pub const UNSCOPED_ACTIONS: [(&str, &str); 45] = [
+pub const UNSCOPED_ACTIONS: [(&str, &str); 42] = [
     (
         "ecr:GetAuthorizationToken",
         "the registry login token is account-wide; ECR defines no resource for it",
@@ -72,7 +69,8 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 45] = [
     ),
     (
         "ssm:CancelCommand",
-        "commands are cancelled by command id; SSM defines no resource for it",
+        "commands are cancelled by command id; SSM defines no resource for it (nor a condition key), so the \
+         deploy role could cancel another command in flight: availability only, it reads and changes nothing",
     ),
     (
         "ssm:DescribeParameters",
@@ -82,9 +80,6 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 45] = [
         "iam:ListOpenIDConnectProviders",
         "listing the account's OIDC providers defines no resource; changes name the GitHub provider",
     ),
-    ("sns:GetSubscriptionAttributes", SNS_SUBSCRIPTION),
-    ("sns:SetSubscriptionAttributes", SNS_SUBSCRIPTION),
-    ("sns:Unsubscribe", SNS_SUBSCRIPTION),
     (
         "logs:DescribeLogGroups",
         "listing log groups is not controlled per group; changes are scoped to the platform's groups",

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
 use crate::lower::ctx::{Ctx, DELIVERY, IAM};
-use crate::lower::handles::{GithubRoles, Keys, Runtime};
+use crate::lower::handles::{GithubRoles, Keys, PlatformNames, Runtime};
 use crate::lower::iam_helpers::{allow, attach_managed, image_parameter_arn, inline_policy};
 use crate::model::GithubDelivery;
 use crate::tf::data::{
@@ -169,6 +169,7 @@ pub(crate) fn lower_github(
     doc: &mut Document,
     ctx: &Ctx<'_>,
     keys: &Keys,
+    names: PlatformNames,
 ) -> Result<Option<GithubRoles>, TfError> {
     let Some(github) = &ctx.platform.delivery.github else {
         return Ok(None);
@@ -285,6 +286,7 @@ pub(crate) fn lower_github(
             state,
             platform_key: keys.platform.arn(),
             alarms_key: keys.alarms.arn(),
+            names,
         },
     );
     attach_apply_policies(doc, ctx, &apply, policies)?;
@@ -344,6 +346,9 @@ pub(crate) fn lower_github(
                     vec![ctx.arn("ec2", "instance/*")],
                 )
             },
+            // No resource type or condition key exists for these (IAM's service reference);
+            // `ssm-deploy.sh` cancels its own command on a timeout. At worst another command in
+            // flight in the account is cancelled: nothing is read or changed.
             allow(
                 "FollowCommandAndFindHost",
                 vec![

@@ -2,19 +2,19 @@
 //! live below every area (which only fill them in or read them), so no area file needs
 //! another; `lower/mod.rs` hands each one on in order.
 
-use crate::tf::Handle;
-use crate::tf::TfString;
-use crate::tf::VarRef;
+use std::collections::BTreeMap;
+
 use crate::tf::compute::{AwsAutoscalingGroup, AwsEip, AwsInstance};
 use crate::tf::database::AwsDbInstance;
 use crate::tf::ecr::AwsEcrRepository;
 use crate::tf::iam::{AwsIamInstanceProfile, AwsIamRole};
 use crate::tf::logs::AwsCloudwatchLogGroup;
-use crate::tf::monitoring::AwsSsmParameter;
+use crate::tf::monitoring::{AwsCloudwatchDashboard, AwsCloudwatchMetricAlarm, AwsSsmParameter};
 use crate::tf::network::{AwsSecurityGroup, AwsSubnet, AwsVpc};
 use crate::tf::sqs::AwsSqsQueue;
 use crate::tf::ssm::AwsSsmDocument;
 use crate::tf::storage::{AwsKmsKey, AwsS3Bucket};
+use crate::tf::{Document, Handle, TfResource, TfString, VarRef};
 
 /// The bootstrap module's customer-managed keys, which the apply role may use by exact ARN.
 pub(crate) struct Keys {
@@ -105,4 +105,75 @@ pub(crate) struct Events {
 pub(crate) struct EtlIdentity {
     pub(crate) role: Handle<AwsIamRole>,
     pub(crate) profile: Handle<AwsIamInstanceProfile>,
+}
+
+/// The argument that holds each named resource type's name, for [`PlatformNames`]; `name` for
+/// the types not listed.
+const NAME_ARGUMENTS: [(&str, &str); 4] = [
+    (AwsDbInstance::TYPE, "identifier"),
+    (AwsCloudwatchMetricAlarm::TYPE, "alarm_name"),
+    (AwsCloudwatchDashboard::TYPE, "dashboard_name"),
+    (AwsS3Bucket::TYPE, "bucket"),
+];
+
+/// What the platform module declares, by Terraform type, with the literal names it gives them:
+/// the bootstrap module's policies (the apply role's grants, the permissions boundary) name
+/// exactly these, never a `<name>-*` prefix that another platform's names could share.
+/// `lower/mod.rs` reads them from the platform document it lowers beside the bootstrap.
+#[derive(Debug, Default)]
+pub(crate) struct PlatformNames {
+    by_type: BTreeMap<String, Vec<String>>,
+    /// The database instance's final snapshot, when the configuration keeps one.
+    final_snapshots: Vec<String>,
+}
+
+impl PlatformNames {
+    /// The literal names of every resource `doc` declares (interpolated names are not names the
+    /// platform chose, so they are left out).
+    pub(crate) fn of(doc: &Document) -> Self {
+        let mut names = Self::default();
+        for resource in doc.resources() {
+            let argument = NAME_ARGUMENTS
+                .iter()
+                .find(|(type_, _)| *type_ == resource.type_)
+                .map_or("name", |(_, argument)| argument);
+            let literal = |argument: &str| {
+                resource.body[argument]
+                    .as_str()
+                    .filter(|name| !name.contains("${"))
+                    .map(str::to_owned)
+            };
+            if let Some(name) = literal(argument) {
+                names
+                    .by_type
+                    .entry(resource.type_.to_owned())
+                    .or_default()
+                    .push(name);
+            }
+            if resource.type_ == AwsDbInstance::TYPE {
+                names
+                    .final_snapshots
+                    .extend(literal("final_snapshot_identifier"));
+            }
+        }
+        names
+    }
+
+    /// The names of the platform's resources of type `T`, sorted.
+    pub(crate) fn of_type<T: TfResource>(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .by_type
+            .get(T::TYPE)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The database's final snapshot identifiers (none when it is deleted without one).
+    pub(crate) fn final_snapshots(&self) -> &[String] {
+        &self.final_snapshots
+    }
 }

@@ -2,12 +2,19 @@
 //! role shares, and the ETL host's least-privilege role.
 
 use crate::lower::ctx::{Ctx, IAM};
-use crate::lower::handles::{Buckets, Db, EtlIdentity, Runtime};
+use crate::lower::handles::{Buckets, Db, EtlIdentity, Keys, PlatformNames, Runtime};
 use crate::lower::iam_helpers::{
-    allow, attach, image_parameter_arn, inline_policy, inline_policy_with, service_role,
+    RDS_SECRET_INSTANCE_TAG, allow, arns_of, attach, image_parameter_arn, inline_policy,
+    inline_policy_with, log_group_arns, service_role, ssm_parameter_arn,
 };
-use crate::tf::data::{AwsIamPolicyDocument, AwsKmsKey, Statement};
+use crate::tf::data::{AwsIamPolicyDocument, AwsKmsKey, Condition, Statement};
+use crate::tf::database::AwsDbInstance;
+use crate::tf::ecr::AwsEcrRepository;
 use crate::tf::iam::{AwsIamInstanceProfile, AwsIamPolicy};
+use crate::tf::logs::AwsCloudwatchLogGroup;
+use crate::tf::monitoring::AwsSsmParameter;
+use crate::tf::sqs::AwsSqsQueue;
+use crate::tf::storage::AwsS3Bucket;
 use crate::tf::{Document, Handle, Meta, Suppression, TfError, TfString};
 
 /// The calls the SSM agent makes for Session Manager and Run Command, as one customer managed
@@ -141,56 +148,128 @@ pub(crate) fn boundary_actions() -> Vec<&'static str> {
 const BOUNDARY_REASON: &str = "a permissions boundary grants nothing by itself: it caps each platform role, \
      whose own policies name exact resources, to these actions; no IAM, STS or administrative call is listed";
 
-/// [`boundary_actions`] as statements: the calls that read data (objects, the database secret,
-/// parameters) only on the platform's own names, so the cap itself allows no exfiltration; the
-/// rest on any resource.
-fn boundary_statements(ctx: &Ctx<'_>) -> Vec<Statement> {
-    let name = &ctx.platform.name;
-    let buckets = ctx.platform.bucket_prefix();
-    let scoped: [(&'static str, &str, Vec<TfString>); 3] = [
-        (
-            "ReadOnlyThePlatformsBuckets",
-            "s3:",
-            vec![
-                ctx.s3_arn(&format!("{buckets}*")),
-                ctx.s3_arn(&format!("{buckets}*/*")),
+/// The log group RDS enhanced monitoring writes to (AWS's `AmazonRDSEnhancedMonitoringRole` grants
+/// `log-group:RDS*`): RDS chooses the name, one group for every instance of the account.
+const RDS_OS_METRICS_LOG_GROUP: &str = "RDSOSMetrics";
+
+/// One statement of the boundary: the actions starting with one of `prefixes`, on `resources`.
+struct Scoped {
+    sid: &'static str,
+    prefixes: &'static [&'static str],
+    resources: Vec<TfString>,
+    condition: Vec<Condition>,
+}
+
+/// [`boundary_actions`] as statements: every call that names a resource only on the platform's
+/// own (its buckets, its database's secret, its parameters, its key, its log groups, its queues,
+/// its repository), by the exact names the platform module declares, so the cap itself allows
+/// no exfiltration and no use of another platform's resources; the rest (no resource type, or
+/// instance-bound agent calls) on any resource.
+fn boundary_statements(ctx: &Ctx<'_>, keys: &Keys, names: &PlatformNames) -> Vec<Statement> {
+    let buckets: Vec<TfString> = names
+        .of_type::<AwsS3Bucket>()
+        .iter()
+        .flat_map(|b| [ctx.s3_arn(b), ctx.s3_arn(&format!("{b}/*"))])
+        .collect();
+    let parameters: Vec<TfString> = std::iter::once(image_parameter_arn(ctx))
+        .chain(
+            names
+                .of_type::<AwsSsmParameter>()
+                .iter()
+                .map(|p| ssm_parameter_arn(ctx, p)),
+        )
+        .collect();
+    let log_groups: Vec<TfString> = names
+        .of_type::<AwsCloudwatchLogGroup>()
+        .into_iter()
+        .chain([RDS_OS_METRICS_LOG_GROUP])
+        .flat_map(|g| log_group_arns(ctx, g))
+        .collect();
+    let scoped = [
+        Scoped {
+            sid: "ReadOnlyThePlatformsBuckets",
+            prefixes: &["s3:"],
+            resources: buckets,
+            condition: Vec::new(),
+        },
+        // RDS names the secret `rds!db-<uuid>` when it creates it, and tags it with its instance.
+        Scoped {
+            sid: "ReadOnlyTheDatabaseSecret",
+            prefixes: &["secretsmanager:"],
+            resources: vec![ctx.arn("secretsmanager", "secret:rds!db-*")],
+            condition: vec![Condition {
+                test: "StringEquals",
+                variable: RDS_SECRET_INSTANCE_TAG,
+                values: arns_of(ctx, "rds", "db:", &names.of_type::<AwsDbInstance>()),
+            }],
+        },
+        Scoped {
+            sid: "ReadOnlyThePlatformsParameters",
+            prefixes: &["ssm:GetParameter"],
+            resources: parameters,
+            condition: Vec::new(),
+        },
+        Scoped {
+            sid: "UseOnlyThePlatformKey",
+            prefixes: &["kms:"],
+            resources: vec![keys.platform.arn()],
+            condition: Vec::new(),
+        },
+        Scoped {
+            sid: "OnlyThePlatformsLogGroups",
+            prefixes: &[
+                "logs:CreateLog",
+                "logs:DescribeLogStreams",
+                "logs:GetLogEvents",
+                "logs:PutLogEvents",
+                "logs:PutRetentionPolicy",
             ],
-        ),
-        (
-            "ReadOnlyTheDatabaseSecret",
-            "secretsmanager:",
-            vec![ctx.arn("secretsmanager", "secret:rds!db-*")],
-        ),
-        (
-            "ReadOnlyThePlatformsParameters",
-            "ssm:GetParameter",
-            vec![
-                ctx.arn("ssm", &format!("parameter/hadrian/{name}/*")),
-                ctx.arn("ssm", &format!("parameter/AmazonCloudWatch-{name}-*")),
-            ],
-        ),
+            resources: log_groups,
+            condition: Vec::new(),
+        },
+        Scoped {
+            sid: "ConsumeOnlyThePlatformsQueues",
+            prefixes: &["sqs:"],
+            resources: arns_of(ctx, "sqs", "", &names.of_type::<AwsSqsQueue>()),
+            condition: Vec::new(),
+        },
+        Scoped {
+            sid: "PullOnlyThePlatformsImages",
+            prefixes: &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            resources: arns_of(
+                ctx,
+                "ecr",
+                "repository/",
+                &names.of_type::<AwsEcrRepository>(),
+            ),
+            condition: Vec::new(),
+        },
     ];
     let all = boundary_actions();
-    let prefixes: Vec<&str> = scoped.iter().map(|(_, prefix, _)| *prefix).collect();
-    let mut statements: Vec<Statement> = scoped
-        .into_iter()
-        .map(|(sid, prefix, resources)| {
-            let actions = all
-                .iter()
-                .copied()
-                .filter(|a| a.starts_with(prefix))
-                .collect();
-            allow(sid, actions, resources)
-        })
-        .collect();
-    statements.push(allow(
+    let covered = |action: &str, prefixes: &[&str]| prefixes.iter().any(|p| action.starts_with(p));
+    let rest = allow(
         "EverythingElseThePlatformRolesUse",
         all.iter()
             .copied()
-            .filter(|a| !prefixes.iter().any(|p| a.starts_with(p)))
+            .filter(|a| !scoped.iter().any(|s| covered(a, s.prefixes)))
             .collect(),
         vec![TfString::lit("*")],
-    ));
+    );
+    let mut statements: Vec<Statement> = scoped
+        .into_iter()
+        .map(|s| Statement {
+            condition: s.condition,
+            ..allow(
+                s.sid,
+                all.iter()
+                    .copied()
+                    .filter(|a| covered(a, s.prefixes))
+                    .collect(),
+                s.resources,
+            )
+        })
+        .collect();
+    statements.push(rest);
     statements
 }
 
@@ -200,12 +279,14 @@ fn boundary_statements(ctx: &Ctx<'_>) -> Vec<Statement> {
 pub(crate) fn lower_boundary(
     doc: &mut Document,
     ctx: &Ctx<'_>,
+    keys: &Keys,
+    names: &PlatformNames,
 ) -> Result<Handle<AwsIamPolicy>, TfError> {
     let document = doc.data(
         IAM,
         "permissions_boundary",
         &AwsIamPolicyDocument {
-            statement: boundary_statements(ctx),
+            statement: boundary_statements(ctx, keys, names),
         },
     )?;
     doc.resource_with(

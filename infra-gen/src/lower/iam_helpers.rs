@@ -7,6 +7,11 @@ use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
 use crate::tf::{Document, Handle, Meta, TfError, TfString};
 
+/// The condition key on the tag RDS puts on a managed master-user secret, naming its instance's
+/// ARN: the boundary and the apply role reach the platform's own secret through it, since RDS
+/// chooses the secret's name (`rds!db-<uuid>`).
+pub(crate) const RDS_SECRET_INSTANCE_TAG: &str = "aws:ResourceTag/aws:rds:primaryDBInstanceArn";
+
 /// A statement allowing `actions` on `resources`, for identity policies.
 pub(crate) fn allow(
     sid: &'static str,
@@ -136,8 +141,30 @@ pub(crate) fn attach(
 
 /// The ARN of the SSM parameter holding the deployed image digest.
 pub(crate) fn image_parameter_arn(ctx: &Ctx<'_>) -> TfString {
-    ctx.arn(
-        "ssm",
-        &format!("parameter{}", ctx.platform.etl_image_parameter_name()),
-    )
+    ssm_parameter_arn(ctx, &ctx.platform.etl_image_parameter_name())
+}
+
+/// `arn:…:<service>:<region>:<account>:<kind><name>` for each of `names` (`kind` as in `db:` or
+/// `repository/`), the exact ARNs the bootstrap module's policies grant on.
+pub(crate) fn arns_of(ctx: &Ctx<'_>, service: &str, kind: &str, names: &[&str]) -> Vec<TfString> {
+    names
+        .iter()
+        .map(|name| ctx.arn(service, &format!("{kind}{name}")))
+        .collect()
+}
+
+/// The ARN of the SSM parameter `name`: a path (`/a/b`) follows `parameter` directly, a plain
+/// name after a `/`.
+pub(crate) fn ssm_parameter_arn(ctx: &Ctx<'_>, name: &str) -> TfString {
+    let slash = if name.starts_with('/') { "" } else { "/" };
+    ctx.arn("ssm", &format!("parameter{slash}{name}"))
+}
+
+/// A log group's ARN in both forms IAM compares: the group's own and the one the API returns,
+/// ending in `:*` (its streams).
+pub(crate) fn log_group_arns(ctx: &Ctx<'_>, name: &str) -> [TfString; 2] {
+    [
+        ctx.arn("logs", &format!("log-group:{name}")),
+        ctx.arn("logs", &format!("log-group:{name}:*")),
+    ]
 }

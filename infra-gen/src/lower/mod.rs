@@ -32,7 +32,7 @@ pub use crate::lower::ctx::{
 
 use crate::lower::compute::HostDeps;
 use crate::lower::ctx::context;
-use crate::lower::handles::Keys;
+use crate::lower::handles::{Keys, PlatformNames};
 use crate::lower::iam::EtlRoleDeps;
 use crate::model::Platform;
 use crate::tf::{Document, TfError};
@@ -40,16 +40,18 @@ use crate::tf::{Document, TfError};
 /// Translates a validated platform into the bootstrap module: what must exist before the
 /// platform's first apply and what the CI roles must never change.
 pub fn bootstrap(platform: &Platform) -> Result<Document, TfError> {
+    // The boundary and the apply role name exactly what the platform module declares.
+    let names = PlatformNames::of(&lower(platform)?);
     let mut doc = Document::default();
     providers::lower_settings(&mut doc, platform)?;
     let ctx = context(&mut doc, platform)?;
     let state = storage::lower_state_bucket(&mut doc, &ctx, STATE)?;
-    let boundary = iam::lower_boundary(&mut doc, &ctx)?;
     let keys = Keys {
         platform: storage::lower_key(&mut doc, &ctx)?,
-        alarms: monitoring::lower_alarms_key(&mut doc, &ctx)?,
+        alarms: monitoring::lower_alarms_key(&mut doc, &ctx, &names)?,
     };
-    let github = delivery::lower_github(&mut doc, &ctx, &keys)?;
+    let boundary = iam::lower_boundary(&mut doc, &ctx, &keys, &names)?;
+    let github = delivery::lower_github(&mut doc, &ctx, &keys, names)?;
     outputs::lower_bootstrap(&mut doc, &state, &boundary, github.as_ref())?;
     Ok(doc)
 }

@@ -46,9 +46,10 @@ pub struct Platform {
 /// the deploy document only on instances carrying it.
 pub const ETL_HOST_TAG_KEY: &str = "hadrian:etl-host";
 
-/// The prefix every bucket of the platform named `name` starts with: the apply role's and the
-/// boundary's bucket grants are `<prefix>*`, so a bucket the platform must not manage (the
-/// Terraform state) may not start with it.
+/// The prefix every bucket of the platform named `name` starts with. The apply role and the
+/// boundary name the platform's buckets exactly, yet a bucket the platform must not manage (the
+/// Terraform state) still may not start with it, so it can never be mistaken for (or become) one
+/// of the platform's.
 pub fn bucket_prefix(name: &Name) -> String {
     format!("{name}-hadrian-ml-")
 }

@@ -99,11 +99,55 @@ fn longest_policy_json(document: &Value) -> String {
 /// The GitHub identity and a worker fleet: every apply policy area is present.
 const GITHUB_WITH_WORKERS: &str = "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n[etl]\nworkers = { min = 0, max = 2 }\n";
 
+/// The all-features fixture, whose platform declares the most names (every alarm, both agent
+/// parameters, both queues, a final snapshot).
+fn full_fixture() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/fixtures/full.toml"
+    ))
+    .unwrap()
+}
+
 #[test]
 fn the_apply_role_has_only_its_own_managed_policies_each_within_the_size_limit() {
-    for config in [GITHUB, GITHUB_WITH_WORKERS] {
+    for config in [
+        GITHUB,
+        GITHUB_WITH_WORKERS,
+        &full_fixture(),
+        &longest_name_fixture(),
+    ] {
         apply_policies_fit(config);
     }
+}
+
+/// Every managed policy of the full configuration under the longest platform name, the CI roles' and the
+/// platform's alike (the boundary included), stays under IAM's 6,144 characters.
+#[test]
+fn every_managed_policy_fits_under_the_longest_name() {
+    let doc = generated(&longest_name_fixture());
+    let documents = &doc["data"]["aws_iam_policy_document"];
+    let policies = doc["resource"]["aws_iam_policy"].as_object().unwrap();
+    assert!(policies.contains_key("permissions_boundary") && policies.contains_key("ssm_agent"));
+    for (name, policy) in policies {
+        let source = policy["policy"].as_str().unwrap();
+        let document = source
+            .strip_prefix("${data.aws_iam_policy_document.")
+            .and_then(|rest| rest.strip_suffix(".json}"))
+            .unwrap_or_else(|| panic!("{name}: {source}"));
+        let text = longest_policy_json(&documents[document]);
+        assert!(text.len() < 6144, "{name}: {} characters", text.len());
+    }
+}
+
+/// The full fixture under the longest name a platform may have: every exact ARN grows with it.
+fn longest_name_fixture() -> String {
+    let longest = full_fixture().replace(
+        "name = \"acme-full\"",
+        "name = \"abcdefghij-klmnopqrstuvw\"",
+    );
+    assert!(longest.contains("abcdefghij-klmnopqrstuvw"));
+    longest
 }
 
 fn apply_policies_fit(config: &str) {
@@ -127,12 +171,7 @@ fn apply_policies_fit(config: &str) {
     );
     for (name, policy) in &policies {
         assert!(attached.contains(&&json!(format!("${{aws_iam_policy.{name}.arn}}"))));
-        assert!(
-            policy["name"]
-                .as_str()
-                .unwrap()
-                .starts_with("demo-github-apply-")
-        );
+        assert!(policy["name"].as_str().unwrap().contains("-github-apply-"));
         let document = &doc["data"]["aws_iam_policy_document"][name];
         let text = longest_policy_json(document);
         assert!(text.len() < 6144, "{name}: {} characters", text.len());
@@ -474,38 +513,144 @@ fn the_host_reads_no_parameter_through_its_ssm_agent_policy() {
     assert!(!doc.to_string().contains("AmazonSSMManagedInstanceCore"));
 }
 
-/// The apply role writes IAM by exact ARN: every role, managed policy and instance profile the
-/// platform module declares is named, and no IAM grant ends in a name wildcard (`acme-*` would
-/// also match `acme-full-github-apply`).
+/// What the apply role must name exactly, per Terraform type: the argument holding the name and
+/// how the name ends an ARN.
+const NAMED: [(&str, &str, &str); 14] = [
+    ("aws_iam_role", "name", ":role/"),
+    ("aws_iam_policy", "name", ":policy/"),
+    ("aws_iam_instance_profile", "name", ":instance-profile/"),
+    ("aws_db_instance", "identifier", ":db:"),
+    ("aws_db_parameter_group", "name", ":pg:"),
+    ("aws_db_subnet_group", "name", ":subgrp:"),
+    ("aws_sns_topic", "name", ":"),
+    ("aws_cloudwatch_metric_alarm", "alarm_name", ":alarm:"),
+    ("aws_cloudwatch_dashboard", "dashboard_name", ":dashboard/"),
+    ("aws_ecr_repository", "name", ":repository/"),
+    ("aws_ssm_document", "name", ":document/"),
+    ("aws_ssm_parameter", "name", ":parameter/"),
+    ("aws_sqs_queue", "name", ":"),
+    ("aws_cloudwatch_log_group", "name", ":log-group:"),
+];
+
+/// Wildcards at the end of a name the apply role or the boundary may keep, each with the reason a
+/// reviewer can check: the part before `*` is not a name this platform chooses.
+const DOCUMENTED_WILDCARDS: [(&str, &str); 2] = [
+    (
+        ":secret:rds!db-*",
+        "RDS names the master-user secret rds!db-<uuid> when it creates it; every grant on it but \
+         CreateSecret/TagResource (the secret does not exist yet) is conditioned on the secret's \
+         aws:rds:primaryDBInstanceArn tag being the platform's instance",
+    ),
+    (
+        ":og:default:postgres-*",
+        "AWS's default option groups (default:postgres-16), which every PostgreSQL instance joins",
+    ),
+];
+
+/// The apply role names what the platform module declares by exact ARN: every role, policy,
+/// profile, database, group, topic, alarm, dashboard, repository, document, parameter, queue and
+/// log group is named, and no grant (of the apply role or the boundary) ends in a name wildcard
+/// (`acme-*` would also match `acme-full-…`, another platform's) without a documented reason.
 #[test]
-fn the_apply_role_writes_exactly_the_platforms_iam() {
-    for config in [GITHUB, GITHUB_WITH_WORKERS] {
+fn the_apply_role_names_exactly_what_the_platform_declares() {
+    for config in [GITHUB, GITHUB_WITH_WORKERS, &full_fixture()] {
         let doc = generated(config);
         let platform = platform_module(config);
-        let resources: Vec<String> = apply_statements(&doc)
-            .into_iter()
-            .filter(|s| s["effect"] == "Allow")
-            .flat_map(|s| s["resources"].as_array().unwrap().clone())
-            .map(|r| r.as_str().unwrap().to_owned())
-            .collect();
-        for r in resources.iter().filter(|r| r.contains(":iam::")) {
-            assert!(!r.ends_with('*'), "{r}");
+        let granted = |statements: Vec<Value>| -> Vec<String> {
+            statements
+                .into_iter()
+                .filter(|s| s["effect"] == "Allow")
+                .flat_map(|s| s["resources"].as_array().unwrap().clone())
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let resources = granted(apply_statements(&doc));
+        let boundary = granted(
+            doc["data"]["aws_iam_policy_document"]["permissions_boundary"]["statement"]
+                .as_array()
+                .unwrap()
+                .clone(),
+        );
+        for r in resources.iter().chain(&boundary) {
+            let Some(before) = r.strip_suffix('*') else {
+                continue;
+            };
+            // `*` for a whole segment under an exact name or type (`instance/*`, `<log group>:*`,
+            // `<topic ARN>:*`) names no other platform's resource.
+            let whole_segment = before.ends_with('/') || before.ends_with(':') || before.is_empty();
+            let documented = DOCUMENTED_WILDCARDS.iter().any(|(w, _)| r.ends_with(w));
+            assert!(whole_segment || documented, "a name wildcard: {r}");
         }
-        for (kind, arn) in [
-            ("aws_iam_role", "role"),
-            ("aws_iam_policy", "policy"),
-            ("aws_iam_instance_profile", "instance-profile"),
-        ] {
+        for (kind, argument, arn) in NAMED {
             for (address, resource) in platform["resource"][kind].as_object().unwrap() {
-                let name = resource["name"].as_str().unwrap();
+                let name = resource[argument].as_str().unwrap();
+                let slash = if kind == "aws_ssm_parameter" && name.starts_with('/') {
+                    &arn[..arn.len() - 1]
+                } else {
+                    arn
+                };
                 assert!(
                     resources
                         .iter()
-                        .any(|r| r.ends_with(&format!(":{arn}/{name}"))),
+                        .any(|r| r.ends_with(&format!("{slash}{name}"))),
                     "{kind}.{address} ({name}) is not among the apply role's resources"
                 );
             }
         }
+        for r in resources.iter().filter(|r| r.contains(":iam::")) {
+            assert!(!r.ends_with('*'), "{r}");
+        }
+    }
+}
+
+/// The boundary is the platform: the database secret only through its instance tag, decryption
+/// only with the platform key, logs and queues only the platform's own.
+#[test]
+fn the_boundary_names_only_the_platforms_own_resources() {
+    let doc = generated(&full_fixture());
+    let statements = doc["data"]["aws_iam_policy_document"]["permissions_boundary"]["statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by_sid = |sid: &str| statements.iter().find(|s| s["sid"] == sid).unwrap().clone();
+    let secret = by_sid("ReadOnlyTheDatabaseSecret");
+    assert_eq!(
+        secret["condition"],
+        json!([{"test": "StringEquals", "variable": "aws:ResourceTag/aws:rds:primaryDBInstanceArn",
+                "values": ["arn:${data.aws_partition.current.partition}:rds:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:db:acme-full-postgres"]}])
+    );
+    assert_eq!(
+        by_sid("UseOnlyThePlatformKey")["resources"],
+        json!(["${aws_kms_key.platform.arn}"])
+    );
+    let queues = by_sid("ConsumeOnlyThePlatformsQueues");
+    assert_eq!(queues["resources"].as_array().unwrap().len(), 2, "{queues}");
+    let logs = by_sid("OnlyThePlatformsLogGroups");
+    assert!(
+        logs["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("logs:GetLogEvents"))
+    );
+    // Whatever is left on `*` reads no data: no object, secret, parameter, key, log or message.
+    let rest = by_sid("EverythingElseThePlatformRolesUse");
+    assert_eq!(rest["resources"], json!(["*"]));
+    for action in rest["actions"].as_array().unwrap() {
+        let action = action.as_str().unwrap();
+        assert!(
+            ![
+                "s3:",
+                "secretsmanager:",
+                "kms:",
+                "sqs:",
+                "ssm:GetParameter",
+                "logs:GetLogEvents",
+                "ecr:BatchGetImage"
+            ]
+            .iter()
+            .any(|p| action.starts_with(p)),
+            "{action} on *"
+        );
     }
 }
 
@@ -518,4 +663,43 @@ fn apply_statements(doc: &Value) -> Vec<Value> {
         .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
         .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
         .collect()
+}
+
+/// Only the platform's own alarms, each by exact ARN, may publish to its alarm topic and use the
+/// alarm key: `alarm:<name>-*` would admit every alarm of a platform named `<name>-x`.
+#[test]
+fn only_the_platforms_alarms_publish_to_its_topic_and_use_its_key() {
+    let config = full_fixture();
+    let doc = generated(&config);
+    let mut alarms: Vec<String> = platform_module(&config)["resource"]
+        ["aws_cloudwatch_metric_alarm"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| {
+            format!(
+                "arn:${{data.aws_partition.current.partition}}:cloudwatch:${{data.aws_region.current.name}}:${{data.aws_caller_identity.current.account_id}}:alarm:{}",
+                a["alarm_name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    alarms.sort();
+    for document in ["alarms_topic", "alarms_key"] {
+        let source = doc["data"]["aws_iam_policy_document"][document]["statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["condition"].as_array().into_iter().flatten())
+            .find(|c| c["variable"] == "aws:SourceArn")
+            .unwrap();
+        assert_eq!(source["test"], "ArnEquals", "{document}");
+        let mut named: Vec<String> = source["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        named.sort();
+        assert_eq!(named, alarms, "{document}");
+    }
 }

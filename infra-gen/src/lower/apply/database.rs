@@ -1,14 +1,26 @@
-//! The apply role on RDS: the instance, its groups and its managed secret.
+//! The apply role on RDS: the instance, its groups and its final snapshot by exact ARN, and its
+//! managed secret through the secret's instance tag.
 
-use crate::lower::apply::scope::when;
+use crate::lower::apply::scope::{ApplyDeps, when};
 use crate::lower::ctx::Ctx;
-use crate::lower::iam_helpers::allow;
+use crate::lower::iam_helpers::{RDS_SECRET_INSTANCE_TAG, allow, arns_of};
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};
+use crate::tf::database::{AwsDbInstance, AwsDbParameterGroup, AwsDbSubnetGroup};
 
-pub(super) fn database(ctx: &Ctx<'_>) -> Vec<Statement> {
-    let name = &ctx.platform.name;
-    let rds = |rest: &str| ctx.arn("rds", &format!("{rest}:{name}-*"));
+pub(super) fn database(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
+    let names = &deps.names;
+    let instances = arns_of(ctx, "rds", "db:", &names.of_type::<AwsDbInstance>());
+    let snapshots: Vec<&str> = names.final_snapshots().iter().map(String::as_str).collect();
+    let resources: Vec<TfString> = instances
+        .iter()
+        .cloned()
+        .chain(arns_of(ctx, "rds", "pg:", &names.of_type::<AwsDbParameterGroup>()))
+        .chain(arns_of(ctx, "rds", "subgrp:", &names.of_type::<AwsDbSubnetGroup>()))
+        .chain(arns_of(ctx, "rds", "snapshot:", &snapshots))
+        // AWS's default option groups, which every instance of an engine version joins.
+        .chain([ctx.arn("rds", "og:default:postgres-*")])
+        .collect();
     vec![
         allow(
             "ManagePlatformDatabase",
@@ -32,24 +44,31 @@ pub(super) fn database(ctx: &Ctx<'_>) -> Vec<Statement> {
                 "rds:RebootDBInstance",
                 "rds:RemoveTagsFromResource",
             ],
-            vec![
-                rds("db"),
-                rds("pg"),
-                rds("subgrp"),
-                rds("snapshot"),
-                ctx.arn("rds", "og:default:postgres-*"),
-            ],
+            resources,
         ),
-        // `manage_master_user_password`: RDS creates the secret in the caller's name.
+        // `manage_master_user_password`: RDS creates the secret in the caller's name, as
+        // `rds!db-<uuid>` (a name nobody knows before), tagged with its instance's ARN. Creating
+        // it cannot be conditioned on that tag (the secret does not exist yet); everything after
+        // is, so only the platform's own secret is described or rotated.
         allow(
-            "LetRdsManageTheMasterSecret",
-            vec![
-                "secretsmanager:CreateSecret",
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:RotateSecret",
-                "secretsmanager:TagResource",
-            ],
+            "LetRdsCreateTheMasterSecret",
+            vec!["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
             vec![ctx.arn("secretsmanager", "secret:rds!db-*")],
+        ),
+        when(
+            allow(
+                "LetRdsRotateOnlyThePlatformsSecret",
+                vec![
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:RotateSecret",
+                ],
+                vec![ctx.arn("secretsmanager", "secret:rds!db-*")],
+            ),
+            vec![Condition {
+                test: "StringEquals",
+                variable: RDS_SECRET_INSTANCE_TAG,
+                values: instances,
+            }],
         ),
         when(
             allow(

@@ -1,11 +1,15 @@
-//! The apply role on the Terraform state, the ETL repository and the deploy document.
+//! The apply role on the Terraform state, the ETL repository and the deploy document, by exact
+//! ARN.
 
+use crate::lower::apply::scope::ApplyDeps;
 use crate::lower::ctx::Ctx;
-use crate::lower::iam_helpers::allow;
+use crate::lower::iam_helpers::{allow, arns_of};
 use crate::tf::data::Statement;
+use crate::tf::ecr::AwsEcrRepository;
+use crate::tf::ssm::AwsSsmDocument;
 
-pub(super) fn delivery(ctx: &Ctx<'_>, state: Vec<Statement>) -> Vec<Statement> {
-    let name = &ctx.platform.name;
+pub(super) fn delivery(ctx: &Ctx<'_>, deps: &ApplyDeps, state: Vec<Statement>) -> Vec<Statement> {
+    let names = &deps.names;
     let mut statements = state;
     statements.extend([
         allow(
@@ -22,7 +26,12 @@ pub(super) fn delivery(ctx: &Ctx<'_>, state: Vec<Statement>) -> Vec<Statement> {
                 "ecr:TagResource",
                 "ecr:UntagResource",
             ],
-            vec![ctx.arn("ecr", &format!("repository/{name}-*"))],
+            arns_of(
+                ctx,
+                "ecr",
+                "repository/",
+                &names.of_type::<AwsEcrRepository>(),
+            ),
         ),
         allow(
             "ManagePlatformDocuments",
@@ -38,7 +47,7 @@ pub(super) fn delivery(ctx: &Ctx<'_>, state: Vec<Statement>) -> Vec<Statement> {
                 "ssm:UpdateDocument",
                 "ssm:UpdateDocumentDefaultVersion",
             ],
-            vec![ctx.arn("ssm", &format!("document/{name}-*"))],
+            arns_of(ctx, "ssm", "document/", &names.of_type::<AwsSsmDocument>()),
         ),
     ]);
     statements

@@ -1,10 +1,11 @@
 //! The apply role on the event queue, its notification and the worker fleet.
 
-use crate::lower::apply::scope::{REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
+use crate::lower::apply::scope::{ApplyDeps, REQUEST_TAG, RESOURCE_TAG, platform_tag, when};
 use crate::lower::ctx::Ctx;
-use crate::lower::iam_helpers::allow;
+use crate::lower::iam_helpers::{allow, arns_of};
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};
+use crate::tf::sqs::AwsSqsQueue;
 
 /// Auto Scaling and launch-template reads Terraform makes; none supports resource-level
 /// permissions.
@@ -22,7 +23,7 @@ const FLEET_DESCRIBE: [&str; 8] = [
 /// The event path and the worker fleet: the platform's queues, the data bucket's notification,
 /// the workers' launch template (tag-scoped like all EC2), Auto Scaling group and scaling policy.
 /// Its own area (and policy), so the other areas stay as they are.
-pub(super) fn events_and_fleet(ctx: &Ctx<'_>) -> Vec<Statement> {
+pub(super) fn events_and_fleet(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
     let platform = ctx.platform;
     let template = vec![ctx.arn("ec2", "launch-template/*")];
     let mut statements = vec![
@@ -38,7 +39,7 @@ pub(super) fn events_and_fleet(ctx: &Ctx<'_>) -> Vec<Statement> {
                 "sqs:TagQueue",
                 "sqs:UntagQueue",
             ],
-            vec![ctx.arn("sqs", &format!("{}*", platform.etl_queue_name()))],
+            arns_of(ctx, "sqs", "", &deps.names.of_type::<AwsSqsQueue>()),
         ),
         allow(
             "ManageTheDataBucketNotification",

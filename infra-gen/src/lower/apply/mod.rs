@@ -3,8 +3,10 @@
 //! platform declares, scoped to the platform's names.
 //!
 //! Scoping follows what each service supports. Services with resource-level permissions (S3,
-//! RDS, IAM, CloudWatch Logs, SNS, CloudWatch, SSM, ECR, Secrets Manager) get ARNs built from the
-//! platform's names; the two KMS keys are the bootstrap module's, named by their ARNs. EC2 only
+//! RDS, IAM, CloudWatch Logs, SNS, CloudWatch, SSM, ECR, SQS) get the exact ARNs of what the
+//! platform module declares (`ApplyDeps::names`), never a `<name>-*` prefix another platform's
+//! names could share; RDS's managed secret, whose name RDS chooses, is reached through its
+//! instance tag; the two KMS keys are the bootstrap module's, named by their ARNs. EC2 only
 //! supports tag-based control for new resources, so they must carry the provider's default
 //! `Platform` tag (`aws:RequestTag`) and existing ones may be changed only when they already
 //! carry it (`aws:ResourceTag`). The statements are
@@ -39,12 +41,18 @@ pub(crate) struct ApplyPolicy {
 }
 
 /// The apply role's policies, one per area.
-pub(crate) fn apply_policies(ctx: &Ctx<'_>, deps: ApplyDeps) -> Vec<ApplyPolicy> {
+pub(crate) fn apply_policies(ctx: &Ctx<'_>, mut deps: ApplyDeps) -> Vec<ApplyPolicy> {
+    let state = std::mem::take(&mut deps.state);
     vec![
         ApplyPolicy {
             area: "network",
-            description: "terraform apply: the platform's VPC, subnets, routes, security groups, EIP, ETL host, flow log",
+            description: "terraform apply: creating and changing the platform's VPC, subnets, routes, security groups, EIP, ETL host, flow log",
             statements: network::network(ctx, &deps),
+        },
+        ApplyPolicy {
+            area: "lookups",
+            description: "terraform apply: EC2 describe calls, the platform's instance and VPC attributes, the AMI parameter",
+            statements: network::lookups(ctx, &deps),
         },
         ApplyPolicy {
             area: "storage",
@@ -54,7 +62,7 @@ pub(crate) fn apply_policies(ctx: &Ctx<'_>, deps: ApplyDeps) -> Vec<ApplyPolicy>
         ApplyPolicy {
             area: "database",
             description: "terraform apply: the platform's RDS instance, its groups and managed secret",
-            statements: database::database(ctx),
+            statements: database::database(ctx, &deps),
         },
         ApplyPolicy {
             area: "identity",
@@ -64,17 +72,17 @@ pub(crate) fn apply_policies(ctx: &Ctx<'_>, deps: ApplyDeps) -> Vec<ApplyPolicy>
         ApplyPolicy {
             area: "observability",
             description: "terraform apply: the platform's log groups, alarm topic, alarms, dashboard, agent parameter",
-            statements: observability::observability(ctx),
+            statements: observability::observability(ctx, &deps),
         },
         ApplyPolicy {
             area: "delivery",
             description: "terraform apply: state and lock, the ETL repository, the deploy document",
-            statements: delivery::delivery(ctx, deps.state),
+            statements: delivery::delivery(ctx, &deps, state),
         },
         ApplyPolicy {
             area: "events",
             description: "terraform apply: the event queue and its notification, the ETL worker fleet",
-            statements: events::events_and_fleet(ctx),
+            statements: events::events_and_fleet(ctx, &deps),
         },
     ]
 }

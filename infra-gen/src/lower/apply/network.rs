@@ -1,5 +1,6 @@
 //! The apply role on EC2: the VPC, subnets, routes, security groups and rules, the EIP and the
-//! host, created only with the platform tag.
+//! host, created only with the platform tag ([`network`]); and what Terraform reads to plan them
+//! ([`lookups`]), a policy of its own so each stays under IAM's size limit with the longest name.
 
 use crate::lower::apply::scope::{
     ApplyDeps, EC2_TYPES, REQUEST_TAG, RESOURCE_TAG, ec2_arns, platform_tag, when,
@@ -28,8 +29,8 @@ const RULE_CREATE: [&str; 2] = [
     "ec2:AuthorizeSecurityGroupIngress",
 ];
 
-pub(super) fn network(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
-    let image = ctx.arn_of("ec2", true, None, TfString::lit("image/*"));
+/// EC2's describe calls, the platform's instance and VPC attributes, and the AMI parameter.
+pub(super) fn lookups(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
     vec![
         allow(
             "DescribeEc2",
@@ -64,6 +65,23 @@ pub(super) fn network(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
             ),
             vec![platform_tag(ctx, RESOURCE_TAG)],
         ),
+        allow(
+            "ReadTheAmiParameter",
+            vec!["ssm:GetParameter", "ssm:GetParameters"],
+            vec![ctx.arn_of(
+                "ssm",
+                true,
+                None,
+                TfString::concat([TfString::lit("parameter"), deps.ami_parameter.clone()]),
+            )],
+        ),
+    ]
+}
+
+/// Creating, changing and deleting the platform's EC2 resources.
+pub(super) fn network(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
+    let image = ctx.arn_of("ec2", true, None, TfString::lit("image/*"));
+    vec![
         when(
             allow(
                 "CreateOnlyTaggedEc2",
@@ -170,16 +188,6 @@ pub(super) fn network(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
                 variable: "ec2:Vpc",
                 values: vec![deps.vpc_arn.clone()],
             }],
-        ),
-        allow(
-            "ReadTheAmiParameter",
-            vec!["ssm:GetParameter", "ssm:GetParameters"],
-            vec![ctx.arn_of(
-                "ssm",
-                true,
-                None,
-                TfString::concat([TfString::lit("parameter"), deps.ami_parameter.clone()]),
-            )],
         ),
     ]
 }

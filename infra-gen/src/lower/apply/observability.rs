@@ -1,25 +1,45 @@
-//! The apply role on CloudWatch Logs, CloudWatch, SNS and the agent's parameter.
+//! The apply role on CloudWatch Logs, CloudWatch, SNS and the agent's parameters, each by the
+//! exact names the platform module declares.
 
+use crate::lower::apply::scope::ApplyDeps;
 use crate::lower::ctx::Ctx;
-use crate::lower::iam_helpers::allow;
+use crate::lower::iam_helpers::{allow, arns_of, log_group_arns, ssm_parameter_arn};
 use crate::tf::TfString;
 use crate::tf::data::Statement;
+use crate::tf::logs::AwsCloudwatchLogGroup;
+use crate::tf::monitoring::{
+    AwsCloudwatchDashboard, AwsCloudwatchMetricAlarm, AwsSnsTopic, AwsSsmParameter,
+};
 
-pub(super) fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
-    let name = &ctx.platform.name;
-    let log_groups = ctx
-        .platform
-        .log_group_patterns()
+pub(super) fn observability(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
+    let names = &deps.names;
+    let log_groups = names
+        .of_type::<AwsCloudwatchLogGroup>()
         .iter()
-        .flat_map(|p| {
-            let group = ctx.arn("logs", &format!("log-group:{p}"));
-            let streams = ctx.arn("logs", &format!("log-group:{p}:*"));
-            if p.ends_with('*') {
-                vec![group]
-            } else {
-                vec![group, streams]
-            }
+        .flat_map(|g| log_group_arns(ctx, g))
+        .collect();
+    let topics = arns_of(ctx, "sns", "", &names.of_type::<AwsSnsTopic>());
+    // IAM's current service reference authorizes the subscription calls on the subscription's
+    // topic; a subscription's own ARN is the topic's followed by `:<id>`, named too, so the grant
+    // holds whichever of the two SNS evaluates. Both are the platform's topics only.
+    let subscriptions = topics
+        .iter()
+        .flat_map(|t| {
+            [
+                t.clone(),
+                TfString::concat([t.clone(), TfString::lit(":*")]),
+            ]
         })
+        .collect();
+    let dashboards = names
+        .of_type::<AwsCloudwatchDashboard>()
+        .iter()
+        .map(|d| ctx.global_arn("cloudwatch", &format!("dashboard/{d}")))
+        .collect();
+    let parameters = names
+        .of_type::<AwsSsmParameter>()
+        .iter()
+        .map(|p| ssm_parameter_arn(ctx, p))
         .collect();
     vec![
         allow(
@@ -60,11 +80,9 @@ pub(super) fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
                 "sns:TagResource",
                 "sns:UntagResource",
             ],
-            vec![ctx.arn("sns", &format!("{name}-*"))],
+            topics,
         ),
-        // IAM's service reference gives these three no resource type: scoped to the topic, as
-        // they were, they never apply, and the alarm e-mail subscription could not be read or
-        // removed. Subscription ARNs cannot be named in a policy, so `*` is the only scope.
+        // Only the subscriptions of the platform's topics (the alarm e-mail), never another's.
         allow(
             "ManageAlarmSubscriptions",
             vec![
@@ -72,7 +90,7 @@ pub(super) fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
                 "sns:SetSubscriptionAttributes",
                 "sns:Unsubscribe",
             ],
-            vec![TfString::lit("*")],
+            subscriptions,
         ),
         allow(
             "ManagePlatformAlarms",
@@ -84,7 +102,12 @@ pub(super) fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
                 "cloudwatch:TagResource",
                 "cloudwatch:UntagResource",
             ],
-            vec![ctx.arn("cloudwatch", &format!("alarm:{name}-*"))],
+            arns_of(
+                ctx,
+                "cloudwatch",
+                "alarm:",
+                &names.of_type::<AwsCloudwatchMetricAlarm>(),
+            ),
         ),
         allow(
             "ManagePlatformDashboards",
@@ -93,7 +116,7 @@ pub(super) fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
                 "cloudwatch:GetDashboard",
                 "cloudwatch:PutDashboard",
             ],
-            vec![ctx.global_arn("cloudwatch", &format!("dashboard/{name}-*"))],
+            dashboards,
         ),
         allow(
             "ListParameters",
@@ -111,7 +134,7 @@ pub(super) fn observability(ctx: &Ctx<'_>) -> Vec<Statement> {
                 "ssm:PutParameter",
                 "ssm:RemoveTagsFromResource",
             ],
-            vec![ctx.arn("ssm", &format!("parameter/AmazonCloudWatch-{name}-*"))],
+            parameters,
         ),
     ]
 }

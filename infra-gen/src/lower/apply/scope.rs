@@ -1,8 +1,9 @@
 //! The floor the apply role's policy files stand on: the platform tag conditions, the EC2 ARN
-//! helper, the state bucket's protected calls and `ApplyDeps`, what the policies refer to besides
-//! names. It sits below the per-area files so that they import it and `apply/mod.rs` only wires.
+//! helper, the state bucket's protected calls and `ApplyDeps`, what the policies refer to (the
+//! keys, the VPC, the platform module's declared names). It sits below the per-area files so that they import it and `apply/mod.rs` only wires.
 
 use crate::lower::ctx::Ctx;
+use crate::lower::handles::PlatformNames;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};
@@ -40,6 +41,8 @@ pub(crate) struct ApplyDeps {
     pub(crate) platform_key: TfString,
     /// The alarm topic key's ARN (bootstrap module).
     pub(crate) alarms_key: TfString,
+    /// What the platform module declares: every grant on a named resource names these.
+    pub(crate) names: PlatformNames,
 }
 
 /// `condition` on the platform tag.

@@ -6,9 +6,15 @@ use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};
+use crate::tf::storage::AwsS3Bucket;
 
 pub(super) fn storage(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
-    let buckets = ctx.s3_arn(&format!("{}*", ctx.platform.bucket_prefix()));
+    let buckets: Vec<TfString> = deps
+        .names
+        .of_type::<AwsS3Bucket>()
+        .iter()
+        .map(|b| ctx.s3_arn(b))
+        .collect();
     let mut statements = vec![
         allow(
             "ManagePlatformBuckets",
@@ -42,7 +48,7 @@ pub(super) fn storage(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
                 "s3:PutEncryptionConfiguration",
                 "s3:PutLifecycleConfiguration",
             ],
-            vec![buckets.clone()],
+            buckets.clone(),
         ),
         // The platform reads both keys by alias (`data.aws_kms_key`); the bootstrap module owns
         // them, so the apply role neither creates, tags nor administers any key.
@@ -100,10 +106,15 @@ pub(super) fn storage(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
                 "s3:DeleteObjectVersion",
                 "s3:ListBucketVersions",
             ],
-            vec![
-                buckets.clone(),
-                TfString::concat([buckets, TfString::lit("/*")]),
-            ],
+            buckets
+                .iter()
+                .flat_map(|b| {
+                    [
+                        b.clone(),
+                        TfString::concat([b.clone(), TfString::lit("/*")]),
+                    ]
+                })
+                .collect(),
         ));
     }
     statements

@@ -4,7 +4,7 @@
 use super::dashboard::dashboard;
 use crate::lower::ctx::{ALARMS_KEY, Ctx, MONITORING};
 use crate::lower::encrypted::{customer_key, existing_key};
-use crate::lower::handles::{Db, Events, Host, Telemetry};
+use crate::lower::handles::{Db, Events, Host, PlatformNames, Telemetry};
 use crate::model::monitoring::agent::DIMENSION_GROUP;
 use crate::model::monitoring::{ETL_ERROR_LINES_METRIC, agent as agent_names, emf};
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
@@ -16,8 +16,9 @@ use crate::tf::sqs::AwsSqsQueue;
 use crate::tf::storage::AwsKmsKey;
 use crate::tf::{Document, Handle, TfError, TfString};
 
-/// Conditions limiting a service principal to this platform's alarms.
-fn own_alarms(ctx: &Ctx<'_>) -> Vec<Condition> {
+/// Conditions limiting a service principal to this platform's alarms, `names`, by exact ARN
+/// (`alarm:<name>-*` would also admit a platform named `<name>-x`).
+fn own_alarms(ctx: &Ctx<'_>, names: &[&str]) -> Vec<Condition> {
     vec![
         Condition {
             test: "StringEquals",
@@ -25,12 +26,12 @@ fn own_alarms(ctx: &Ctx<'_>) -> Vec<Condition> {
             values: vec![ctx.account.attr("account_id")],
         },
         Condition {
-            test: "ArnLike",
+            test: "ArnEquals",
             variable: "aws:SourceArn",
-            values: vec![ctx.arn(
-                "cloudwatch",
-                &format!("alarm:{}", ctx.platform.alarm_name("*")),
-            )],
+            values: names
+                .iter()
+                .map(|name| ctx.arn("cloudwatch", &format!("alarm:{name}")))
+                .collect(),
         },
     ]
 }
@@ -46,6 +47,7 @@ fn cloudwatch_principal() -> Vec<Principals> {
 pub(crate) fn lower_alarms_key(
     doc: &mut Document,
     ctx: &Ctx<'_>,
+    names: &PlatformNames,
 ) -> Result<Handle<AwsKmsKey>, TfError> {
     customer_key(
         doc,
@@ -59,13 +61,17 @@ pub(crate) fn lower_alarms_key(
             actions: vec!["kms:Decrypt", "kms:GenerateDataKey*"],
             resources: vec![TfString::lit("*")],
             principals: cloudwatch_principal(),
-            condition: own_alarms(ctx),
+            condition: own_alarms(ctx, &names.of_type::<AwsCloudwatchMetricAlarm>()),
         }],
     )
 }
 
 /// The encrypted topic, its policy and the optional e-mail subscription.
-fn topic(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsSnsTopic>, TfError> {
+fn topic(
+    doc: &mut Document,
+    ctx: &Ctx<'_>,
+    alarms: &[&str],
+) -> Result<Handle<AwsSnsTopic>, TfError> {
     let key = existing_key(doc, ctx, MONITORING, ALARMS_KEY)?;
     let topic = doc.resource(
         MONITORING,
@@ -87,7 +93,7 @@ fn topic(doc: &mut Document, ctx: &Ctx<'_>) -> Result<Handle<AwsSnsTopic>, TfErr
                     actions: vec!["sns:Publish"],
                     resources: vec![topic.arn()],
                     principals: cloudwatch_principal(),
-                    condition: own_alarms(ctx),
+                    condition: own_alarms(ctx, alarms),
                 },
                 Statement::deny_without_tls(vec!["sns:Publish"], vec![topic.arn()]),
             ],
@@ -375,14 +381,23 @@ pub(crate) fn lower_alarms(
     db: &Db,
     events: &Events,
 ) -> Result<(), TfError> {
-    let topic = topic(doc, ctx)?;
-    for spec in alarm_specs(ctx, host, db, events) {
+    let specs = alarm_specs(ctx, host, db, events);
+    let names: Vec<String> = specs
+        .iter()
+        .map(|spec| ctx.platform.alarm_name(&spec.name.replace('_', "-")))
+        .collect();
+    let topic = topic(
+        doc,
+        ctx,
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    for (spec, name) in specs.into_iter().zip(names) {
         let suffix = spec.name.replace('_', "-");
         doc.resource(
             MONITORING,
             spec.name,
             &AwsCloudwatchMetricAlarm {
-                alarm_name: TfString::lit(ctx.platform.alarm_name(&suffix)),
+                alarm_name: TfString::lit(name),
                 alarm_description: TfString::lit(spec.description),
                 namespace: TfString::lit(spec.namespace),
                 metric_name: TfString::lit(spec.metric),
