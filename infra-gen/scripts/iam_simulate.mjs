@@ -1,11 +1,11 @@
 // Attacker tests of the CI roles with an IAM policy evaluator (@cloud-copilot/iam-simulate, AGPL-3.0, test-only,
 // installed into .work/node by .ci/setup, never shipped). For every planned configuration with a GitHub identity it
-// evaluates the generated documents (rendered by iam_documents.py, the IAM lint's renderer) for two roles: the calls
-// the job needs must be Allowed, the escalations must not be. Run after `just plan-configs`:
+// evaluates the generated documents (rendered by iam_documents.py, the IAM lint's renderer) for each CI role: the calls
+// the job needs must be Allowed, the escalations (and, for the plan role, every data read) must not be. Run after `just plan-configs`:
 //
 //   node infra-gen/scripts/iam_simulate.mjs .work/local/plan/configs/*/ .work/local/plan/configs/*/bootstrap/
 //
-// Covered: the apply role's and the deploy role's identity policies (the CI roles carry no boundary), the state
+// Covered: the apply, plan and deploy roles' identity policies (the CI roles carry no boundary), the state
 // bucket's policy, and the permissions boundary as a platform role's ceiling: the apply job may rewrite a platform
 // role's trust and policies (always under the boundary), so the `boundary` table gives the host role `*` on `*` and
 // checks that the boundary alone keeps it to the platform's own data, key, logs and queues; and the alarm topic's and
@@ -145,6 +145,33 @@ function cases(n, arn, state, key) {
       ['deny', 'create a role', 'iam:CreateRole', role(`${n.platform}-etl-host-2`), withBoundary],
       ['deny', 'pass a role', 'iam:PassRole', role(`${n.platform}-etl-host`), { 'iam:PassedToService': 'ec2.amazonaws.com' }],
     ],
+    // A pull request's plan: the configuration reads a refresh makes, never data, never a write.
+    plan: [
+      ['allow', 'describe EC2', 'ec2:DescribeInstances', '*'],
+      ['allow', 'read the state object', 's3:GetObject', arn('s3', null, `${state.bucket}/${state.key}`)],
+      ['allow', "get the data bucket's policy", 's3:GetBucketPolicy', arn('s3', null, `${n.platform}-hadrian-ml-data-bucket`)],
+      ['allow', "get the data bucket's versioning", 's3:GetBucketVersioning', arn('s3', null, `${n.platform}-hadrian-ml-data-bucket`)],
+      ['allow', 'describe the DB instance', 'rds:DescribeDBInstances', rds(`db:${n.platform}-postgres`)],
+      ['allow', "list the DB instance's tags", 'rds:ListTagsForResource', rds(`db:${n.platform}-postgres`)],
+      ['allow', "list the host role's tags", 'iam:ListRoleTags', role(`${n.platform}-etl-host`)],
+      ['allow', "describe the platform database secret's metadata", 'secretsmanager:DescribeSecret', secret, ownSecret],
+      ['allow', 'read the agent configuration parameter', 'ssm:GetParameter', arn('ssm', 'region', `parameter/AmazonCloudWatch-${n.platform}-etl-host`)],
+      ['deny', 'read a data object', 's3:GetObject', arn('s3', null, `${n.platform}-hadrian-ml-data-bucket/raw/events/a.csv`)],
+      ['deny', "read the bootstrap module's state", 's3:GetObject', arn('s3', null, `${state.bucket}/bootstrap/terraform.tfstate`)],
+      ['deny', 'read the platform database secret', 'secretsmanager:GetSecretValue', secret, ownSecret],
+      ['deny', 'read a SecureString parameter of the account', 'ssm:GetParameter', arn('ssm', 'region', 'parameter/prod/db-password')],
+      ['deny', "read the ETL log group's events", 'logs:GetLogEvents', arn('logs', 'region', `log-group:/hadrian/${n.platform}/etl:log-stream:i-0abc`)],
+      ['deny', 'receive from the event queue', 'sqs:ReceiveMessage', arn('sqs', 'region', `${n.platform}-etl-events`)],
+      ['deny', 'pull the ETL image', 'ecr:BatchGetImage', arn('ecr', 'region', `repository/${n.platform}-etl`)],
+      ['deny', 'decrypt with the platform key', 'kms:Decrypt', key],
+      ['deny', 'write the state object', 's3:PutObject', arn('s3', null, `${state.bucket}/${state.key}`)],
+      ['deny', 'take the state lock', 's3:PutObject', arn('s3', null, `${state.bucket}/${state.key}.tflock`)],
+      ['deny', 'write its own inline policy', 'iam:PutRolePolicy', role(n.plan)],
+      ['deny', 'attach AdministratorAccess to itself', 'iam:AttachRolePolicy', role(n.plan), { 'iam:PolicyARN': arn('iam', 'aws', 'policy/AdministratorAccess') }],
+      ['deny', 'create a platform role, even with the boundary', 'iam:CreateRole', role(`${n.platform}-etl-host`), withBoundary],
+      ['deny', "rewrite the host role's trust", 'iam:UpdateAssumeRolePolicy', role(`${n.platform}-etl-host`)],
+      ['deny', 'modify the platform database', 'rds:ModifyDBInstance', rds(`db:${n.platform}-postgres`)],
+    ],
     deploy: [
       ['allow', 'push the ETL image', 'ecr:PutImage', arn('ecr', 'region', `repository/${n.platform}-etl`)],
       ['allow', 'send the deploy document', 'ssm:SendCommand', arn('ssm', 'region', `document/${n.platform}-etl-deploy`)],
@@ -197,6 +224,7 @@ for (const [config, plan] of Object.entries(configs)) {
   const n = {
     platform: applyName.replace(/-github-apply$/, ''),
     apply: applyName,
+    plan: plan.names['aws_iam_role.github_plan'],
     deploy: plan.names['aws_iam_role.github_deploy'],
     boundary: `${applyName.replace(/-github-apply$/, '')}-etl-host`,
   };
@@ -218,6 +246,9 @@ for (const [config, plan] of Object.entries(configs)) {
   const identity = {
     apply: Object.entries(docs)
       .filter(([address]) => /^aws_iam_policy\.github_apply_[a-z]+\.policy$/.test(address))
+      .map(([name, policy]) => ({ name, policy })),
+    plan: Object.entries(docs)
+      .filter(([address]) => /^aws_iam_policy\.github_plan_[a-z]+\.policy$/.test(address))
       .map(([name, policy]) => ({ name, policy })),
     deploy: [{ name: 'github_deploy', policy: docs['aws_iam_role_policy.github_deploy.policy'] }],
     boundary: [{ name: 'everything', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }],

@@ -38,13 +38,43 @@ pub struct Removed {
     pub destroy: bool,
 }
 
+/// The two root modules `gen` writes, each with its own state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Module {
+    /// The platform module (`out/`).
+    Platform,
+    /// The bootstrap module (`out/bootstrap/`).
+    Bootstrap,
+}
+
 /// Every rename and removal the generator has made, oldest first.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct History {
     /// Renamed resources.
     pub moved: &'static [Moved],
-    /// Removed resources.
+    /// Removed resources, in both modules.
     pub removed: &'static [Removed],
+    /// Removed resources of the bootstrap module only; for an address also in `removed` (which
+    /// the platform module forgot when the bootstrap module adopted it), this one holds there.
+    pub bootstrap_removed: &'static [Removed],
+}
+
+impl History {
+    /// The removals that apply to `module`'s state.
+    pub fn removals(&self, module: Module) -> Vec<Removed> {
+        let own: &[Removed] = match module {
+            Module::Platform => &[],
+            Module::Bootstrap => self.bootstrap_removed,
+        };
+        own.iter()
+            .chain(
+                self.removed
+                    .iter()
+                    .filter(|r| !own.iter().any(|o| o.from == r.from)),
+            )
+            .copied()
+            .collect()
+    }
 }
 
 /// The shipped history. Add a line here in the commit that renames or drops a resource, e.g.
@@ -176,6 +206,20 @@ pub const HISTORY: History = History {
         Removed {
             from: "aws_kms_key.platform",
             destroy: false,
+        },
+    ],
+    bootstrap_removed: &[
+        // The plan role's grants are generated (`lower/apply/plan.rs`): AWS's `ReadOnlyAccess`
+        // and the inline state policy go. The platform module forgot them when the bootstrap
+        // module adopted them (above); here they are the bootstrap's own and must be destroyed,
+        // or the role would keep ReadOnlyAccess.
+        Removed {
+            from: "aws_iam_role_policy.github_plan",
+            destroy: true,
+        },
+        Removed {
+            from: "aws_iam_role_policy_attachment.github_plan_read_only",
+            destroy: true,
         },
     ],
 };
@@ -315,11 +359,17 @@ fn destination<'a>(history: &'a History, from: &str) -> Option<&'a str> {
 
 /// Refuses `current` when an address of `previous` is gone without a declaration in `history`
 /// that accounts for it: moved (possibly in several steps) to an address that is generated now,
-/// or removed.
-pub fn check(previous: &Ledger, current: &Ledger, history: &History) -> Result<(), LedgerError> {
+/// or removed in `module`.
+pub fn check(
+    previous: &Ledger,
+    current: &Ledger,
+    history: &History,
+    module: Module,
+) -> Result<(), LedgerError> {
+    let removals = history.removals(module);
     let accounted = |address: &str| {
         destination(history, address).is_some_and(|to| current.0.contains(to))
-            || history.removed.iter().any(|r| r.from == address)
+            || removals.iter().any(|r| r.from == address)
     };
     let vanished: Vec<Vanished> = previous
         .0
@@ -349,7 +399,7 @@ pub fn check(previous: &Ledger, current: &Ledger, history: &History) -> Result<(
 /// Adds the `moved` and `removed` blocks that apply to this document: a move whose chain ends at
 /// a generated address, a removal whose address is not generated. A move whose old address is
 /// still generated is an error (Terraform refuses it too).
-pub fn declare(doc: &mut Document, history: &History) -> Result<(), TfError> {
+pub fn declare(doc: &mut Document, history: &History, module: Module) -> Result<(), TfError> {
     for moved in history.moved {
         if destination(history, moved.from).is_some_and(|to| doc.declares(to)) {
             if doc.declares(moved.from) {
@@ -361,7 +411,7 @@ pub fn declare(doc: &mut Document, history: &History) -> Result<(), TfError> {
             doc.moved_address(FILE, moved.from, moved.to);
         }
     }
-    for removed in history.removed {
+    for removed in history.removals(module) {
         if !doc.declares(removed.from) {
             doc.removed(FILE, removed.from, removed.destroy)?;
         }
@@ -371,7 +421,7 @@ pub fn declare(doc: &mut Document, history: &History) -> Result<(), TfError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::ledger::{History, Ledger, LedgerError, Moved, Removed, Vanished, check};
+    use crate::ledger::{History, Ledger, LedgerError, Module, Moved, Removed, Vanished, check};
 
     fn ledger(addresses: &[&str]) -> Ledger {
         Ledger::parse(&addresses.join("\n"), "test").unwrap()
@@ -394,7 +444,7 @@ mod tests {
     fn a_vanished_address_needs_a_declaration() {
         let before = ledger(&["aws_s3_bucket.data", "aws_vpc.main", "aws_eip.host"]);
         let after = ledger(&["aws_s3_bucket.datasets", "aws_vpc.main"]);
-        let err = check(&before, &after, &History::default()).unwrap_err();
+        let err = check(&before, &after, &History::default(), Module::Platform).unwrap_err();
         assert_eq!(
             err,
             LedgerError::Vanished(vec![
@@ -418,17 +468,18 @@ mod tests {
                 from: "aws_eip.host",
                 destroy: false,
             }],
+            ..History::default()
         };
-        check(&before, &after, &declared).unwrap();
+        check(&before, &after, &declared, Module::Platform).unwrap();
         // A move to an address that is not generated accounts for nothing.
         let astray = History {
             moved: &[Moved {
                 from: "aws_s3_bucket.data",
                 to: "aws_s3_bucket.elsewhere",
             }],
-            removed: declared.removed,
+            ..declared
         };
-        assert!(check(&before, &after, &astray).is_err());
+        assert!(check(&before, &after, &astray, Module::Platform).is_err());
         // Renamed twice (data → raw, later raw → datasets): Terraform follows the chain.
         let chained = History {
             moved: &[
@@ -441,8 +492,46 @@ mod tests {
                     to: "aws_s3_bucket.datasets",
                 },
             ],
-            removed: declared.removed,
+            ..declared
         };
-        check(&before, &after, &chained).unwrap();
+        check(&before, &after, &chained, Module::Platform).unwrap();
+    }
+
+    #[test]
+    fn a_bootstrap_removal_overrides_the_shared_one_there_only() {
+        let history = History {
+            removed: &[
+                Removed {
+                    from: "aws_iam_role.old",
+                    destroy: false,
+                },
+                Removed {
+                    from: "aws_eip.spare",
+                    destroy: false,
+                },
+            ],
+            bootstrap_removed: &[Removed {
+                from: "aws_iam_role.old",
+                destroy: true,
+            }],
+            ..History::default()
+        };
+        let destroyed = |module| {
+            history
+                .removals(module)
+                .iter()
+                .map(|r| (r.from, r.destroy))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            destroyed(Module::Bootstrap),
+            [("aws_iam_role.old", true), ("aws_eip.spare", false)]
+        );
+        assert_eq!(
+            destroyed(Module::Platform),
+            [("aws_iam_role.old", false), ("aws_eip.spare", false)]
+        );
+        let before = ledger(&["aws_iam_role.old"]);
+        check(&before, &ledger(&[]), &history, Module::Bootstrap).unwrap();
     }
 }

@@ -31,7 +31,7 @@ pub mod write;
 
 use std::collections::BTreeMap;
 
-use crate::ledger::History;
+use crate::ledger::{History, Module};
 use crate::model::Platform;
 use crate::policy::PolicyViolations;
 use crate::tf::{Document, TfError};
@@ -53,21 +53,25 @@ pub enum GenerateError {
 /// The platform module (`out/`): lowers the platform, adds the `moved`/`removed` blocks
 /// `history` calls for, and checks the policy rules. Pure: no I/O.
 pub fn document(platform: &Platform, history: &History) -> Result<Document, GenerateError> {
-    checked(lower::lower(platform)?, history)
+    checked(lower::lower(platform)?, history, Module::Platform)
 }
 
 /// The bootstrap module (`out/bootstrap/`): the state bucket, the permissions boundary and the CI
 /// identity, applied by an administrator before the platform. Renames there are declared in the
-/// same `history`. Pure: no I/O.
+/// same `history` (its `bootstrap_removed` for removals of the bootstrap's own). Pure: no I/O.
 pub fn bootstrap_document(
     platform: &Platform,
     history: &History,
 ) -> Result<Document, GenerateError> {
-    checked(lower::bootstrap(platform)?, history)
+    checked(lower::bootstrap(platform)?, history, Module::Bootstrap)
 }
 
-fn checked(mut doc: Document, history: &History) -> Result<Document, GenerateError> {
-    ledger::declare(&mut doc, history)?;
+fn checked(
+    mut doc: Document,
+    history: &History,
+    module: Module,
+) -> Result<Document, GenerateError> {
+    ledger::declare(&mut doc, history, module)?;
     policy::check(&doc)?;
     Ok(doc)
 }

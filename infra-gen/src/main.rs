@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use infra_gen::graph::{self, EmbedError, Graph};
-use infra_gen::ledger::{self, LEDGER_FILE, Ledger, LedgerError};
+use infra_gen::ledger::{self, LEDGER_FILE, Ledger, LedgerError, Module};
 use infra_gen::model::Platform;
 use infra_gen::model::config::{self, ConfigError};
 use infra_gen::tf::Document;
@@ -153,15 +153,16 @@ fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let modules = [
-        (args.out.clone(), doc),
+        (args.out.clone(), doc, Module::Platform),
         (
             args.out.join("bootstrap"),
             bootstrap_document(&platform, &ledger::HISTORY)?,
+            Module::Bootstrap,
         ),
     ];
     let mut fresh = true;
-    for (dir, doc) in &modules {
-        let files = with_ledger(dir, doc)?;
+    for (dir, doc, module) in &modules {
+        let files = with_ledger(dir, doc, *module)?;
         fresh &= emit(dir, &files, args.check)?;
     }
     if let Some((path, text)) = &readme_text {
@@ -194,13 +195,13 @@ fn run(args: &GenArgs) -> anyhow::Result<ExitCode> {
 
 /// A module's rendered files plus its address ledger, after checking that no address in the
 /// committed ledger vanished undeclared.
-fn with_ledger(dir: &Path, doc: &Document) -> anyhow::Result<Files> {
+fn with_ledger(dir: &Path, doc: &Document, module: Module) -> anyhow::Result<Files> {
     let current = Ledger::of(doc);
     let ledger_path = dir.join(LEDGER_FILE);
     if ledger_path.exists() {
         let text = write::read_file(&ledger_path)?;
         let previous = Ledger::parse(&text, &ledger_path.display().to_string())?;
-        ledger::check(&previous, &current, &ledger::HISTORY)?;
+        ledger::check(&previous, &current, &ledger::HISTORY, module)?;
     }
     let mut files = doc.render().map_err(GenerateError::from)?;
     files.insert(LEDGER_FILE.to_owned(), current.render());

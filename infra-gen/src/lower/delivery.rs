@@ -1,9 +1,9 @@
 //! Delivery: what the CI/CD pipeline and the host runtime need from AWS. In the platform module,
 //! the ECR repository of the ETL image and the SSM document that switches the host to an image
 //! digest. In the bootstrap module, when a GitHub repository is configured, the GitHub OIDC
-//! provider and the three roles the workflows assume (plan read-only, apply with the customer
-//! managed policies of `lower::apply`, deploy): an administrator applies those, so the apply
-//! role never manages its own permissions. They name the platform's resources by ARN, built
+//! provider and the three roles the workflows assume (apply with the customer managed policies
+//! of `lower::apply`, plan with the reads of those same tables minus data, deploy): an
+//! administrator applies those, so the apply role never manages its own permissions. They name the platform's resources by ARN, built
 //! from the same `Platform` methods the platform module uses. The ETL containers' log group
 //! belongs to monitoring.
 //!
@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::lower::apply::{ApplyDeps, apply_policies, attach_apply_policies};
+use crate::lower::apply::{ApplyDeps, apply_policies, attach_policies, plan_policies};
 use crate::lower::ctx::{Ctx, DELIVERY, IAM};
 use crate::lower::handles::{GithubRoles, Keys, PlatformNames, Runtime};
-use crate::lower::iam_helpers::{allow, attach_managed, image_parameter_arn, inline_policy};
+use crate::lower::iam_helpers::{allow, image_parameter_arn, inline_policy};
 use crate::model::GithubDelivery;
 use crate::tf::data::{
     self, AwsIamPolicyDocument, AwsKmsKey, AwsVpcs, Condition, Filter, Principals, Statement,
@@ -175,7 +175,6 @@ pub(crate) fn lower_github(
         return Ok(None);
     };
     let platform = ctx.platform;
-    let data_bucket = ctx.s3_arn(&platform.data_bucket_name());
     let repository = ctx.arn(
         "ecr",
         &format!("repository/{}", platform.etl_repository_name()),
@@ -237,23 +236,6 @@ pub(crate) fn lower_github(
         &[&pull_request, &main],
         "GitHub Actions: terraform plan (read-only) for pull requests and main",
     )?;
-    attach_managed(doc, ctx, "github_plan_read_only", &plan, "ReadOnlyAccess")?;
-    inline_policy(
-        doc,
-        ctx,
-        "github_plan",
-        &plan,
-        vec![
-            list_state_bucket(ctx, github),
-            allow(
-                "ReadState",
-                vec!["s3:GetObject"],
-                vec![state_object(ctx, github, "")],
-            ),
-            deny_data_objects(data_bucket),
-        ],
-    )?;
-
     let apply = github_role(
         doc,
         ctx,
@@ -289,7 +271,24 @@ pub(crate) fn lower_github(
             names,
         },
     );
-    attach_apply_policies(doc, ctx, &apply, policies)?;
+    // The plan reads what the apply reads, minus data (`apply/plan.rs`), plus the state object
+    // and its lock file (plans run with `-lock=false`, so the lock file is read at most).
+    let plan_state = vec![allow(
+        "ReadStateAndLock",
+        vec!["s3:GetObject"],
+        vec![
+            state_object(ctx, github, ""),
+            state_object(ctx, github, ".tflock"),
+        ],
+    )];
+    attach_policies(
+        doc,
+        ctx,
+        "plan",
+        &plan,
+        plan_policies(&policies, plan_state),
+    )?;
+    attach_policies(doc, ctx, "apply", &apply, policies)?;
 
     let deploy = github_role(
         doc,
@@ -382,18 +381,6 @@ fn state_object(ctx: &Ctx<'_>, github: &GithubDelivery, suffix: &str) -> TfStrin
         "{}/{}{suffix}",
         github.state_bucket, github.state_key
     ))
-}
-
-/// `ReadOnlyAccess` includes `s3:GetObject` everywhere; a plan never needs the ETL's data.
-fn deny_data_objects(data_bucket: TfString) -> Statement {
-    Statement {
-        effect: "Deny",
-        ..allow(
-            "NeverReadDataObjects",
-            vec!["s3:GetObject", "s3:GetObjectVersion"],
-            vec![TfString::concat([data_bucket, TfString::lit("/*")])],
-        )
-    }
 }
 
 #[cfg(test)]

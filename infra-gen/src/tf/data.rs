@@ -72,7 +72,7 @@ pub struct AwsIamPolicyDocument {
 }
 
 /// One policy statement.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Statement {
     /// Statement id.
     pub sid: &'static str,
@@ -113,7 +113,7 @@ impl Statement {
 }
 
 /// A `principals` block.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Principals {
     /// `AWS`, `Service` or `*`.
     #[serde(rename = "type")]
@@ -123,7 +123,7 @@ pub struct Principals {
 }
 
 /// A `condition` block.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Condition {
     /// Operator, e.g. `StringEquals`.
     pub test: &'static str,

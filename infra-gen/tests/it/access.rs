@@ -53,9 +53,11 @@ fn state_access_follows_the_configured_bucket_and_key() {
             "arn:${data.aws_partition.current.partition}:s3:::tfstate/hadrian/terraform.tfstate.tflock"
         ])
     );
-    let plan = &doc["data"]["aws_iam_policy_document"]["github_plan"]["statement"];
-    assert_eq!(plan[1]["actions"], json!(["s3:GetObject"]));
-    assert_eq!(plan[2]["effect"], "Deny");
+    let plan = &doc["data"]["aws_iam_policy_document"]["github_plan_delivery"]["statement"];
+    assert_eq!(plan[0]["actions"], json!(["s3:GetObject"]));
+    assert_eq!(plan[0]["resources"], apply[1]["resources"]);
+    assert_eq!(plan[1]["actions"], json!(["s3:ListBucket"]));
+    assert_eq!(plan[1]["resources"], apply[0]["resources"]);
 }
 
 /// The policy JSON IAM stores for an `aws_iam_policy_document`, with every interpolation
@@ -117,7 +119,8 @@ fn the_apply_role_has_only_its_own_managed_policies_each_within_the_size_limit()
         &full_fixture(),
         &longest_name_fixture(),
     ] {
-        apply_policies_fit(config);
+        role_policies_fit(config, "apply");
+        role_policies_fit(config, "plan");
     }
 }
 
@@ -150,20 +153,23 @@ fn longest_name_fixture() -> String {
     longest
 }
 
-fn apply_policies_fit(config: &str) {
+/// The CI role `purpose` (`apply`, `plan`) carries exactly its own managed policies, at most
+/// 10, each under IAM's size limit, and no inline policy.
+fn role_policies_fit(config: &str, purpose: &str) {
     let doc = generated(config);
     let attached: Vec<&Value> = doc["resource"]["aws_iam_role_policy_attachment"]
         .as_object()
         .unwrap()
         .values()
-        .filter(|a| a["role"] == "${aws_iam_role.github_apply.id}")
+        .filter(|a| a["role"] == format!("${{aws_iam_role.github_{purpose}.id}}"))
         .map(|a| &a["policy_arn"])
         .collect();
     let mut policies = doc["resource"]["aws_iam_policy"]
         .as_object()
         .unwrap()
         .clone();
-    policies.retain(|name, _| name.starts_with("github_apply_"));
+    policies.retain(|name, _| name.starts_with(&format!("github_{purpose}_")));
+    assert!(!policies.is_empty(), "{purpose}");
     assert_eq!(attached.len(), policies.len());
     assert!(
         policies.len() <= 10,
@@ -171,12 +177,193 @@ fn apply_policies_fit(config: &str) {
     );
     for (name, policy) in &policies {
         assert!(attached.contains(&&json!(format!("${{aws_iam_policy.{name}.arn}}"))));
-        assert!(policy["name"].as_str().unwrap().contains("-github-apply-"));
+        assert!(
+            policy["name"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("-github-{purpose}-"))
+        );
         let document = &doc["data"]["aws_iam_policy_document"][name];
         let text = longest_policy_json(document);
         assert!(text.len() < 6144, "{name}: {} characters", text.len());
     }
-    assert!(doc["resource"]["aws_iam_role_policy"]["github_apply"].is_null());
+    assert!(doc["resource"]["aws_iam_role_policy"][format!("github_{purpose}")].is_null());
+}
+
+/// Reads that return data, not configuration: never the plan role's, whatever it plans.
+const DATA_READS: [&str; 12] = [
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "kms:Decrypt",
+    "logs:FilterLogEvents",
+    "logs:GetLogEvents",
+    "logs:GetQueryResults",
+    "logs:StartQuery",
+    "s3:GetObjectVersion",
+    "secretsmanager:GetSecretValue",
+    "sqs:ReceiveMessage",
+    "ssm:GetParameterHistory",
+    "ssm:GetParametersByPath",
+];
+
+/// Whether `action` is a configuration read by its verb.
+fn reads(action: &str) -> bool {
+    let call = action.split_once(':').unwrap().1;
+    ["Describe", "Get", "List"]
+        .iter()
+        .any(|verb| call.starts_with(verb))
+}
+
+/// Every statement of the managed policies of the CI role `purpose`, by policy.
+fn role_statements(doc: &Value, purpose: &str) -> Vec<(String, Value)> {
+    doc["data"]["aws_iam_policy_document"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| {
+            name.starts_with(&format!("github_{purpose}_")) && !name.ends_with("_trust")
+        })
+        .flat_map(|(name, d)| {
+            d["statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| (name.clone(), s.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The plan role reads configuration only: no write, no data. Objects only at the state key
+/// (and its lock file), parameters only the platform's own non-secret ones and the AMI's, and
+/// AWS's `ReadOnlyAccess` is gone.
+#[test]
+fn the_plan_role_reads_configuration_never_data() {
+    for config in [GITHUB, GITHUB_WITH_WORKERS, &full_fixture()] {
+        let doc = generated(config);
+        let platform = platform_module(config);
+        let mut parameters: Vec<String> = platform["resource"]["aws_ssm_parameter"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, p)| {
+                // The platform's only parameters are the agents' configurations: no secret in
+                // them, though stored as a SecureString under the platform key.
+                let name = p["name"].as_str().unwrap().to_owned();
+                assert!(name.starts_with("AmazonCloudWatch-"), "{name}");
+                format!("/{name}")
+            })
+            .collect();
+        parameters.push(
+            platform["variable"]["ubuntu_ami_ssm_parameter"]["default"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        // The objects the apply writes: the state object and its lock file.
+        let state = role_statements(&doc, "apply")
+            .into_iter()
+            .map(|(_, s)| s)
+            .find(|s| s["sid"] == "ReadWriteStateAndLock")
+            .unwrap();
+        let statements = role_statements(&doc, "plan");
+        assert!(statements.len() > 15);
+        for (policy, s) in &statements {
+            assert_eq!(s["effect"], "Allow", "{policy}");
+            for action in s["actions"].as_array().unwrap() {
+                let action = action.as_str().unwrap();
+                assert!(reads(action), "{policy}: {action} is not a read");
+                assert!(!DATA_READS.contains(&action), "{policy}: {action}");
+                let resources = s["resources"].as_array().unwrap();
+                if action == "s3:GetObject" {
+                    assert_eq!(resources, state["resources"].as_array().unwrap());
+                    assert!(resources[0].as_str().unwrap().ends_with(".tfstate"));
+                }
+                if action.starts_with("ssm:GetParameter") {
+                    for r in resources {
+                        let r = r.as_str().unwrap();
+                        assert!(
+                            parameters
+                                .iter()
+                                .any(|p| r.ends_with(&format!(":parameter{p}"))),
+                            "{policy}: {action} on {r}"
+                        );
+                    }
+                }
+            }
+        }
+        let attachments = doc["resource"]["aws_iam_role_policy_attachment"].to_string();
+        assert!(!attachments.contains("ReadOnlyAccess"), "{attachments}");
+    }
+}
+
+/// The plan policies are a function of the apply tables: each apply statement's reads, on the
+/// same resources under the same conditions (request-tag ones dropped: only creations carry
+/// them), in the plan policy of the same area; nothing else but the state object's read.
+#[test]
+fn the_plan_role_reads_what_the_apply_role_reads() {
+    for config in [GITHUB, GITHUB_WITH_WORKERS, &full_fixture()] {
+        let doc = generated(config);
+        let mut expected: Vec<(String, Value)> = Vec::new();
+        for (policy, s) in role_statements(&doc, "apply") {
+            if s["effect"] != "Allow" {
+                continue;
+            }
+            let actions: Vec<&Value> = s["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| {
+                    let a = a.as_str().unwrap();
+                    reads(a) && !DATA_READS.contains(&a) && a != "s3:GetObject"
+                })
+                .collect();
+            if actions.is_empty() {
+                continue;
+            }
+            let mut read = s.clone();
+            read["actions"] = json!(actions);
+            if let Some(conditions) = s["condition"].as_array() {
+                let kept: Vec<&Value> = conditions
+                    .iter()
+                    .filter(|c| c["variable"] != "aws:RequestTag/Platform")
+                    .collect();
+                if kept.is_empty() {
+                    read.as_object_mut().unwrap().remove("condition");
+                } else {
+                    read["condition"] = json!(kept);
+                }
+            }
+            expected.push((policy.replacen("github_apply_", "github_plan_", 1), read));
+        }
+        let actual: Vec<(String, Value)> = role_statements(&doc, "plan")
+            .into_iter()
+            .filter(|(_, s)| s["sid"] != "ReadStateAndLock")
+            .collect();
+        assert_eq!(actual, expected);
+        // What a refresh of the platform reads: each resource type's read is there.
+        let plan: Vec<String> = actual
+            .iter()
+            .flat_map(|(_, s)| s["actions"].as_array().unwrap().clone())
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        for action in [
+            "ec2:DescribeVpcs",
+            "ec2:DescribeInstances",
+            "s3:GetBucketPolicy",
+            "s3:GetBucketVersioning",
+            "rds:DescribeDBInstances",
+            "iam:GetRole",
+            "logs:DescribeLogGroups",
+            "sqs:GetQueueAttributes",
+            "ecr:DescribeRepositories",
+            "ssm:GetDocument",
+            "kms:DescribeKey",
+            "s3:ListBucket",
+        ] {
+            assert!(plan.iter().any(|a| a == action), "{action}");
+        }
+    }
 }
 
 #[test]
@@ -436,7 +623,10 @@ fn every_platform_role_carries_a_boundary_that_covers_its_policies() {
 #[test]
 fn the_apply_role_cannot_change_the_bootstrap_or_create_unbounded_roles() {
     let doc = generated(GITHUB);
-    let statements = apply_statements(&doc);
+    let statements: Vec<Value> = role_statements(&doc, "apply")
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     let allowing = |action: &str| {
         statements
             .iter()
@@ -564,7 +754,12 @@ fn the_apply_role_names_exactly_what_the_platform_declares() {
                 .map(|r| r.as_str().unwrap().to_owned())
                 .collect()
         };
-        let resources = granted(apply_statements(&doc));
+        let resources = granted(
+            role_statements(&doc, "apply")
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect(),
+        );
         let boundary = granted(
             doc["data"]["aws_iam_policy_document"]["permissions_boundary"]["statement"]
                 .as_array()
@@ -652,17 +847,6 @@ fn the_boundary_names_only_the_platforms_own_resources() {
             "{action} on *"
         );
     }
-}
-
-/// Every statement of the apply role's managed policies.
-fn apply_statements(doc: &Value) -> Vec<Value> {
-    doc["data"]["aws_iam_policy_document"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(name, _)| name.starts_with("github_apply_") && !name.ends_with("_trust"))
-        .flat_map(|(_, d)| d["statement"].as_array().unwrap().clone())
-        .collect()
 }
 
 /// Only the platform's own alarms, each by exact ARN, may publish to its alarm topic and use the

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
-use infra_gen::ledger::{self, History, Ledger, Moved, Removed};
+use infra_gen::ledger::{self, History, Ledger, Module, Moved, Removed};
 use infra_gen::model::config;
 
 use crate::support::{TempDir, platforms, terraform, terraform_init};
@@ -69,7 +69,7 @@ fn fixture_ledgers_are_committed_and_current() {
         let current = Ledger::of(&doc);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         let previous = Ledger::parse(&committed, &path.display().to_string()).unwrap();
-        ledger::check(&previous, &current, &ledger::HISTORY).unwrap();
+        ledger::check(&previous, &current, &ledger::HISTORY, Module::Platform).unwrap();
         if update {
             std::fs::write(&path, current.render()).unwrap();
         } else {
@@ -174,14 +174,14 @@ fn a_declared_rename_emits_a_moved_block_and_terraform_plans_a_move_on_moto() {
             from: "aws_s3_bucket.datasets",
             to: "aws_s3_bucket.data",
         }],
-        removed: &[],
+        ..History::default()
     };
     let doc = infra_gen::document(&platform, &history).unwrap();
     let before = Ledger::of(&infra_gen::document(&platform, &History::default()).unwrap())
         .render()
         .replace("\naws_s3_bucket.data\n", "\naws_s3_bucket.datasets\n");
     let previous = Ledger::parse(&before, "test").unwrap();
-    ledger::check(&previous, &Ledger::of(&doc), &history).unwrap();
+    ledger::check(&previous, &Ledger::of(&doc), &history, Module::Platform).unwrap();
     let files = doc.render().unwrap();
     let blocks: serde_json::Value = serde_json::from_str(&files["history.tf.json"]).unwrap();
     assert_eq!(
@@ -251,6 +251,7 @@ fn declarations_become_blocks_only_where_they_apply() {
                 destroy: false,
             },
         ],
+        ..History::default()
     };
     let files = infra_gen::document(&platform, &history)
         .unwrap()
@@ -273,11 +274,56 @@ fn declarations_become_blocks_only_where_they_apply() {
             from: "aws_vpc.main",
             to: "aws_s3_bucket.data",
         }],
-        removed: &[],
+        ..History::default()
     };
     let err = infra_gen::document(&platform, &still_there).unwrap_err();
     assert_eq!(
         err.to_string(),
         "aws_vpc.main: declared moved to aws_s3_bucket.data but still generated"
+    );
+}
+
+/// The plan role's `ReadOnlyAccess` attachment and inline state policy, adopted by the bootstrap
+/// module from the platform's state (forgotten there), are destroyed by the bootstrap's next
+/// apply, not forgotten a second time: the role must lose `ReadOnlyAccess`.
+#[test]
+fn the_bootstrap_destroys_the_plan_roles_former_grants() {
+    let platform = config::from_str(
+        "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n",
+        "test.toml",
+    )
+    .unwrap();
+    let removed = |files: infra_gen::Files| -> Vec<(String, bool)> {
+        let blocks: serde_json::Value = serde_json::from_str(&files["history.tf.json"]).unwrap();
+        blocks["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["from"].as_str().unwrap().contains("github_plan"))
+            .map(|b| {
+                (
+                    b["from"].as_str().unwrap().to_owned(),
+                    b["lifecycle"]["destroy"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let bootstrap = removed(infra_gen::generate_bootstrap(&platform).unwrap());
+    assert_eq!(
+        bootstrap,
+        [
+            ("aws_iam_role_policy.github_plan".to_owned(), true),
+            (
+                "aws_iam_role_policy_attachment.github_plan_read_only".to_owned(),
+                true
+            ),
+        ]
+    );
+    let platform_module = removed(infra_gen::generate(&platform).unwrap());
+    assert!(
+        platform_module
+            .iter()
+            .any(|(from, destroy)| from.ends_with("github_plan_read_only") && !destroy),
+        "{platform_module:?}"
     );
 }

@@ -12,7 +12,9 @@
 //! carry it (`aws:ResourceTag`). The statements are
 //! split into one customer managed policy per area so each stays under IAM's 6,144-character
 //! limit for managed policies, one file per area beside this one; the tag helpers live in
-//! `scope.rs`, below them, and this file only wires them into policies and attaches those.
+//! `scope.rs`, below them, and this file only wires them into policies and attaches those. The
+//! plan role's policies are derived from the same tables (`plan.rs`: each statement's
+//! configuration reads, never data), so a new resource type reaches both roles.
 
 use crate::lower::ctx::{Ctx, DELIVERY, IAM};
 use crate::tf::data::{AwsIamPolicyDocument, Statement};
@@ -25,6 +27,7 @@ mod events;
 mod identity;
 mod network;
 mod observability;
+mod plan;
 mod scope;
 mod storage;
 
@@ -36,6 +39,8 @@ pub(crate) struct ApplyPolicy {
     pub(crate) area: &'static str,
     /// What it grants.
     pub(crate) description: &'static str,
+    /// What the plan policy derived from it grants.
+    pub(crate) plan_description: &'static str,
     /// The statements.
     pub(crate) statements: Vec<Statement>,
 }
@@ -47,55 +52,87 @@ pub(crate) fn apply_policies(ctx: &Ctx<'_>, mut deps: ApplyDeps) -> Vec<ApplyPol
         ApplyPolicy {
             area: "network",
             description: "terraform apply: creating and changing the platform's VPC, subnets, routes, security groups, EIP, ETL host, flow log",
+            plan_description: "terraform plan: reading the platform's EC2 resources",
             statements: network::network(ctx, &deps),
         },
         ApplyPolicy {
             area: "lookups",
             description: "terraform apply: EC2 describe calls, the platform's instance and VPC attributes, the AMI parameter",
+            plan_description: "terraform plan: EC2 describe calls, the platform's instance and VPC attributes, the AMI parameter",
             statements: network::lookups(ctx, &deps),
         },
         ApplyPolicy {
             area: "storage",
             description: "terraform apply: the platform's buckets, use of its KMS keys",
+            plan_description: "terraform plan: the configuration of the platform's buckets, its KMS keys",
             statements: storage::storage(ctx, &deps),
         },
         ApplyPolicy {
             area: "database",
             description: "terraform apply: the platform's RDS instance, its groups and managed secret",
+            plan_description: "terraform plan: the platform's RDS instance, its groups, its managed secret's metadata",
             statements: database::database(ctx, &deps),
         },
         ApplyPolicy {
             area: "identity",
             description: "terraform apply: the platform's roles, policies, instance profile, GitHub OIDC provider",
+            plan_description: "terraform plan: the platform's roles, policies, instance profile",
             statements: identity::identity(ctx),
         },
         ApplyPolicy {
             area: "observability",
             description: "terraform apply: the platform's log groups, alarm topic, alarms, dashboard, agent parameter",
+            plan_description: "terraform plan: the configuration of the platform's log groups, alarm topic, alarms, dashboard, the agent parameter",
             statements: observability::observability(ctx, &deps),
         },
         ApplyPolicy {
             area: "delivery",
             description: "terraform apply: state and lock, the ETL repository, the deploy document",
+            plan_description: "terraform plan: the state object, the ETL repository's configuration, the deploy document",
             statements: delivery::delivery(ctx, &deps, state),
         },
         ApplyPolicy {
             area: "events",
             description: "terraform apply: the event queue and its notification, the ETL worker fleet",
+            plan_description: "terraform plan: the configuration of the event queues and their notification, the ETL worker fleet",
             statements: events::events_and_fleet(ctx, &deps),
         },
     ]
 }
 
-/// Creates each policy and attaches it to `role`.
-pub(crate) fn attach_apply_policies(
+/// The plan role's policies: of each apply policy, the reads a refresh makes on the same
+/// resources (`plan.rs`), the policy that holds `state` (the state object's reads) included.
+pub(crate) fn plan_policies(apply: &[ApplyPolicy], mut state: Vec<Statement>) -> Vec<ApplyPolicy> {
+    apply
+        .iter()
+        .map(|policy| {
+            let mut statements = if policy.area == "delivery" {
+                std::mem::take(&mut state)
+            } else {
+                Vec::new()
+            };
+            statements.extend(plan::reads_of(&policy.statements));
+            ApplyPolicy {
+                area: policy.area,
+                description: policy.plan_description,
+                plan_description: policy.plan_description,
+                statements,
+            }
+        })
+        .filter(|policy| !policy.statements.is_empty())
+        .collect()
+}
+
+/// Creates each policy of the CI role `purpose` (`apply`, `plan`) and attaches it to `role`.
+pub(crate) fn attach_policies(
     doc: &mut Document,
     ctx: &Ctx<'_>,
+    purpose: &str,
     role: &Handle<AwsIamRole>,
     policies: Vec<ApplyPolicy>,
 ) -> Result<(), TfError> {
     for policy in policies {
-        let name = format!("github_apply_{}", policy.area);
+        let name = format!("github_{purpose}_{}", policy.area);
         let document = doc.data(
             IAM,
             &name,
@@ -107,10 +144,10 @@ pub(crate) fn attach_apply_policies(
             DELIVERY,
             &name,
             &AwsIamPolicy {
-                name: ctx.named(&format!("github-apply-{}", policy.area)),
+                name: ctx.named(&format!("github-{purpose}-{}", policy.area)),
                 description: TfString::lit(policy.description),
                 policy: document.attr("json"),
-                tags: ctx.tags(&format!("github-apply-{}", policy.area)),
+                tags: ctx.tags(&format!("github-{purpose}-{}", policy.area)),
             },
         )?;
         doc.resource(
