@@ -21,6 +21,10 @@ Two linters run on each document:
                                             types, so the grant never applies), SCOPABLE_ACTION_ON_STAR (the
                                             action has resource types but is granted on "*")
 
+AWS managed policies are documents the plan does not carry, so their content is never linted: every attachment of
+one to a role (aws_iam_role_policy_attachment, managed_policy_arns) is an AWS_MANAGED_POLICY finding of its own,
+which needs a reasoned suppression naming the policy (`detail`) and the role it may be attached to (`policy`).
+
 A finding fails the run unless a suppression in FILE (default: infra-gen/iam-lint.toml) matches it: `policy`
 (glob on the resource address), `finding` (a code, or a list of codes that share the reason), optional `sid`, `action`, `detail` and `configs` (globs), and a
 `reason`. A suppression (or one of its codes) that matches nothing fails too, so the list cannot go stale. Exit 0 clean, 1 findings
@@ -363,6 +367,25 @@ def suppressed(entries, config_name, address, sid, code, action, detail):
     return False
 
 
+AWS_MANAGED = re.compile(r"^arn:[^:]+:iam::aws:policy/(.+)$")
+
+
+def managed_attachments(plan):
+    """(address, detail) for every AWS managed policy a planned resource attaches to a role."""
+    for address, res in sorted(plan.planned.items()):
+        values = res.get("values", {})
+        if res.get("type") == "aws_iam_role_policy_attachment":
+            arns = [values.get("policy_arn")]
+        elif res.get("type") == "aws_iam_role":
+            arns = values.get("managed_policy_arns") or []
+        else:
+            continue
+        for arn in arns:
+            match = isinstance(arn, str) and AWS_MANAGED.match(arn)
+            if match:
+                yield address, f"attaches the AWS managed policy {match.group(1)}, whose content is not linted"
+
+
 def lint(plan_dirs, suppressions_path):
     """Prints the unsuppressed findings and stale suppressions; returns how many there are."""
     override_config(COMMUNITY_OVERRIDES)
@@ -382,6 +405,12 @@ def lint(plan_dirs, suppressions_path):
                     continue
                 problems += 1
                 print(f"{name}: {address}.{attr} ({kind}, {source}): statement {sid}: {code}: {detail}")
+        for address, detail in managed_attachments(plan):
+            if suppressed(entries, name, address, "", "AWS_MANAGED_POLICY", "", detail):
+                hidden += 1
+                continue
+            problems += 1
+            print(f"{name}: {address}: AWS_MANAGED_POLICY: {detail}")
     for entry in entries:
         for code in entry["finding"]:
             if code not in entry["used"]:

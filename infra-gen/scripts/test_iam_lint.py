@@ -95,6 +95,26 @@ class IamLintTest(unittest.TestCase):
         self.assertEqual(problems, 1)
         self.assertIn("stale suppression (matches no finding): policy=aws_iam_policy.* finding=RESOURCE_STAR", out)
 
+    def test_an_aws_managed_policy_attachment_is_a_finding_until_reasoned(self):
+        plan_path = self.dir / "plan.json"
+        plan = json.loads(plan_path.read_text(encoding="utf-8"))
+        plan["planned_values"]["root_module"]["resources"].append(
+            {"address": "aws_iam_role_policy_attachment.ro", "mode": "managed",
+             "type": "aws_iam_role_policy_attachment",
+             "values": {"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess", "role": "demo-github-plan"}})
+        plan_path.write_text(json.dumps(plan), encoding="utf-8")
+        entry = '[[suppress]]\npolicy = "aws_iam_policy.*"\nfinding = ["ACTION_ONLY_ON_STAR", "RESOURCE_MISMATCH"]\n'
+        entry += 'reason = "r"\n'
+        self.suppressions.write_text(entry, encoding="utf-8")
+        problems, out = run([self.dir], self.suppressions)
+        self.assertEqual(problems, 1)
+        self.assertIn("demo: aws_iam_role_policy_attachment.ro: AWS_MANAGED_POLICY: attaches the AWS managed policy "
+                      "ReadOnlyAccess", out)
+        entry += ('[[suppress]]\npolicy = "aws_iam_role_policy_attachment.ro"\nfinding = "AWS_MANAGED_POLICY"\n'
+                  'detail = "* ReadOnlyAccess,*"\nreason = "r"\n')
+        self.suppressions.write_text(entry, encoding="utf-8")
+        self.assertEqual(run([self.dir], self.suppressions), (0, ""))
+
     def test_a_suppression_without_a_reason_is_refused(self):
         self.suppressions.write_text('[[suppress]]\npolicy = "x"\nfinding = "Y"\n', encoding="utf-8")
         with self.assertRaisesRegex(iam_lint.LintError, "suppression 1 lacks reason"):

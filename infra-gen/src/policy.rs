@@ -135,7 +135,8 @@ pub const UNSCOPED_ACTIONS: [(&str, &str); 42] = [
 const ADMIN_POLICIES: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
 
 /// AWS managed policies that grant whole services or most of AWS: never least privilege.
-const BROAD_POLICIES: [&str; 2] = ["PowerUserAccess", "FullAccess"];
+/// `ReadOnlyAccess` reads every object, parameter, log and secret's metadata of the account.
+const BROAD_POLICIES: [&str; 3] = ["PowerUserAccess", "FullAccess", "/ReadOnlyAccess"];
 
 /// Checks every rule against every resource.
 pub fn check(doc: &Document) -> Result<(), PolicyViolations> {
@@ -837,7 +838,11 @@ mod tests {
             attach("arn:aws:iam::aws:policy/AmazonEC2FullAccess"),
             ["broad-managed-policy"]
         );
-        assert!(attach("arn:aws:iam::aws:policy/ReadOnlyAccess").is_empty());
+        assert_eq!(
+            attach("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+            ["broad-managed-policy"]
+        );
+        assert!(attach("arn:aws:iam::aws:policy/AWSSupportServiceRolePolicy").is_empty());
         assert!(attach("arn:aws:iam::1:policy/demo-FullAccess").is_empty());
     }
 
