@@ -327,3 +327,107 @@ fn the_bootstrap_destroys_the_plan_roles_former_grants() {
         "{platform_module:?}"
     );
 }
+
+/// On moto, a bootstrap state that holds the plan role's former attachment and inline policy:
+/// the platform module's history (forget) would leave them on the role; the bootstrap's own
+/// history destroys them. moto loads no AWS managed policy, so a customer managed policy stands
+/// in for `ReadOnlyAccess` at the same address: the `removed` block decides by address alone.
+#[test]
+fn an_existing_bootstrap_plans_the_read_only_attachment_destroyed_on_moto() {
+    let platform = config::from_str(
+        "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n",
+        "test.toml",
+    )
+    .unwrap();
+    let bootstrap = infra_gen::generate_bootstrap(&platform).unwrap();
+    let platform_files = infra_gen::generate(&platform).unwrap();
+    let dir = TempDir::new("ledger-plan-role");
+    let moto = Moto::start(&dir.0.join("moto.log"));
+    let work = dir.0.join("tf");
+    std::fs::create_dir_all(&work).unwrap();
+    for name in ["versions.tf.json", "providers.tf.json", "variables.tf.json"] {
+        std::fs::write(work.join(name), &bootstrap[name]).unwrap();
+    }
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = serde_json::json!({"name": "demo-github-plan", "assume_role_policy": trust});
+    let read_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#;
+    let older = serde_json::json!({"resource": {
+        "aws_iam_role": {"github_plan": role},
+        "aws_iam_policy": {"read_only": {"name": "demo-read-only", "policy": read_only}},
+        "aws_iam_role_policy_attachment": {"github_plan_read_only": {
+            "role": "${aws_iam_role.github_plan.name}",
+            "policy_arn": "${aws_iam_policy.read_only.arn}",
+        }},
+        "aws_iam_role_policy": {"github_plan": {
+            "role": "${aws_iam_role.github_plan.name}",
+            "policy": read_only,
+        }},
+    }});
+    let write_iam = |doc: &serde_json::Value| {
+        std::fs::write(
+            work.join("iam.tf.json"),
+            serde_json::to_string_pretty(doc).unwrap(),
+        )
+        .unwrap();
+    };
+    write_iam(&older);
+    let helper = Command::new("python3")
+        .arg(local_script("localtf.py"))
+        .args([
+            "override",
+            work.to_str().unwrap(),
+            "ami-00000000",
+            &moto.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(helper.status.success(), "{helper:?}");
+    terraform_init(&work, &[]);
+    terraform(&work, &["apply", "-auto-approve", "-no-color"]);
+
+    // The new generator no longer declares them; the stand-in policy stays (not the question).
+    let newer = serde_json::json!({"resource": {
+        "aws_iam_role": {"github_plan": role},
+        "aws_iam_policy": {"read_only": {"name": "demo-read-only", "policy": read_only}},
+    }});
+    write_iam(&newer);
+    // What the bootstrap would get from the platform module's (shared) declarations of the two.
+    let shared: serde_json::Value =
+        serde_json::from_str(&platform_files["history.tf.json"]).unwrap();
+    let blocks: Vec<&serde_json::Value> = shared["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| {
+            b["from"] == "aws_iam_role_policy_attachment.github_plan_read_only"
+                || b["from"] == "aws_iam_role_policy.github_plan"
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    std::fs::write(
+        work.join("history.tf.json"),
+        serde_json::json!({ "removed": blocks }).to_string(),
+    )
+    .unwrap();
+    let forgotten = terraform(&work, &["plan", "-no-color"]);
+    assert!(
+        forgotten.contains("aws_iam_role_policy_attachment.github_plan_read_only will no longer be managed by Terraform"),
+        "{forgotten}"
+    );
+    assert!(forgotten.contains("0 to destroy"), "{forgotten}");
+    std::fs::write(work.join("history.tf.json"), &bootstrap["history.tf.json"]).unwrap();
+    let destroyed = terraform(&work, &["plan", "-no-color"]);
+    for address in [
+        "aws_iam_role_policy_attachment.github_plan_read_only",
+        "aws_iam_role_policy.github_plan",
+    ] {
+        assert!(
+            destroyed.contains(&format!("{address} will be destroyed")),
+            "{destroyed}"
+        );
+    }
+    assert!(
+        destroyed.contains("0 to add, 0 to change, 2 to destroy"),
+        "{destroyed}"
+    );
+}
