@@ -39,6 +39,13 @@ function cases(n, arn, state, key) {
   const rds = (rest) => arn('rds', 'region', rest);
   // RDS names its managed secret rds!db-<uuid> and tags it with the instance's ARN.
   const secret = arn('secretsmanager', 'region', 'secret:rds!db-0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f-AbCdEf');
+  // SSM encrypts and decrypts a SecureString with the caller's KMS permissions, its ARN as encryption context.
+  // The simulator ignores kms:EncryptionContext:* keys (ignoredContextKeys), so the grant pinned to the agent
+  // parameters' ARNs cannot be shown allowed (or another parameter's refused) here: tests/it/access.rs pins its
+  // condition; the cases below are what kms:ViaService decides.
+  const viaSsm = `ssm.${key.split(':')[3]}.amazonaws.com`;
+  const agentParameter = arn('ssm', 'region', `parameter/AmazonCloudWatch-${n.platform}-etl-host`);
+  const throughSsm = (parameter) => ({ 'kms:ViaService': viaSsm, 'kms:EncryptionContext:PARAMETER_ARN': parameter });
   const rdsTag = 'aws:ResourceTag/aws:rds:primaryDBInstanceArn';
   const ownSecret = { [rdsTag]: rds(`db:${n.platform}-postgres`) };
   const foreignSecret = { [rdsTag]: rds(`db:${n.platform}-x-postgres`) };
@@ -110,6 +117,7 @@ function cases(n, arn, state, key) {
       ['allow', 'update the deploy document', 'ssm:UpdateDocument', arn('ssm', 'region', `document/${n.platform}-etl-deploy`)],
       ['deny', "rewrite a prefix-sharing platform's deploy document", 'ssm:UpdateDocument', arn('ssm', 'region', `document/${n.platform}-x-etl-deploy`)],
       ['allow', 'write the agent configuration', 'ssm:PutParameter', arn('ssm', 'region', `parameter/AmazonCloudWatch-${n.platform}-etl-host`)],
+      ['deny', 'encrypt with the platform key outside SSM', 'kms:Encrypt', key],
       ['deny', "write a prefix-sharing platform's agent configuration", 'ssm:PutParameter', arn('ssm', 'region', `parameter/AmazonCloudWatch-${n.platform}-x-etl-host`)],
       ['allow', 'configure the event queue', 'sqs:SetQueueAttributes', arn('sqs', 'region', `${n.platform}-etl-events`)],
       ['allow', 'configure the dead-letter queue', 'sqs:SetQueueAttributes', arn('sqs', 'region', `${n.platform}-etl-events-dlq`)],
@@ -156,6 +164,8 @@ function cases(n, arn, state, key) {
       ['allow', "list the host role's tags", 'iam:ListRoleTags', role(`${n.platform}-etl-host`)],
       ['allow', "describe the platform database secret's metadata", 'secretsmanager:DescribeSecret', secret, ownSecret],
       ['allow', 'read the agent configuration parameter', 'ssm:GetParameter', arn('ssm', 'region', `parameter/AmazonCloudWatch-${n.platform}-etl-host`)],
+      ['deny', 'decrypt with the platform key outside SSM', 'kms:Decrypt', key],
+      ['deny', 'encrypt with the platform key, even through SSM', 'kms:Encrypt', key, throughSsm(agentParameter)],
       ['deny', 'read a data object', 's3:GetObject', arn('s3', null, `${n.platform}-hadrian-ml-data-bucket/raw/events/a.csv`)],
       ['deny', "read the bootstrap module's state", 's3:GetObject', arn('s3', null, `${state.bucket}/bootstrap/terraform.tfstate`)],
       ['deny', 'read the platform database secret', 'secretsmanager:GetSecretValue', secret, ownSecret],

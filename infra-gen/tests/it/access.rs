@@ -4,6 +4,9 @@
 
 use serde_json::{Value, json};
 
+/// The encryption context SSM gives KMS for a `SecureString` parameter.
+const PARAMETER_CONTEXT: &str = "kms:EncryptionContext:PARAMETER_ARN";
+
 use crate::support::{generated, platform_module};
 
 const GITHUB: &str = "[delivery]\ngithub_repository = \"o/r\"\nstate_bucket = \"tfstate\"\n";
@@ -272,6 +275,31 @@ fn the_plan_role_reads_configuration_never_data() {
             assert_eq!(s["effect"], "Allow", "{policy}");
             for action in s["actions"].as_array().unwrap() {
                 let action = action.as_str().unwrap();
+                // A SecureString's refresh decrypts it: only through SSM, only those parameters.
+                if action == "kms:Decrypt" {
+                    let conditions = s["condition"].as_array().unwrap();
+                    let variables: Vec<&str> = conditions
+                        .iter()
+                        .map(|c| c["variable"].as_str().unwrap())
+                        .collect();
+                    assert_eq!(variables, ["kms:ViaService", PARAMETER_CONTEXT], "{policy}");
+                    assert!(
+                        conditions[0]["values"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .all(|v| v.as_str().unwrap().starts_with("ssm.")),
+                        "{policy}"
+                    );
+                    for parameter in conditions[1]["values"].as_array().unwrap() {
+                        let parameter = parameter.as_str().unwrap();
+                        assert!(
+                            parameter.contains(":parameter/AmazonCloudWatch-"),
+                            "{policy}: {parameter}"
+                        );
+                    }
+                    continue;
+                }
                 assert!(reads(action), "{policy}: {action} is not a read");
                 assert!(!DATA_READS.contains(&action), "{policy}: {action}");
                 let resources = s["resources"].as_array().unwrap();
@@ -309,13 +337,17 @@ fn the_plan_role_reads_what_the_apply_role_reads() {
             if s["effect"] != "Allow" {
                 continue;
             }
+            let decrypts_parameters = s["condition"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["variable"] == PARAMETER_CONTEXT));
             let actions: Vec<&Value> = s["actions"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .filter(|a| {
                     let a = a.as_str().unwrap();
-                    reads(a) && !DATA_READS.contains(&a) && a != "s3:GetObject"
+                    (reads(a) && !DATA_READS.contains(&a) && a != "s3:GetObject")
+                        || (a == "kms:Decrypt" && decrypts_parameters)
                 })
                 .collect();
             if actions.is_empty() {
@@ -452,6 +484,8 @@ fn apply_role_is_scoped(config: &str) {
                     "kms:DescribeKey",
                     "kms:CreateGrant",
                     "kms:Decrypt",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey",
                     "kms:GenerateDataKeyWithoutPlaintext",
                     "kms:ReEncryptFrom",
                     "kms:ReEncryptTo"

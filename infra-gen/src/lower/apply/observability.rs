@@ -1,15 +1,13 @@
 //! The apply role on CloudWatch Logs, CloudWatch, SNS and the agent's parameters, each by the
 //! exact names the platform module declares.
 
-use crate::lower::apply::scope::ApplyDeps;
+use crate::lower::apply::scope::{ApplyDeps, parameter_arns};
 use crate::lower::ctx::Ctx;
-use crate::lower::iam_helpers::{allow, arns_of, log_group_arns, ssm_parameter_arn};
+use crate::lower::iam_helpers::{allow, arns_of, log_group_arns};
 use crate::tf::TfString;
 use crate::tf::data::Statement;
 use crate::tf::logs::AwsCloudwatchLogGroup;
-use crate::tf::monitoring::{
-    AwsCloudwatchDashboard, AwsCloudwatchMetricAlarm, AwsSnsTopic, AwsSsmParameter,
-};
+use crate::tf::monitoring::{AwsCloudwatchDashboard, AwsCloudwatchMetricAlarm, AwsSnsTopic};
 
 pub(super) fn observability(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
     let names = &deps.names;
@@ -36,11 +34,7 @@ pub(super) fn observability(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
         .iter()
         .map(|d| ctx.global_arn("cloudwatch", &format!("dashboard/{d}")))
         .collect();
-    let parameters = names
-        .of_type::<AwsSsmParameter>()
-        .iter()
-        .map(|p| ssm_parameter_arn(ctx, p))
-        .collect();
+    let parameters = parameter_arns(ctx, deps);
     vec![
         allow(
             "ListLogGroups",

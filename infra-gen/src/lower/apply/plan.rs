@@ -1,10 +1,12 @@
 //! The plan role's permissions, derived from the apply role's tables: of each apply statement,
 //! the read calls a refresh makes (`Describe*`, `Get*`, `List*`) on the same exact resources,
 //! so a new resource type in an apply table reaches the plan too. Data reads are never kept,
-//! whatever an apply table grants ([`DATA_READS`]); the state object comes from the delivery
-//! area's own statements, passed in by `lower/delivery.rs`.
+//! whatever an apply table grants ([`DATA_READS`]), but for one: `kms:Decrypt` of a SecureString
+//! parameter the plan reads anyway (a statement pinned to the parameters' ARNs by
+//! [`PARAMETER_CONTEXT`]), since the provider refreshes a parameter with decryption. The state
+//! object comes from the delivery area's own statements, passed in by `lower/delivery.rs`.
 
-use crate::lower::apply::scope::REQUEST_TAG;
+use crate::lower::apply::scope::{PARAMETER_CONTEXT, REQUEST_TAG};
 use crate::tf::data::Statement;
 
 /// Read calls that return data rather than configuration: a pull request's plan never needs
@@ -45,11 +47,12 @@ pub(crate) fn reads_of(statements: &[Statement]) -> Vec<Statement> {
         .iter()
         .filter(|s| s.effect == "Allow")
         .filter_map(|s| {
+            let parameters_only = s.condition.iter().any(|c| c.variable == PARAMETER_CONTEXT);
             let actions: Vec<&'static str> = s
                 .actions
                 .iter()
                 .copied()
-                .filter(|a| is_plan_read(a))
+                .filter(|a| is_plan_read(a) || (parameters_only && *a == "kms:Decrypt"))
                 .collect();
             (!actions.is_empty()).then(|| Statement {
                 actions,

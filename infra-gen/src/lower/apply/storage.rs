@@ -1,7 +1,7 @@
 //! The apply role on S3 and KMS: the platform's buckets, and the use (never the administration)
 //! of the bootstrap module's two keys, by exact ARN.
 
-use crate::lower::apply::scope::{ApplyDeps, when};
+use crate::lower::apply::scope::{ApplyDeps, PARAMETER_CONTEXT, parameter_arns, when};
 use crate::lower::ctx::Ctx;
 use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
@@ -82,20 +82,25 @@ pub(super) fn storage(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
                 ],
                 vec![deps.platform_key.clone()],
             ),
-            vec![Condition {
-                test: "StringEquals",
-                variable: "kms:ViaService",
-                values: ["ec2", "rds", "ecr", "secretsmanager"]
-                    .iter()
-                    .map(|service| {
-                        TfString::concat([
-                            TfString::lit(format!("{service}.")),
-                            ctx.region.attr("name"),
-                            TfString::lit(".amazonaws.com"),
-                        ])
-                    })
-                    .collect(),
-            }],
+            vec![via_service(ctx, &["ec2", "rds", "ecr", "secretsmanager"])],
+        ),
+        // The agent parameters are SecureStrings under the platform key: SSM encrypts them in the
+        // caller's name when they are written and decrypts them when they are read back (the
+        // provider always reads with decryption), for these parameters only.
+        when(
+            allow(
+                "LetSsmUseThePlatformKeyForTheAgentParameters",
+                vec!["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                vec![deps.platform_key.clone()],
+            ),
+            vec![
+                via_service(ctx, &["ssm"]),
+                Condition {
+                    test: "StringEquals",
+                    variable: PARAMETER_CONTEXT,
+                    values: parameter_arns(ctx, deps),
+                },
+            ],
         ),
     ];
     if ctx.platform.storage.force_destroy {
@@ -118,4 +123,22 @@ pub(super) fn storage(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
         ));
     }
     statements
+}
+
+/// `kms:ViaService` equal to one of `services` in the platform's region.
+fn via_service(ctx: &Ctx<'_>, services: &[&str]) -> Condition {
+    Condition {
+        test: "StringEquals",
+        variable: "kms:ViaService",
+        values: services
+            .iter()
+            .map(|service| {
+                TfString::concat([
+                    TfString::lit(format!("{service}.")),
+                    ctx.region.attr("name"),
+                    TfString::lit(".amazonaws.com"),
+                ])
+            })
+            .collect(),
+    }
 }
