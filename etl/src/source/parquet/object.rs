@@ -77,7 +77,11 @@ pub async fn open(
     let stats = reader.stats();
     let head = reader.head_range().map(|range| {
         let reader = reader.clone();
-        Fetching(tokio::spawn(async move { reader.fetch_head(range).await }))
+        let task = tokio::spawn({
+            let range = range.clone();
+            async move { reader.fetch_head(range).await }
+        });
+        Fetching { range, task }
     });
     let mut loaded = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
@@ -117,8 +121,7 @@ pub async fn open(
     let row_groups = metadata.num_row_groups();
     let plan = column_chunks(metadata, &mask);
     if let Some(head) = head
-        && let Some(range) = reader.head_range()
-        && worth_holding(&plan, &range)
+        && worth_holding(&plan, &head.range)
     {
         reader.hold(head.finish().await?);
     }
@@ -173,12 +176,15 @@ fn worth_holding(plan: &VecDeque<Vec<Range<u64>>>, head: &Range<u64>) -> bool {
     wanted * 2 >= head.end - head.start
 }
 
-/// The head's request, on a task of its own; dropping it unfinished cancels the request.
-struct Fetching(JoinHandle<Result<Held, ObjectError>>);
+/// The head's request (for `range`), on a task of its own; dropping it unfinished cancels the request.
+struct Fetching {
+    range: Range<u64>,
+    task: JoinHandle<Result<Held, ObjectError>>,
+}
 
 impl Fetching {
     async fn finish(mut self) -> Result<Held, ObjectError> {
-        (&mut self.0)
+        (&mut self.task)
             .await
             .map_err(|e| ObjectError::Download(format!("the head's request failed: {e}")))?
     }
@@ -186,7 +192,7 @@ impl Fetching {
 
 impl Drop for Fetching {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 
