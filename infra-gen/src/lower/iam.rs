@@ -5,14 +5,13 @@ use crate::lower::ctx::{Ctx, IAM};
 use crate::lower::handles::{Buckets, Db, EtlIdentity, Keys, PlatformNames, Runtime};
 use crate::lower::iam_helpers::{
     RDS_SECRET_INSTANCE_TAG, allow, arns_of, attach, image_parameter_arn, inline_policy,
-    inline_policy_with, log_group_arns, service_role, ssm_parameter_arn,
+    inline_policy_with, log_group_arns, parameter_arns, service_role,
 };
 use crate::tf::data::{AwsIamPolicyDocument, AwsKmsKey, Condition, Statement};
 use crate::tf::database::AwsDbInstance;
 use crate::tf::ecr::AwsEcrRepository;
 use crate::tf::iam::{AwsIamInstanceProfile, AwsIamPolicy};
 use crate::tf::logs::AwsCloudwatchLogGroup;
-use crate::tf::monitoring::AwsSsmParameter;
 use crate::tf::sqs::AwsSqsQueue;
 use crate::tf::storage::AwsS3Bucket;
 use crate::tf::{Document, Handle, Meta, Suppression, TfError, TfString};
@@ -172,12 +171,7 @@ fn boundary_statements(ctx: &Ctx<'_>, keys: &Keys, names: &PlatformNames) -> Vec
         .flat_map(|b| [ctx.s3_arn(b), ctx.s3_arn(&format!("{b}/*"))])
         .collect();
     let parameters: Vec<TfString> = std::iter::once(image_parameter_arn(ctx))
-        .chain(
-            names
-                .of_type::<AwsSsmParameter>()
-                .iter()
-                .map(|p| ssm_parameter_arn(ctx, p)),
-        )
+        .chain(parameter_arns(ctx, names))
         .collect();
     let log_groups: Vec<TfString> = names
         .of_type::<AwsCloudwatchLogGroup>()

@@ -3,8 +3,10 @@
 //! grants access without importing the IAM area.
 
 use crate::lower::ctx::{Ctx, IAM};
+use crate::lower::handles::PlatformNames;
 use crate::tf::data::{AwsIamPolicyDocument, Condition, Principals, Statement};
 use crate::tf::iam::{AwsIamRole, AwsIamRolePolicy, AwsIamRolePolicyAttachment};
+use crate::tf::monitoring::AwsSsmParameter;
 use crate::tf::{Document, Handle, Meta, TfError, TfString};
 
 /// The condition key on the tag RDS puts on a managed master-user secret, naming its instance's
@@ -158,6 +160,15 @@ pub(crate) fn arns_of(ctx: &Ctx<'_>, service: &str, kind: &str, names: &[&str]) 
 pub(crate) fn ssm_parameter_arn(ctx: &Ctx<'_>, name: &str) -> TfString {
     let slash = if name.starts_with('/') { "" } else { "/" };
     ctx.arn("ssm", &format!("parameter{slash}{name}"))
+}
+
+/// The ARNs of the SSM parameters the platform module declares (the agent configurations).
+pub(crate) fn parameter_arns(ctx: &Ctx<'_>, names: &PlatformNames) -> Vec<TfString> {
+    names
+        .of_type::<AwsSsmParameter>()
+        .iter()
+        .map(|p| ssm_parameter_arn(ctx, p))
+        .collect()
 }
 
 /// A log group's ARN in both forms IAM compares: the group's own and the one the API returns,

@@ -1,9 +1,9 @@
 //! The apply role on CloudWatch Logs, CloudWatch, SNS and the agent's parameters, each by the
 //! exact names the platform module declares.
 
-use crate::lower::apply::scope::{ApplyDeps, parameter_arns};
+use crate::lower::apply::scope::ApplyDeps;
 use crate::lower::ctx::Ctx;
-use crate::lower::iam_helpers::{allow, arns_of, log_group_arns};
+use crate::lower::iam_helpers::{allow, arns_of, log_group_arns, parameter_arns};
 use crate::tf::TfString;
 use crate::tf::data::Statement;
 use crate::tf::logs::AwsCloudwatchLogGroup;
@@ -34,7 +34,7 @@ pub(super) fn observability(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
         .iter()
         .map(|d| ctx.global_arn("cloudwatch", &format!("dashboard/{d}")))
         .collect();
-    let parameters = parameter_arns(ctx, deps);
+    let parameters = parameter_arns(ctx, &deps.names);
     vec![
         allow(
             "ListLogGroups",

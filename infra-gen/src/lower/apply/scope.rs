@@ -4,10 +4,9 @@
 
 use crate::lower::ctx::Ctx;
 use crate::lower::handles::PlatformNames;
-use crate::lower::iam_helpers::{allow, ssm_parameter_arn};
+use crate::lower::iam_helpers::allow;
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};
-use crate::tf::monitoring::AwsSsmParameter;
 
 pub(super) const REQUEST_TAG: &str = "aws:RequestTag/Platform";
 pub(super) const RESOURCE_TAG: &str = "aws:ResourceTag/Platform";
@@ -58,15 +57,6 @@ pub(super) fn platform_tag(ctx: &Ctx<'_>, variable: &'static str) -> Condition {
 /// The encryption context SSM gives KMS for a SecureString: the parameter's ARN. A grant
 /// conditioned on it decrypts those parameters and nothing else the key protects.
 pub(crate) const PARAMETER_CONTEXT: &str = "kms:EncryptionContext:PARAMETER_ARN";
-
-/// The ARNs of the SSM parameters the platform module declares (the agent configurations).
-pub(super) fn parameter_arns(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<TfString> {
-    deps.names
-        .of_type::<AwsSsmParameter>()
-        .iter()
-        .map(|p| ssm_parameter_arn(ctx, p))
-        .collect()
-}
 
 /// `statement` limited by `conditions`.
 pub(super) fn when(statement: Statement, conditions: Vec<Condition>) -> Statement {

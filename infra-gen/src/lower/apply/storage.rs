@@ -1,9 +1,9 @@
 //! The apply role on S3 and KMS: the platform's buckets, and the use (never the administration)
 //! of the bootstrap module's two keys, by exact ARN.
 
-use crate::lower::apply::scope::{ApplyDeps, PARAMETER_CONTEXT, parameter_arns, when};
+use crate::lower::apply::scope::{ApplyDeps, PARAMETER_CONTEXT, when};
 use crate::lower::ctx::Ctx;
-use crate::lower::iam_helpers::allow;
+use crate::lower::iam_helpers::{allow, parameter_arns};
 use crate::tf::TfString;
 use crate::tf::data::{Condition, Statement};
 use crate::tf::storage::AwsS3Bucket;
@@ -98,7 +98,7 @@ pub(super) fn storage(ctx: &Ctx<'_>, deps: &ApplyDeps) -> Vec<Statement> {
                 Condition {
                     test: "StringEquals",
                     variable: PARAMETER_CONTEXT,
-                    values: parameter_arns(ctx, deps),
+                    values: parameter_arns(ctx, &deps.names),
                 },
             ],
         ),
