@@ -128,6 +128,8 @@ pub struct JsonlParser {
     columns: Vec<(usize, Vec<String>, bool)>,
     /// Per member, the span of its value in the line being decoded (the last one, for a duplicate name).
     spans: Vec<Option<Range<usize>>>,
+    /// The member names of the lines decoded so far, in their order, each with its index in `members`.
+    order: MemberOrder,
     /// The start of a line that began in an earlier chunk.
     partial: Vec<u8>,
     /// The number of the next line to start.
@@ -151,6 +153,7 @@ impl JsonlParser {
             .collect();
         Self {
             spans: vec![None; members.len()],
+            order: MemberOrder::default(),
             members,
             columns,
             partial: Vec::new(),
@@ -249,6 +252,7 @@ impl JsonlParser {
         let mut de = Deserializer::from_str(text);
         let top = TopLevel {
             members: &self.members,
+            order: &mut self.order,
             spans: &mut self.spans,
             base: text.as_ptr().addr(),
         };
@@ -268,6 +272,15 @@ impl JsonlParser {
             let start = self.data.len();
             let quoted = match value {
                 None | Some("null") => false,
+                // A string without escapes is its text between the quotes (the raw value was checked whole).
+                Some(v)
+                    if v.starts_with('"')
+                        && !raw
+                        && memchr::memchr(b'\\', v.as_bytes()).is_none() =>
+                {
+                    self.data.extend_from_slice(&v.as_bytes()[1..v.len() - 1]);
+                    true
+                }
                 Some(v) if v.starts_with('"') && !raw => {
                     let mut de = Deserializer::from_str(v);
                     de.deserialize_str(AppendStr(&mut self.data))
@@ -306,6 +319,7 @@ pub fn reject_text(record: &Record<'_>) -> String {
 /// Visits a line's top-level object, recording where the wanted members' values are.
 struct TopLevel<'p> {
     members: &'p [String],
+    order: &'p mut MemberOrder,
     spans: &'p mut [Option<Range<usize>>],
     /// The address of the line's first byte: a borrowed raw value's offset is its address minus this.
     base: usize,
@@ -319,7 +333,12 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(wanted) = map.next_key_seed(MemberKey(self.members))? {
+        let mut place = 0;
+        while let Some(wanted) = map.next_key_seed(MemberKey {
+            members: self.members,
+            order: self.order,
+            place: &mut place,
+        })? {
             match wanted {
                 Some(i) => {
                     let raw: &'de RawValue = map.next_value()?;
@@ -335,8 +354,26 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
     }
 }
 
-/// A member name, looked up in the sorted table without allocating (`serde_json` unescapes escaped names first).
-struct MemberKey<'p>(&'p [String]);
+/// The member names of the last lines, in their order, each with its index in the sorted table (`None`: not
+/// wanted). Lines from one producer repeat their members in one order, so each name is first compared with the
+/// one at its place in the last line: one comparison instead of a binary search (which was a fifth of the
+/// decoder's time). A name that differs takes over its place, reusing the place's buffer. Only the first
+/// [`Self::PLACES`] places are remembered, which bounds the memory a line with very many members leaves behind.
+#[derive(Debug, Default)]
+struct MemberOrder(Vec<(String, Option<usize>)>);
+
+impl MemberOrder {
+    const PLACES: usize = 256;
+}
+
+/// A member name, looked up without allocating unless the order changed (`serde_json` unescapes escaped names
+/// first).
+struct MemberKey<'p> {
+    members: &'p [String],
+    order: &'p mut MemberOrder,
+    /// The member's place in its object.
+    place: &'p mut usize,
+}
 
 impl<'de> DeserializeSeed<'de> for MemberKey<'_> {
     type Value = Option<usize>;
@@ -354,7 +391,23 @@ impl Visitor<'_> for MemberKey<'_> {
     }
 
     fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.binary_search_by(|m| m.as_str().cmp(name)).ok())
+        let place = *self.place;
+        *self.place += 1;
+        let order = &mut self.order.0;
+        if let Some((known, at)) = order.get(place)
+            && known == name
+        {
+            return Ok(*at);
+        }
+        let at = self.members.binary_search_by(|m| m.as_str().cmp(name)).ok();
+        if let Some((known, was)) = order.get_mut(place) {
+            known.clear();
+            known.push_str(name);
+            *was = at;
+        } else if place == order.len() && place < MemberOrder::PLACES {
+            order.push((name.to_owned(), at));
+        }
+        Ok(at)
     }
 }
 
@@ -558,6 +611,34 @@ mod tests {
                 ]),
             )],
         );
+    }
+
+    /// The decoder remembers the last lines' member order: lines that keep it, change it, drop or add members,
+    /// repeat one, or spell a name with an escape read what each line says.
+    #[test]
+    fn members_in_any_order_read_the_same() {
+        let lines = [
+            r#"{"a":1,"b":"x","skip":[1],"c":true}"#,
+            r#"{"a":2,"b":"y","skip":[2],"c":false}"#,
+            r#"{"c":null,"skip":{},"b":"z","a":3}"#,
+            r#"{"b":"w"}"#,
+            r#"{"new":0,"a":4,"a":5,"\u0062":"escaped","c":1,"more":2}"#,
+            r#"{"a":6,"b":"\"q\"","skip":[3],"c":true}"#,
+        ];
+        let expected = [
+            vec![Some("1"), Some("x"), Some("true")],
+            vec![Some("2"), Some("y"), Some("false")],
+            vec![Some("3"), Some("z"), None],
+            vec![None, Some("w"), None],
+            vec![Some("5"), Some("escaped"), Some("1")],
+            vec![Some("6"), Some("\"q\""), Some("true")],
+        ];
+        let input = lines.join("\n");
+        let expected: Vec<Expected<'_>> = (1..)
+            .zip(&expected)
+            .map(|(line, fields)| (line, Ok(fields.clone())))
+            .collect();
+        check(&["a", "b", "c"], input.as_bytes(), &expected);
     }
 
     #[test]
