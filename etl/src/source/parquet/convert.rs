@@ -59,7 +59,7 @@ use arrow_array::types::{
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, OffsetSizeTrait, RecordBatch};
+use arrow_array::{Array, OffsetSizeTrait, RecordBatch, StringViewArray};
 use arrow_schema::{DataType, Field as ArrowField, Schema, TimeUnit};
 
 use crate::error::ObjectError;
@@ -234,17 +234,17 @@ impl RowBatchRecords {
     where
         F: FnMut(Record<'_>) -> Result<(), ObjectError>,
     {
-        let arrays: Vec<(&dyn Array, bool)> = self
+        let arrays: Vec<Typed<'_>> = self
             .columns
             .iter()
-            .map(|(index, uuid)| (batch.column(*index).as_ref(), *uuid))
+            .map(|(index, uuid)| Typed::of(batch.column(*index).as_ref(), *uuid))
             .collect();
         for (row, line) in (0..batch.num_rows()).zip(first_line..) {
             self.data.clear();
             self.fields.clear();
-            for (array, uuid) in &arrays {
+            for typed in &arrays {
                 let start = self.data.len();
-                let quoted = !array.is_null(row) && write_text(*array, row, *uuid, &mut self.data);
+                let quoted = typed.write(row, &mut self.data);
                 self.fields.push(Field {
                     start,
                     end: self.data.len(),
@@ -259,6 +259,38 @@ impl RowBatchRecords {
             })?;
         }
         Ok(())
+    }
+}
+
+/// One column of a batch, looked at once per batch: a string view column (how the reader decodes every top-level
+/// string column) is read directly, anything else through [`write_text`]'s match on its type.
+enum Typed<'a> {
+    Strings(&'a StringViewArray),
+    Other { array: &'a dyn Array, uuid: bool },
+}
+
+impl<'a> Typed<'a> {
+    fn of(array: &'a dyn Array, uuid: bool) -> Self {
+        match array.as_string_view_opt() {
+            Some(strings) => Self::Strings(strings),
+            None => Self::Other { array, uuid },
+        }
+    }
+
+    /// Writes the row's text (nothing for NULL); returns whether the field is quoted.
+    fn write(&self, row: usize, out: &mut Vec<u8>) -> bool {
+        match self {
+            Self::Strings(strings) => {
+                if strings.is_null(row) {
+                    return false;
+                }
+                out.extend_from_slice(strings.value(row).as_bytes());
+                true
+            }
+            Self::Other { array, uuid } => {
+                !array.is_null(row) && write_text(*array, row, *uuid, out)
+            }
+        }
     }
 }
 
@@ -654,9 +686,9 @@ mod tests {
     use arrow_array::{
         ArrayRef, BinaryArray, BooleanArray, Date32Array, Date64Array, Decimal128Array,
         Decimal256Array, DictionaryArray, FixedSizeBinaryArray, Float32Array, Float64Array,
-        Int8Array, Int64Array, LargeStringArray, RecordBatch, StringArray, StructArray,
-        TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
-        TimestampSecondArray, UInt64Array,
+        Int8Array, Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+        StructArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+        TimestampNanosecondArray, TimestampSecondArray, UInt64Array,
     };
     use arrow_schema::{DataType, Field, Schema};
     use bytes::BytesMut;
@@ -771,6 +803,14 @@ mod tests {
             ("s", Arc::new(StringArray::from(vec![Some(""), None]))),
             ("ls", Arc::new(LargeStringArray::from(vec!["é\"x", "42"]))),
             (
+                "sv",
+                Arc::new(StringViewArray::from(vec![
+                    Some("longer than twelve bytes"),
+                    None,
+                ])),
+            ),
+            ("sv2", Arc::new(StringViewArray::from(vec!["", "short"]))),
+            (
                 "b",
                 Arc::new(BooleanArray::from(vec![Some(true), Some(false)])),
             ),
@@ -800,6 +840,8 @@ mod tests {
             ("dec256", "numeric"),
             ("s", "text"),
             ("ls", "varchar(4)"),
+            ("sv", "text"),
+            ("sv2", "text"),
             ("b", "boolean"),
             ("d", "date"),
             ("d64", "date"),
@@ -822,6 +864,8 @@ mod tests {
                         Some("-12.3456"),
                         Some(""),
                         Some("é\"x"),
+                        Some("longer than twelve bytes"),
+                        Some(""),
                         Some("true"),
                         Some("1970-01-01"),
                         Some("1969-12-31"),
@@ -842,6 +886,8 @@ mod tests {
                         Some("0.0007"),
                         None,
                         Some("42"),
+                        None,
+                        Some("short"),
                         Some("false"),
                         Some("0001-01-01"),
                         Some("2000-02-29"),

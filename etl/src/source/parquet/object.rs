@@ -9,8 +9,9 @@
 //! Memory per object in flight, whatever the file's size: the projected column chunks of two row groups
 //! (compressed, as fetched: the one being decoded and the next) or, while row groups in it are read, the head
 //! (8 MiB at most), the decoding state of one row group (for each projected column its decompressed page and, for
-//! a dictionary-encoded one, its decoded dictionary), and one decoded batch of at most [`BATCH_ROWS`] rows; plus
-//! the footer metadata. Only the spec's columns are fetched, besides a head not worth keeping.
+//! a dictionary-encoded one, its decoded dictionary), and one decoded batch of at most [`BATCH_ROWS`] rows (its
+//! strings are views into those pages and dictionaries, which it keeps alive until it is converted); plus the
+//! footer metadata. Only the spec's columns are fetched, besides a head not worth keeping.
 //!
 //! A row's line number is its 1-based row index in the file: every [`Batch`] says where it starts.
 
@@ -86,7 +87,7 @@ pub async fn open(
     let mut loaded = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
         .map_err(object_error)?;
-    if let Some(schema) = without_dictionaries(loaded.schema()) {
+    if let Some(schema) = read_schema(loaded.schema()) {
         let options = ArrowReaderOptions::new().with_schema(schema);
         loaded = ArrowReaderMetadata::try_new(Arc::clone(loaded.metadata()), options)
             .map_err(object_error)?;
@@ -209,23 +210,32 @@ impl Drop for Prefetch {
     }
 }
 
-/// The file's schema with each top-level dictionary column (pyarrow writes a pandas categorical so) read as its
-/// plain value type instead, or `None` when there is none: the reader then decodes the dictionary pages into plain
-/// arrays, and the converter needs no dictionary case.
-fn without_dictionaries(schema: &Schema) -> Option<SchemaRef> {
+/// The file's schema as the reader should decode it, or `None` when that is the file's own. A top-level
+/// dictionary column (pyarrow writes a pandas categorical so) is read as its plain value type, so the converter
+/// needs no dictionary case. A top-level string column is read as a string view: its values then stay where the
+/// page or dictionary decoder put them instead of being copied into one contiguous buffer per batch, which was a
+/// tenth of a string-heavy load's decoding time; the converter copies each value once, into the row's text.
+fn read_schema(schema: &Schema) -> Option<SchemaRef> {
+    let as_read = |data_type: &DataType| match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 => Some(DataType::Utf8View),
+        _ => None,
+    };
     let mut changed = false;
     let fields: Vec<Field> = schema
         .fields()
         .iter()
-        .map(|field| match field.data_type() {
-            DataType::Dictionary(_, value) => {
-                changed = true;
-                field
-                    .as_ref()
-                    .clone()
-                    .with_data_type(value.as_ref().clone())
+        .map(|field| {
+            let read = match field.data_type() {
+                DataType::Dictionary(_, value) => {
+                    Some(as_read(value).unwrap_or_else(|| value.as_ref().clone()))
+                }
+                other => as_read(other),
+            };
+            changed |= read.is_some();
+            match read {
+                Some(data_type) => field.as_ref().clone().with_data_type(data_type),
+                None => field.as_ref().clone(),
             }
-            _ => field.as_ref().clone(),
         })
         .collect();
     changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
