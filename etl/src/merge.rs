@@ -12,9 +12,16 @@
 //! version check under concurrent `MERGE`s could not. When the object is newer than every object loaded before
 //! (the usual case), its rows win against every row's object part and the apply skips joining the table's rows
 //! to the ledger.
+//!
+//! A snapshot that changes nothing: when an object's staged rows (the binary COPY stream, under the same `[write]`
+//! settings) have the digest of the newest load before it, applying it would rewrite every row it holds with the
+//! same values and only a newer version. Instead, that load's rows (and tombstones) are given this object's version
+//! in the ledger (`rows_modified`, `rows_source`) and nothing in the table is rewritten: every version comparison
+//! reads a row's version through its load's ledger row, so the outcome is the one a full apply gives.
 
 use std::fmt::Write as _;
 
+use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
 
 use crate::error::ObjectError;
@@ -25,6 +32,11 @@ use crate::spec::{Dataset, Ident, Merge, OBJECT_ID_COLUMN};
 /// The stage's column holding a row's position in the object, which decides between rows of one key.
 const SEQ_COLUMN: &str = "etl_seq";
 
+/// The object part of a table row's version, from its load's ledger row `o`: the load's own, unless a later load
+/// with the same rows gave them its version.
+const ROW_MODIFIED: &str = "COALESCE(o.rows_modified, o.last_modified)";
+const ROW_SOURCE: &str = "COALESCE(o.rows_source, o.key)";
+
 /// What one object's apply did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Merged {
@@ -32,11 +44,14 @@ pub struct Merged {
     pub upserted: u64,
     /// Rows deleted by a delete marker.
     pub deleted: u64,
+    /// The rows equal the newest earlier load's: they now carry this object's version, nothing was rewritten.
+    pub unchanged: bool,
 }
 
-/// The temporary table one object's rows are staged in.
+/// The temporary table one object's rows are staged in, and the digest of the rows sent to it.
 pub struct Stage {
     name: String,
+    digest: Sha256,
 }
 
 impl Stage {
@@ -55,7 +70,14 @@ impl Stage {
         tx.batch_execute(&sql)
             .await
             .map_err(|e| ObjectError::db("create the merge stage", &e))?;
-        Ok(Self { name })
+        // The [write] settings decide what equal rows mean (key, order, delete marker).
+        let digest = Sha256::new_with_prefix(format!("{:?}", dataset.write));
+        Ok(Self { name, digest })
+    }
+
+    /// Adds a chunk of the COPY stream, as sent to the stage, to the rows' digest.
+    pub fn digest(&mut self, chunk: &[u8]) {
+        self.digest.update(chunk);
     }
 
     /// The stage's name, schema-qualified, for the COPY.
@@ -77,11 +99,15 @@ impl Stage {
         merge: &Merge,
         object_id: i64,
     ) -> Result<Merged, ObjectError> {
+        let digest = self.digest.clone().finalize().to_vec();
         // Without statistics the planner takes the stage for a few hundred rows and looks every key up in the
         // table's primary key one by one; sampled (before the lock, so beside other objects' applies) it joins.
-        tx.batch_execute(&format!("ANALYZE {}", self.table()))
-            .await
-            .map_err(|e| ObjectError::db("analyze the merge stage", &e))?;
+        // Rows that look unchanged are not joined, so they skip it (and get it under the lock if that changed).
+        let mut analyzed = false;
+        if same_rows(tx, object_id, &digest).await?.is_none() {
+            self.analyze(tx).await?;
+            analyzed = true;
+        }
         let table = dataset.qualified_table();
         tx.execute(
             "SELECT pg_advisory_xact_lock($1)",
@@ -89,16 +115,113 @@ impl Stage {
         )
         .await
         .map_err(|e| ObjectError::db("wait for the table's merge lock", &e))?;
-        let sql = Sql {
-            dataset,
-            merge,
-            stage: &self.table(),
-        };
-        let marker = merge.delete_when.as_ref().map(|d| d.equals.as_str());
+        let owner = same_rows(tx, object_id, &digest).await?;
         let mut merged = Merged::default();
+        if let Some(owner) = owner {
+            carry(tx, dataset, merge, object_id, owner).await?;
+            merged.unchanged = true;
+        } else {
+            if !analyzed {
+                self.analyze(tx).await?;
+            }
+            let sql = Sql {
+                dataset,
+                merge,
+                stage: &self.table(),
+            };
+            sql.run(tx, object_id, &mut merged).await?;
+        }
+        tx.execute(
+            "UPDATE etl_objects SET rows_sha256 = $2, rows_in = $3 WHERE id = $1",
+            &[&object_id, &digest, &owner],
+        )
+        .await
+        .map_err(|e| ObjectError::db("record the rows' digest", &e))?;
+        tx.batch_execute(&format!("DROP TABLE {}", self.table()))
+            .await
+            .map_err(|e| ObjectError::db("drop the merge stage", &e))?;
+        Ok(merged)
+    }
+
+    async fn analyze(&self, tx: &Transaction<'_>) -> Result<(), ObjectError> {
+        tx.batch_execute(&format!("ANALYZE {}", self.table()))
+            .await
+            .map_err(|e| ObjectError::db("analyze the merge stage", &e))
+    }
+}
+
+/// The load whose rows hold the rows of the newest load before `$1` when those had the digest `$2` (and `$1` is
+/// newer than it): `$1`'s rows are the same, and applying them would only give them `$1`'s version.
+const SAME_ROWS_SQL: &str = "\
+    WITH me AS (SELECT id, dataset, last_modified, key FROM etl_objects WHERE id = $1), \
+    prev AS (SELECT o.id, o.rows_sha256, o.rows_in, o.last_modified, o.key FROM etl_objects o, me \
+      WHERE o.dataset = me.dataset AND o.id <> me.id \
+      ORDER BY o.last_modified DESC, o.key DESC, o.id DESC LIMIT 1) \
+    SELECT COALESCE(prev.rows_in, prev.id) FROM prev, me \
+    WHERE prev.rows_sha256 = $2 AND (prev.last_modified, prev.key) < (me.last_modified, me.key)";
+
+/// See [`SAME_ROWS_SQL`].
+async fn same_rows(
+    tx: &Transaction<'_>,
+    object_id: i64,
+    digest: &[u8],
+) -> Result<Option<i64>, ObjectError> {
+    let row = tx
+        .query_opt(SAME_ROWS_SQL, &[&object_id, &digest])
+        .await
+        .map_err(|e| ObjectError::db("compare the rows with the newest load's", &e))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Gives the rows and tombstones of the load `owner` the version of the load `object_id`, whose rows are the same.
+async fn carry(
+    tx: &Transaction<'_>,
+    dataset: &Dataset,
+    merge: &Merge,
+    object_id: i64,
+    owner: i64,
+) -> Result<(), ObjectError> {
+    tx.execute(
+        "UPDATE etl_objects o SET rows_modified = me.last_modified, rows_source = me.key \
+         FROM etl_objects me WHERE o.id = $2 AND me.id = $1",
+        &[&object_id, &owner],
+    )
+    .await
+    .map_err(|e| ObjectError::db("give the rows this object's version", &e))?;
+    if merge.delete_when.is_some() {
+        tx.execute(
+            &format!(
+                "UPDATE {} d SET etl_modified = me.last_modified, etl_source = me.key \
+                 FROM etl_objects me WHERE me.id = $1 AND d.\"{OBJECT_ID_COLUMN}\" = $2",
+                tombstone_table(dataset)
+            ),
+            &[&object_id, &owner],
+        )
+        .await
+        .map_err(|e| ObjectError::db("give the tombstones this object's version", &e))?;
+    }
+    Ok(())
+}
+
+/// The apply's statements for one dataset and stage. `$1` is the load's ledger id, `$2` the delete marker.
+struct Sql<'a> {
+    dataset: &'a Dataset,
+    merge: &'a Merge,
+    stage: &'a str,
+}
+
+impl Sql<'_> {
+    /// The delete markers, then the upserts.
+    async fn run(
+        &self,
+        tx: &Transaction<'_>,
+        object_id: i64,
+        merged: &mut Merged,
+    ) -> Result<(), ObjectError> {
+        let marker = self.merge.delete_when.as_ref().map(|d| d.equals.as_str());
         if let Some(marker) = marker {
             let row = tx
-                .query_one(&sql.deletes(), &[&object_id, &marker])
+                .query_one(&self.deletes(), &[&object_id, &marker])
                 .await
                 .map_err(|e| ObjectError::db("apply the delete markers", &e))?;
             merged.deleted = u64::try_from(row.get::<_, i64>(0)).unwrap_or_default();
@@ -113,27 +236,15 @@ impl Stage {
             .await
             .map_err(|e| ObjectError::db("compare the object with the loaded ones", &e))?
             .get(0);
-        let upserts = sql.upserts(newest);
+        let upserts = self.upserts(newest);
         merged.upserted = match marker {
             Some(marker) => tx.execute(&upserts, &[&object_id, &marker]).await,
             None => tx.execute(&upserts, &[&object_id]).await,
         }
         .map_err(|e| ObjectError::db("merge the rows", &e))?;
-        tx.batch_execute(&format!("DROP TABLE {}", self.table()))
-            .await
-            .map_err(|e| ObjectError::db("drop the merge stage", &e))?;
-        Ok(merged)
+        Ok(())
     }
-}
 
-/// The apply's statements for one dataset and stage. `$1` is the load's ledger id, `$2` the delete marker.
-struct Sql<'a> {
-    dataset: &'a Dataset,
-    merge: &'a Merge,
-    stage: &'a str,
-}
-
-impl Sql<'_> {
     /// `me` (the object's version) and `latest` (the stage, one row per key: the greatest `order_by`, then the
     /// last in the object).
     fn with(&self) -> String {
@@ -219,7 +330,7 @@ impl Sql<'_> {
              SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM kept)",
             with = self.with(),
             key_equal = self.key_equal("t", "d"),
-            theirs = self.version("t", "o.last_modified", "o.key"),
+            theirs = self.version("t", ROW_MODIFIED, ROW_SOURCE),
             key = list(&self.merge.key, ""),
             updated = updated.join(", "),
             newer = self.version("excluded", "excluded.etl_modified", "excluded.etl_source"),
@@ -259,7 +370,7 @@ impl Sql<'_> {
             filters.push(format!(
                 "(c.{} IS NULL OR {mine} >= {})",
                 self.merge.key[0],
-                self.version("c", "o.last_modified", "o.key")
+                self.version("c", ROW_MODIFIED, ROW_SOURCE)
             ));
             String::new()
         };

@@ -20,6 +20,7 @@ use crate::spec::{
 
 const LEDGER_SQL: &str = include_str!("../migrations/0001_ledger.sql");
 const RECENCY_SQL: &str = include_str!("../migrations/0002_object_recency.sql");
+const ROWS_DIGEST_SQL: &str = include_str!("../migrations/0003_rows_digest.sql");
 
 /// Arbitrary constant key for the migration advisory lock ("etl-migr").
 const MIGRATION_LOCK: i64 = 0x6574_6c2d_6d69_6772;
@@ -155,19 +156,32 @@ pub async fn migrate(client: &mut Client, dataset: &Dataset) -> Result<(), DbErr
         .map_err(|e| DbError::query("create the ledger tables", &e))?;
     // `ALTER TABLE` locks the ledger exclusively even when the column exists, and loads in flight hold it: only
     // the first migration may run it (the migration lock makes the check and the change one step).
-    let recency: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'etl_objects'::regclass \
-             AND attname = 'last_modified' AND NOT attisdropped)",
-            &[],
-        )
-        .await
-        .map_err(|e| DbError::query("read the ledger's columns", &e))?
-        .get(0);
-    if !recency {
-        tx.batch_execute(RECENCY_SQL)
+    for (column, sql, what) in [
+        (
+            "last_modified",
+            RECENCY_SQL,
+            "add the ledger's object recency",
+        ),
+        (
+            "rows_sha256",
+            ROWS_DIGEST_SQL,
+            "add the ledger's row digests",
+        ),
+    ] {
+        let present: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'etl_objects'::regclass \
+                 AND attname = $1 AND NOT attisdropped)",
+                &[&column],
+            )
             .await
-            .map_err(|e| DbError::query("add the ledger's object recency", &e))?;
+            .map_err(|e| DbError::query("read the ledger's columns", &e))?
+            .get(0);
+        if !present {
+            tx.batch_execute(sql)
+                .await
+                .map_err(|e| DbError::query(what, &e))?;
+        }
     }
     tx.batch_execute(&target_table_sql(dataset))
         .await

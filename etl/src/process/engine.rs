@@ -303,10 +303,22 @@ fn finish(ctx: &Engine, job: LoadJob, result: Result<Outcome, ObjectError>, seco
                 info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
                       replaced, "Replaced the previous version's rows.");
             }
-            if let Some(Merged { upserted, deleted }) = merged {
-                info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
-                      upserted, deleted, stale = loaded.rows.saturating_sub(upserted + deleted),
-                      "Merged the object's rows.");
+            match merged {
+                Some(Merged {
+                    unchanged: true, ..
+                }) => {
+                    info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
+                          "The object's rows equal the newest load's: they now carry this object's version, \
+                           nothing was rewritten.");
+                }
+                Some(Merged {
+                    upserted, deleted, ..
+                }) => {
+                    info!(dataset = %ctx.config.dataset.name, bucket = %job.object.bucket, key = %job.object.key,
+                          upserted, deleted, stale = loaded.rows.saturating_sub(upserted + deleted),
+                          "Merged the object's rows.");
+                }
+                None => {}
             }
             JobOutcome::Loaded { loaded, seconds }
         }

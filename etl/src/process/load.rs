@@ -135,7 +135,7 @@ pub(super) async fn load_object<C: GenericClient>(
     let opened = Opened::open(s3, dataset, object).await?;
     let served = opened.served();
     let object_id = ledger::begin(&tx, &dataset.name, object, &served).await?;
-    let merging = match merge {
+    let mut merging = match merge {
         Some(merge) => Some((Stage::create(&tx, dataset, object_id).await?, merge)),
         None => None,
     };
@@ -180,6 +180,9 @@ pub(super) async fn load_object<C: GenericClient>(
     futures_util::pin_mut!(sink);
     let mut copy_error = None;
     while let Some(chunk) = chunk_rx.recv().await {
+        if let Some((stage, _)) = merging.as_mut() {
+            stage.digest(&chunk);
+        }
         if let Err(e) = sink.send(chunk).await {
             copy_error = Some(e);
             break;

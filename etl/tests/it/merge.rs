@@ -273,6 +273,84 @@ async fn an_older_insert_after_a_delete_does_not_bring_the_key_back() {
     );
 }
 
+/// A snapshot whose rows equal the newest load's rewrites nothing: that load's rows and tombstones get the
+/// snapshot's version, so objects older than the snapshot that load afterwards still lose to it (an update and an
+/// insert of a deleted key, with the same `updated_at`), also through a second equal snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_snapshot_rewrites_nothing_and_older_objects_loaded_later_still_lose_to_it() {
+    let env = TestEnv::new("merge_unchanged").await;
+    let spec = env.spec(USERS_SPEC);
+    let snapshot = vec![
+        ("I", 1, "one".to_owned(), 5),
+        ("I", 2, "two".to_owned(), 5),
+        ("D", 3, "three".to_owned(), 5),
+    ];
+    let between = vec![
+        ("U", 1, "between".to_owned(), 5),
+        ("I", 3, "back".to_owned(), 5),
+        ("I", 4, "new".to_owned(), 5),
+    ];
+    let later = vec![("U", 2, "later".to_owned(), 5)];
+    // Versions in upload order: snapshot < between < snapshot < later < snapshot.
+    let uploaded = upload(
+        &env,
+        "cdc",
+        &[snapshot.clone(), between, snapshot.clone(), later, snapshot],
+    )
+    .await;
+    let process = |i: usize| {
+        let spec = spec.clone();
+        let env = &env;
+        async move {
+            env.run(&[
+                "process",
+                "--prefix",
+                &format!("cdc/{i:02}"),
+                "--dataset",
+                &spec,
+            ])
+            .await
+        }
+    };
+    process(0).await.assert_code(0);
+    for i in [2, 4] {
+        let run = process(i).await;
+        run.assert_code(0);
+        assert_eq!(
+            run.logs("The object's rows equal the newest load's: they now carry this object's version, nothing was rewritten.")
+                .len(),
+            1,
+            "{}",
+            run.stdout
+        );
+    }
+    process(1).await.assert_code(0);
+    process(3).await.assert_code(0);
+    assert_eq!(users_table(&env).await, reference(&env, &uploaded).await);
+    // The snapshots' loads point at the first one's, whose rows the table still holds, and count their rows.
+    assert_eq!(
+        env.rows(
+            "SELECT o.key, o.rows_loaded::text, f.key FROM etl_objects o JOIN etl_objects f ON f.id = o.rows_in \
+             ORDER BY o.key"
+        )
+        .await,
+        ["cdc/02/part.csv", "cdc/04/part.csv"]
+            .map(|k| vec![
+                Some(k.to_owned()),
+                Some("3".to_owned()),
+                Some("cdc/00/part.csv".to_owned())
+            ])
+            .to_vec()
+    );
+    assert_eq!(
+        env.rows("SELECT u.user_id::text, o.key FROM users u JOIN etl_objects o ON o.id = u.etl_object_id ORDER BY 1")
+            .await,
+        [("1", "cdc/00"), ("2", "cdc/00"), ("4", "cdc/01")]
+            .map(|(id, k)| vec![Some(id.to_owned()), Some(format!("{k}/part.csv"))])
+            .to_vec()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_merge_leaves_nothing_and_the_rerun_is_exact() {
     let env = TestEnv::new("merge_killed").await;
