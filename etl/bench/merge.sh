@@ -187,7 +187,7 @@ lines = [
     ("merge", "etl merge B (half new)", "append", 2.5),
     ("peer", "peer COPY + ON CONFLICT B", None, None),
     ("nochange", "etl merge C (no change)", "append", 1.5),
-    ("onechange", "etl merge D (1 row changed)", "append", None),
+    ("onechange", "etl merge D (1 changed)", "append", None),
 ]
 print(" | ".join(["load".ljust(26), "time".rjust(21), "ratio".rjust(17), "target".rjust(14), "etl CPU",
                   "etl peak RSS"]))
