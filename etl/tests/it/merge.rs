@@ -135,6 +135,18 @@ async fn upload(
     uploaded
 }
 
+/// `etl process` of the object `upload` put at index `i`.
+async fn process_object(env: &TestEnv, spec: &str, i: usize) -> Run {
+    env.run(&[
+        "process",
+        "--prefix",
+        &format!("cdc/{i:02}"),
+        "--dataset",
+        spec,
+    ])
+    .await
+}
+
 /// Every permutation of `0..n`.
 fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {
@@ -159,10 +171,7 @@ async fn every_load_order_gives_the_reference_table() {
         let spec = env.spec(USERS_SPEC);
         let uploaded = upload(&env, "cdc", &objects).await;
         for i in &order {
-            let prefix = format!("cdc/{i:02}");
-            env.run(&["process", "--prefix", &prefix, "--dataset", &spec])
-                .await
-                .assert_code(0);
+            process_object(&env, &spec, *i).await.assert_code(0);
         }
         assert_eq!(
             users_table(&env).await,
@@ -245,15 +254,7 @@ async fn an_older_insert_after_a_delete_does_not_bring_the_key_back() {
     let newer = vec![("U", 2, "newer".to_owned(), 0)];
     let uploaded = upload(&env, "cdc", &[insert, delete, late, newer]).await;
     for i in [1, 0, 2, 3] {
-        env.run(&[
-            "process",
-            "--prefix",
-            &format!("cdc/{i:02}"),
-            "--dataset",
-            &spec,
-        ])
-        .await
-        .assert_code(0);
+        process_object(&env, &spec, i).await.assert_code(0);
     }
     // User 2's update has a smaller updated_at than the insert it follows: order_by decides, not arrival.
     assert_eq!(
@@ -298,23 +299,9 @@ async fn an_unchanged_snapshot_rewrites_nothing_and_older_objects_loaded_later_s
         &[snapshot.clone(), between, snapshot.clone(), later, snapshot],
     )
     .await;
-    let process = |i: usize| {
-        let spec = spec.clone();
-        let env = &env;
-        async move {
-            env.run(&[
-                "process",
-                "--prefix",
-                &format!("cdc/{i:02}"),
-                "--dataset",
-                &spec,
-            ])
-            .await
-        }
-    };
-    process(0).await.assert_code(0);
+    process_object(&env, &spec, 0).await.assert_code(0);
     for i in [2, 4] {
-        let run = process(i).await;
+        let run = process_object(&env, &spec, i).await;
         run.assert_code(0);
         assert_eq!(
             run.logs("The object's rows equal the newest load's: they now carry this object's version, nothing was rewritten.")
@@ -324,8 +311,8 @@ async fn an_unchanged_snapshot_rewrites_nothing_and_older_objects_loaded_later_s
             run.stdout
         );
     }
-    process(1).await.assert_code(0);
-    process(3).await.assert_code(0);
+    process_object(&env, &spec, 1).await.assert_code(0);
+    process_object(&env, &spec, 3).await.assert_code(0);
     assert_eq!(users_table(&env).await, reference(&env, &uploaded).await);
     // The snapshots' loads point at the first one's, whose rows the table still holds, and count their rows.
     assert_eq!(
