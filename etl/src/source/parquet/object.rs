@@ -35,7 +35,7 @@ use crate::error::ObjectError;
 use crate::source::ObjectVersion;
 use crate::source::parquet::convert::{RowBatchRecords, SpecColumn};
 use crate::source::parquet::reader::{
-    COALESCE_GAP, Held, ReadStats, S3RangeReader, coalesce, object_error,
+    COALESCE_GAP, ReadStats, S3RangeReader, coalesce, object_error,
 };
 
 /// Rows per decoded batch: large enough to amortize decoding, small enough to keep a batch well under a MiB for
@@ -58,7 +58,7 @@ pub struct ParquetSource {
     /// will ask for, so the next can be fetched before it does.
     plan: VecDeque<Vec<Range<u64>>>,
     /// The next row group's column chunks, being fetched while the current one is decoded.
-    prefetch: Option<Prefetch>,
+    prefetch: Option<Fetching<Vec<Range<u64>>, Vec<Bytes>>>,
     records: RowBatchRecords,
     stats: Arc<ReadStats>,
     next_line: u64,
@@ -82,7 +82,7 @@ pub async fn open(
             let range = range.clone();
             async move { reader.fetch_head(range).await }
         });
-        Fetching { range, task }
+        Fetching { asked: range, task }
     });
     let mut loaded = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
         .await
@@ -122,9 +122,9 @@ pub async fn open(
     let row_groups = metadata.num_row_groups();
     let plan = column_chunks(metadata, &mask);
     if let Some(head) = head
-        && worth_holding(&plan, &head.range)
+        && worth_holding(&plan, &head.asked)
     {
-        reader.hold(head.finish().await?);
+        reader.hold(head.finish("the head's request").await?);
     }
     let decoder = builder
         .with_projection(mask)
@@ -177,34 +177,23 @@ fn worth_holding(plan: &VecDeque<Vec<Range<u64>>>, head: &Range<u64>) -> bool {
     wanted * 2 >= head.end - head.start
 }
 
-/// The head's request (for `range`), on a task of its own; dropping it unfinished cancels the request.
-struct Fetching {
-    range: Range<u64>,
-    task: JoinHandle<Result<Held, ObjectError>>,
+/// Requests on a task of their own, with what they asked for (`asked`); dropping it unfinished cancels them. The
+/// head's request beside the footer, and a row group's column chunks fetched ahead of the decoder.
+struct Fetching<A, T> {
+    asked: A,
+    task: JoinHandle<Result<T, ObjectError>>,
 }
 
-impl Fetching {
-    async fn finish(mut self) -> Result<Held, ObjectError> {
+impl<A, T> Fetching<A, T> {
+    /// The fetched bytes; `what` names the task if it failed.
+    async fn finish(mut self, what: &str) -> Result<T, ObjectError> {
         (&mut self.task)
             .await
-            .map_err(|e| ObjectError::Download(format!("the head's request failed: {e}")))?
+            .map_err(|e| ObjectError::Download(format!("{what} failed: {e}")))?
     }
 }
 
-impl Drop for Fetching {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// A row group's column chunks fetched by a task of their own; dropping it (the load failed or stopped) cancels
-/// the fetch.
-struct Prefetch {
-    ranges: Vec<Range<u64>>,
-    task: JoinHandle<Result<Vec<Bytes>, ObjectError>>,
-}
-
-impl Drop for Prefetch {
+impl<A, T> Drop for Fetching<A, T> {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -268,12 +257,10 @@ impl ParquetSource {
     /// The bytes the decoder asked for: the prefetched row group's when they are those ranges (they are, unless the
     /// decoder skipped a row group), else fetched now.
     async fn fetch(&mut self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>, ObjectError> {
-        if let Some(mut prefetch) = self.prefetch.take()
-            && prefetch.ranges == ranges
+        if let Some(prefetch) = self.prefetch.take()
+            && prefetch.asked == ranges
         {
-            return (&mut prefetch.task)
-                .await
-                .map_err(|e| ObjectError::Download(format!("prefetch task failed: {e}")))?;
+            return prefetch.finish("prefetch task").await;
         }
         self.reader.get_ranges(ranges).await
     }
@@ -297,7 +284,10 @@ impl ParquetSource {
                 let ranges = ranges.clone();
                 async move { reader.get_ranges(&ranges).await }
             });
-            self.prefetch = Some(Prefetch { ranges, task });
+            self.prefetch = Some(Fetching {
+                asked: ranges,
+                task,
+            });
         }
     }
 
