@@ -104,7 +104,7 @@ impl Stage {
         // table's primary key one by one; sampled (before the lock, so beside other objects' applies) it joins.
         // Rows that look unchanged are not joined, so they skip it (and get it under the lock if that changed).
         let mut analyzed = false;
-        if same_rows(tx, object_id, &digest).await?.is_none() {
+        if standing(tx, object_id, &digest).await?.same.is_none() {
             self.analyze(tx).await?;
             analyzed = true;
         }
@@ -115,7 +115,10 @@ impl Stage {
         )
         .await
         .map_err(|e| ObjectError::db("wait for the table's merge lock", &e))?;
-        let owner = same_rows(tx, object_id, &digest).await?;
+        let Standing {
+            same: owner,
+            newest,
+        } = standing(tx, object_id, &digest).await?;
         let mut merged = Merged::default();
         if let Some(owner) = owner {
             carry(tx, dataset, merge, object_id, owner).await?;
@@ -129,7 +132,7 @@ impl Stage {
                 merge,
                 stage: &self.table(),
             };
-            sql.run(tx, object_id, &mut merged).await?;
+            sql.run(tx, object_id, newest, &mut merged).await?;
         }
         tx.execute(
             "UPDATE etl_objects SET rows_sha256 = $2, rows_in = $3 WHERE id = $1",
@@ -150,27 +153,40 @@ impl Stage {
     }
 }
 
-/// The load whose rows hold the rows of the newest load before `$1` when those had the digest `$2` (and `$1` is
-/// newer than it): `$1`'s rows are the same, and applying them would only give them `$1`'s version.
-const SAME_ROWS_SQL: &str = "\
+/// Where the load `$1` stands among its dataset's other loads, from the newest of them (`prev`): the load holding
+/// `prev`'s rows when those had the digest `$2` and `$1` is newer (`$1`'s rows are the same, and applying them
+/// would only give them `$1`'s version), and whether no other load is newer than `$1`.
+const STANDING_SQL: &str = "\
     WITH me AS (SELECT id, dataset, last_modified, key FROM etl_objects WHERE id = $1), \
     prev AS (SELECT o.id, o.rows_sha256, o.rows_in, o.last_modified, o.key FROM etl_objects o, me \
       WHERE o.dataset = me.dataset AND o.id <> me.id \
       ORDER BY o.last_modified DESC, o.key DESC, o.id DESC LIMIT 1) \
-    SELECT COALESCE(prev.rows_in, prev.id) FROM prev, me \
-    WHERE prev.rows_sha256 = $2 AND (prev.last_modified, prev.key) < (me.last_modified, me.key)";
+    SELECT (SELECT COALESCE(prev.rows_in, prev.id) FROM prev \
+        WHERE prev.rows_sha256 = $2 AND (prev.last_modified, prev.key) < (me.last_modified, me.key)), \
+      NOT EXISTS (SELECT 1 FROM prev WHERE (prev.last_modified, prev.key) > (me.last_modified, me.key)) \
+    FROM me";
 
-/// See [`SAME_ROWS_SQL`].
-async fn same_rows(
+/// See [`STANDING_SQL`].
+struct Standing {
+    /// The load whose rows equal this one's, as the newest before it.
+    same: Option<i64>,
+    /// No loaded object is newer than this one, so only `order_by` can make a table row win.
+    newest: bool,
+}
+
+async fn standing(
     tx: &Transaction<'_>,
     object_id: i64,
     digest: &[u8],
-) -> Result<Option<i64>, ObjectError> {
+) -> Result<Standing, ObjectError> {
     let row = tx
-        .query_opt(SAME_ROWS_SQL, &[&object_id, &digest])
+        .query_one(STANDING_SQL, &[&object_id, &digest])
         .await
-        .map_err(|e| ObjectError::db("compare the rows with the newest load's", &e))?;
-    Ok(row.map(|r| r.get(0)))
+        .map_err(|e| ObjectError::db("compare the object with the loaded ones", &e))?;
+    Ok(Standing {
+        same: row.get(0),
+        newest: row.get(1),
+    })
 }
 
 /// Gives the rows and tombstones of the load `owner` the version of the load `object_id`, whose rows are the same.
@@ -211,11 +227,12 @@ struct Sql<'a> {
 }
 
 impl Sql<'_> {
-    /// The delete markers, then the upserts.
+    /// The delete markers, then the upserts (`newest`: see [`Standing`]).
     async fn run(
         &self,
         tx: &Transaction<'_>,
         object_id: i64,
+        newest: bool,
         merged: &mut Merged,
     ) -> Result<(), ObjectError> {
         let marker = self.merge.delete_when.as_ref().map(|d| d.equals.as_str());
@@ -226,16 +243,6 @@ impl Sql<'_> {
                 .map_err(|e| ObjectError::db("apply the delete markers", &e))?;
             merged.deleted = u64::try_from(row.get::<_, i64>(0)).unwrap_or_default();
         }
-        let newest: bool = tx
-            .query_one(
-                "SELECT NOT EXISTS (SELECT 1 FROM etl_objects o, etl_objects me \
-                 WHERE me.id = $1 AND o.dataset = me.dataset AND o.id <> me.id \
-                 AND (o.last_modified, o.key) > (me.last_modified, me.key))",
-                &[&object_id],
-            )
-            .await
-            .map_err(|e| ObjectError::db("compare the object with the loaded ones", &e))?
-            .get(0);
         let upserts = self.upserts(newest);
         merged.upserted = match marker {
             Some(marker) => tx.execute(&upserts, &[&object_id, &marker]).await,
