@@ -9,9 +9,9 @@
 //! Speed: no `serde_json::Value` is built. A visitor walks each line's top-level members once, looks up only the
 //! spec's member names (checked first against the name at the same place in the last line, else in a sorted
 //! table) and borrows their values as raw JSON text ([`RawValue`]); every other member is skipped with
-//! [`IgnoredAny`]. A string value without a backslash is copied from between its quotes, not parsed again. A JSON pointer column (`/user/id`) is resolved inside its top-level
-//! member's raw text the same way, one level at a time. A line held whole in a chunk is read in place; only a line
-//! that spans chunks is copied together first.
+//! [`IgnoredAny`]. A string value without a backslash is copied from between its quotes, not parsed again. A JSON
+//! pointer column (`/user/id`) is resolved inside its top-level member's raw text the same way, one level at a
+//! time. A line held whole in a chunk is read in place; only a line that spans chunks is copied together first.
 //!
 //! What each JSON value becomes (PostgreSQL CSV semantics, so the transform's NULL rules need nothing new):
 //!
