@@ -3,9 +3,9 @@
 //! digest. In the bootstrap module, when a GitHub repository is configured, the GitHub OIDC
 //! provider and the three roles the workflows assume (apply with the customer managed policies
 //! of `lower::apply`, plan with the reads of those same tables minus data, deploy): an
-//! administrator applies those, so the apply role never manages its own permissions. They name the platform's resources by ARN, built
-//! from the same `Platform` methods the platform module uses. The ETL containers' log group
-//! belongs to monitoring.
+//! administrator applies those, so the apply role never manages its own permissions. They name
+//! the platform's resources by ARN, built from the same `Platform` methods the platform module
+//! uses. The ETL containers' log group belongs to monitoring.
 //!
 //! Every role is trusted only for the configured repository, with the audience and the `sub`
 //! claim pinned by `StringEquals` (the `oidc-trust` policy rule enforces both).

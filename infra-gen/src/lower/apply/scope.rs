@@ -1,6 +1,7 @@
 //! The floor the apply role's policy files stand on: the platform tag conditions, the EC2 ARN
 //! helper, the state bucket's protected calls and `ApplyDeps`, what the policies refer to (the
-//! keys, the VPC, the platform module's declared names). It sits below the per-area files so that they import it and `apply/mod.rs` only wires.
+//! keys, the VPC, the platform module's declared names). It sits below the per-area files so
+//! that they import it and `apply/mod.rs` only wires.
 
 use crate::lower::ctx::Ctx;
 use crate::lower::handles::PlatformNames;

@@ -382,17 +382,24 @@ pub(crate) fn lower_alarms(
     events: &Events,
 ) -> Result<(), TfError> {
     let specs = alarm_specs(ctx, host, db, events);
-    let names: Vec<String> = specs
+    // Each alarm's suffix (its name in the platform's names and tags) and full name.
+    let named: Vec<(String, String)> = specs
         .iter()
-        .map(|spec| ctx.platform.alarm_name(&spec.name.replace('_', "-")))
+        .map(|spec| {
+            let suffix = spec.name.replace('_', "-");
+            let name = ctx.platform.alarm_name(&suffix);
+            (suffix, name)
+        })
         .collect();
     let topic = topic(
         doc,
         ctx,
-        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+        &named
+            .iter()
+            .map(|(_, name)| name.as_str())
+            .collect::<Vec<_>>(),
     )?;
-    for (spec, name) in specs.into_iter().zip(names) {
-        let suffix = spec.name.replace('_', "-");
+    for (spec, (suffix, name)) in specs.into_iter().zip(named) {
         doc.resource(
             MONITORING,
             spec.name,
