@@ -59,6 +59,7 @@ impl Stage {
     pub async fn create(
         tx: &Transaction<'_>,
         dataset: &Dataset,
+        merge: &Merge,
         object_id: i64,
     ) -> Result<Self, ObjectError> {
         let name = format!("etl_stage_{object_id}");
@@ -70,8 +71,11 @@ impl Stage {
         tx.batch_execute(&sql)
             .await
             .map_err(|e| ObjectError::db("create the merge stage", &e))?;
-        // The [write] settings decide what equal rows mean (key, order, delete marker).
-        let digest = Sha256::new_with_prefix(format!("{:?}", dataset.write));
+        // The key, order and delete marker decide what equal rows mean (the fillfactor does not).
+        let digest = Sha256::new_with_prefix(format!(
+            "{:?}",
+            (&merge.key, &merge.order_by, &merge.delete_when)
+        ));
         Ok(Self { name, digest })
     }
 

@@ -48,7 +48,12 @@ pub fn target_table_sql(dataset: &Dataset) -> String {
         );
         return sql;
     };
-    let _ = writeln!(sql, ",\n    PRIMARY KEY ({})\n);", key_list(merge));
+    let _ = writeln!(
+        sql,
+        ",\n    PRIMARY KEY ({})\n) WITH (fillfactor = {});",
+        key_list(merge),
+        merge.fillfactor
+    );
     if merge.delete_when.is_some() {
         let _ = writeln!(
             sql,
@@ -137,6 +142,36 @@ async fn ensure_key(
     }
 }
 
+/// Merge mode: the table's `fillfactor` follows the spec's (a change applies to the pages written from then on).
+/// Altered only when it differs: `ALTER TABLE` waits for loads in flight.
+async fn ensure_fillfactor(
+    tx: &Transaction<'_>,
+    dataset: &Dataset,
+    merge: &Merge,
+) -> Result<(), DbError> {
+    let table = dataset.qualified_table();
+    let row = tx
+        .query_one(
+            "SELECT (SELECT option_value FROM pg_options_to_table(reloptions) WHERE option_name = 'fillfactor') \
+             FROM pg_class WHERE oid = $1::text::regclass",
+            &[&table],
+        )
+        .await
+        .map_err(|e| DbError::query("read the target table's fillfactor", &e))?;
+    let wanted = merge.fillfactor.to_string();
+    // PostgreSQL's own default when the table has none.
+    let existing: String = row
+        .get::<_, Option<String>>(0)
+        .unwrap_or_else(|| "100".to_owned());
+    if existing != wanted {
+        tx.batch_execute(&format!("ALTER TABLE {table} SET (fillfactor = {wanted})"))
+            .await
+            .map_err(|e| DbError::query("set the target table's fillfactor", &e))?;
+        info!(table = %table, from = %existing, to = %wanted, "Set the table's fillfactor.");
+    }
+    Ok(())
+}
+
 /// Creates the ledger, rejects and target tables if missing, then brings the target table to the spec by adding
 /// the columns it lacks, or refuses (see the module header); in merge mode, the key must be its primary key.
 pub async fn migrate(client: &mut Client, dataset: &Dataset) -> Result<(), DbError> {
@@ -198,6 +233,7 @@ pub async fn migrate(client: &mut Client, dataset: &Dataset) -> Result<(), DbErr
     add_columns(&tx, dataset, &missing).await?;
     if let Some(merge) = dataset.write.merge() {
         ensure_key(&tx, dataset, merge).await?;
+        ensure_fillfactor(&tx, dataset, merge).await?;
     }
     tx.commit()
         .await
@@ -365,6 +401,18 @@ mod tests {
              CREATE TABLE IF NOT EXISTS \"ml\".\"features\" (\n    \"id\" bigint NOT NULL,\n    \
              \"score\" numeric(5,2),\n    \"etl_object_id\" bigint NOT NULL\n);\n\
              CREATE INDEX IF NOT EXISTS \"features_etl_object_id_idx\" ON \"ml\".\"features\" (\"etl_object_id\");\n"
+        );
+    }
+
+    #[test]
+    fn a_merged_table_has_its_key_and_fillfactor() {
+        let spec = "name = \"x\"\ntable = \"t\"\n[write]\nmode = \"merge\"\nkey = [\"id\"]\nfillfactor = 80\n\
+                    [[columns]]\nname = \"id\"\ntype = \"bigint\"\nnullable = false\n";
+        let dataset = Dataset::parse(Path::new("x.toml"), spec).unwrap();
+        assert_eq!(
+            target_table_sql(&dataset),
+            "CREATE TABLE IF NOT EXISTS \"t\" (\n    \"id\" bigint NOT NULL,\n    \"etl_object_id\" bigint NOT NULL,\n    \
+             PRIMARY KEY (\"id\")\n) WITH (fillfactor = 80);\n"
         );
     }
 

@@ -136,7 +136,7 @@ pub(super) async fn load_object<C: GenericClient>(
     let served = opened.served();
     let object_id = ledger::begin(&tx, &dataset.name, object, &served).await?;
     let mut merging = match merge {
-        Some(merge) => Some((Stage::create(&tx, dataset, object_id).await?, merge)),
+        Some(merge) => Some((Stage::create(&tx, dataset, merge, object_id).await?, merge)),
         None => None,
     };
 

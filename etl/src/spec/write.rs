@@ -4,6 +4,10 @@
 //! Merge mode needs a key that is never NULL (a row without it is rejected like any NULL in a `NOT NULL` column)
 //! and, when given, an `order_by` column that is never NULL either: versions are compared as
 //! `(order_by, object's LastModified, object's key)`, and a NULL would make two versions incomparable.
+//!
+//! A merged table is created half full (`fillfactor`, 50 unless the spec says): every load rewrites each key it
+//! holds (its version moves forward even when its values do not), and a page with room for a second version of
+//! each of its rows keeps those rewrites on the page, where PostgreSQL adds no index entry (a HOT update).
 
 use serde::Deserialize;
 
@@ -25,6 +29,9 @@ pub struct WriteSpec {
     /// Merge: a row whose column equals this value deletes its key (a CDC delete marker).
     #[serde(default)]
     pub delete_when: Option<DeleteWhenSpec>,
+    /// Merge: how full (percent) new rows leave each page of the table; the rest is room for their rewrites.
+    #[serde(default)]
+    pub fillfactor: Option<u32>,
 }
 
 /// The write mode as written.
@@ -67,7 +74,12 @@ pub struct Merge {
     pub order_by: Option<Ident>,
     /// The CDC delete marker.
     pub delete_when: Option<DeleteWhen>,
+    /// The table's `fillfactor` storage parameter.
+    pub fillfactor: u32,
 }
+
+/// A merged table's `fillfactor` when the spec gives none: room for one rewrite of every row on its own page.
+const DEFAULT_FILLFACTOR: u32 = 50;
 
 /// A validated delete marker.
 #[derive(Debug, Clone)]
@@ -90,9 +102,14 @@ impl Write {
         problems: &mut Vec<String>,
     ) -> Self {
         if spec.mode == WriteModeSpec::Append {
-            if !spec.key.is_empty() || spec.order_by.is_some() || spec.delete_when.is_some() {
+            if !spec.key.is_empty()
+                || spec.order_by.is_some()
+                || spec.delete_when.is_some()
+                || spec.fillfactor.is_some()
+            {
                 problems.push(
-                    "write.key, order_by and delete_when apply to mode = \"merge\"".to_owned(),
+                    "write.key, order_by, delete_when and fillfactor apply to mode = \"merge\""
+                        .to_owned(),
                 );
             }
             return Self::Append;
@@ -151,10 +168,17 @@ impl Write {
                 format!("{}{TOMBSTONE_SUFFIX}", table.as_str())
             ));
         }
+        let fillfactor = spec.fillfactor.unwrap_or(DEFAULT_FILLFACTOR);
+        if !(10..=100).contains(&fillfactor) {
+            problems.push(format!(
+                "write.fillfactor is {fillfactor}: PostgreSQL takes 10 to 100 (percent of each page)"
+            ));
+        }
         Self::Merge(Merge {
             key,
             order_by,
             delete_when,
+            fillfactor,
         })
     }
 
@@ -194,6 +218,7 @@ mod tests {
         let merge = dataset.write.merge().unwrap();
         assert_eq!(merge.key[0].as_str(), "id");
         assert_eq!(merge.delete_when.as_ref().unwrap().equals, "D");
+        assert_eq!(merge.fillfactor, 50);
 
         let all = problems(
             "mode = \"merge\"\nkey = [\"id\", \"id\", \"nope\"]\norder_by = \"at\"\n\
@@ -209,5 +234,10 @@ mod tests {
         }
         assert!(problems("mode = \"merge\"\n").contains("write.key is required"));
         assert!(problems("key = [\"id\"]\n").contains("apply to mode = \"merge\""));
+        assert!(problems("fillfactor = 90\n").contains("apply to mode = \"merge\""));
+        assert!(
+            problems("mode = \"merge\"\nkey = [\"id\"]\nfillfactor = 5\n")
+                .contains("write.fillfactor is 5: PostgreSQL takes 10 to 100")
+        );
     }
 }

@@ -447,6 +447,70 @@ type = "numeric(8,2)"
     assert_eq!(merged.len(), 2, "{merged:?}");
 }
 
+/// A merged table keyed by `sku`, with the fillfactor line `fill` (empty: the default).
+fn products_spec(fill: &str) -> String {
+    format!(
+        "name = \"products\"\ntable = \"products\"\n[write]\nmode = \"merge\"\nkey = [\"sku\"]\n{fill}\n\
+         [[columns]]\nname = \"sku\"\ntype = \"bigint\"\nnullable = false\n\
+         [[columns]]\nname = \"label\"\ntype = \"text\"\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_rewrites_its_keys_in_place_and_the_fillfactor_follows_the_spec() {
+    let env = TestEnv::new("merge_fill").await;
+    let spec = env.spec(&products_spec(""));
+    let snapshot = |day: u32| -> String {
+        let mut csv = "sku,label\n".to_owned();
+        for sku in 0..3000 {
+            let _ = writeln!(csv, "{sku},day {day} label {sku:05}");
+        }
+        csv
+    };
+    env.put("day1/products.csv", snapshot(1)).await;
+    env.run(&["process", "--prefix", "day1", "--dataset", &spec])
+        .await
+        .assert_code(0);
+    let index = "SELECT pg_relation_size('products_pkey')";
+    let before = env.count(index).await;
+    assert_eq!(env.count("SELECT count(*) FROM products").await, 3000);
+    // Every key's new version fits on its own page (half of each was left free): no index entry is added.
+    env.put("day2/products.csv", snapshot(2)).await;
+    env.run(&["process", "--prefix", "day2", "--dataset", &spec])
+        .await
+        .assert_code(0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM products WHERE label LIKE 'day 2 %'")
+            .await,
+        3000
+    );
+    assert_eq!(env.count(index).await, before);
+    let options =
+        "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'products'";
+    assert_eq!(
+        env.rows(options).await,
+        [[Some("fillfactor=50".to_owned())]]
+    );
+
+    // A spec that says otherwise changes the table once, logged; the next migration has nothing to do.
+    let fuller = env.spec_named("fuller", &products_spec("fillfactor = 90"));
+    let run = env.run(&["migrate", "--dataset", &fuller]).await;
+    run.assert_code(0);
+    let set = run.logs("Set the table's fillfactor.");
+    assert_eq!(set.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        (&set[0]["from"], &set[0]["to"]),
+        (&"50".into(), &"90".into())
+    );
+    assert_eq!(
+        env.rows(options).await,
+        [[Some("fillfactor=90".to_owned())]]
+    );
+    let again = env.run(&["migrate", "--dataset", &fuller]).await;
+    again.assert_code(0);
+    assert!(again.logs("Set the table's fillfactor.").is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_whose_key_does_not_fit_is_refused_and_left_as_it_was() {
     let env = TestEnv::new("merge_refused").await;
