@@ -12,7 +12,8 @@
 #   3b. `etl process` merges D into it (one row changed: the whole apply, for reference);
 #   4. `etl process` appends B into a fresh table of its own (the same spec with mode = "append": the baseline);
 #   5. the Python peer: psycopg COPYs B (streamed from S3 by boto3) into a temporary table, then
-#      INSERT ... ON CONFLICT (id) DO UPDATE into a table holding A's rows (its preload with psql \copy is untimed).
+#      INSERT ... ON CONFLICT (id) DO UPDATE into a table holding A's rows (its preload with psql \copy is untimed),
+#      once into a table as usually created and once into one with etl's fillfactor of 50 (equal storage).
 # Before each timed step the tables it touches are vacuumed, analyzed and checkpointed (untimed), as between two
 # scheduled loads. The merged table is then checked against the peer's (same rows, every column), the appended one
 # against the peer's rows of B.
@@ -133,7 +134,7 @@ same() {
 rm -f "$WORK"/times-*-"$ROWS"
 LOAD_BEFORE="$(uptime)"
 for i in $(seq "$REPEAT"); do
-  "${PSQL[@]}" -c "SET client_min_messages = warning; DROP TABLE IF EXISTS items, items_append, items_peer"
+  "${PSQL[@]}" -c "SET client_min_messages = warning; DROP TABLE IF EXISTS items, items_append, items_peer, items_peer_half"
   reset_tables
   timed merge-empty "$ROWS" "$BIN" process --prefix merge/a --dataset "$WORK/items.toml"
   ready items
@@ -148,18 +149,23 @@ for i in $(seq "$REPEAT"); do
   "${PSQL[@]}" -c "CHECKPOINT"
   timed append "$ROWS" "$BIN" process --prefix merge/b --dataset "$WORK/items_append.toml"
 
-  "${PSQL[@]}" -c "CREATE TABLE items_peer (id bigint PRIMARY KEY, name text, amount numeric(12,2),
-    updated_at timestamptz, qty integer, active boolean)" \
-    -c "\\copy items_peer FROM '$DATA/a/items.csv' (FORMAT csv, HEADER)"
-  ready items_peer
-  timed peer "$ROWS" "$PY" "$WORK/peer_merge.py" bench merge/b/items.csv "$DSN" items_peer
+  # The peer twice: on a table as usually created, and on one with the merged table's fillfactor (50).
+  for peer in peer/items_peer/100 peer-half/items_peer_half/50; do
+    IFS=/ read -r tool table fill <<<"$peer"
+    "${PSQL[@]}" -c "CREATE TABLE $table (id bigint PRIMARY KEY, name text, amount numeric(12,2),
+      updated_at timestamptz, qty integer, active boolean) WITH (fillfactor = $fill)" \
+      -c "\\copy $table FROM '$DATA/a/items.csv' (FORMAT csv, HEADER)"
+    ready "$table"
+    timed "$tool" "$ROWS" "$PY" "$WORK/peer_merge.py" bench merge/b/items.csv "$DSN" "$table"
+  done
 
   same "the merged table against the peer's (and D's change)" "SELECT $ITEM_COLUMNS FROM items" \
     "SELECT id, CASE WHEN id = $LAST_ID THEN name || ' changed' ELSE name END, amount, updated_at, qty, active
      FROM items_peer"
+  same "the two peers' tables" "SELECT * FROM items_peer" "SELECT * FROM items_peer_half"
   same "the appended table against B" "SELECT $ITEM_COLUMNS FROM items_append" \
     "SELECT $ITEM_COLUMNS FROM items_peer WHERE id >= $HALF"
-  echo "$ROWS rows, run $i of $REPEAT:$(for tool in merge-empty merge nochange onechange append peer; do
+  echo "$ROWS rows, run $i of $REPEAT:$(for tool in merge-empty merge nochange onechange append peer peer-half; do
     printf ' %s %.2fs' "$tool" "$(tail -n1 "$WORK/times-$tool-$ROWS" | cut -d' ' -f1)"; done)" >&2
 done
 
@@ -171,7 +177,7 @@ import sys
 work, rows, cores, cpu, csv_bytes, load_before, load_after = sys.argv[1:]
 rows = int(rows)
 runs = {}
-for tool in ("merge-empty", "merge", "nochange", "onechange", "append", "peer"):
+for tool in ("merge-empty", "merge", "nochange", "onechange", "append", "peer", "peer-half"):
     with open(f"{work}/times-{tool}-{rows}") as f:
         runs[tool] = [tuple(float(x) for x in line.split()) for line in f]
 med = {tool: statistics.median(r[0] for r in v) for tool, v in runs.items()}
@@ -186,6 +192,7 @@ lines = [
     ("merge-empty", "etl merge A into empty", "append", None),
     ("merge", "etl merge B (half new)", "append", 2.5),
     ("peer", "peer COPY + ON CONFLICT B", None, None),
+    ("peer-half", "peer, fillfactor 50 table", None, None),
     ("nochange", "etl merge C (no change)", "append", 1.5),
     ("onechange", "etl merge D (1 changed)", "append", None),
 ]
@@ -202,9 +209,11 @@ for tool, label, base, target in lines:
         goal = f"<= {target:.2f} {'held' if ok else 'MISSED'}"
         held.append(ok)
     resources = ""
-    if tool != "peer":
+    if not tool.startswith("peer"):
         resources = "{:5.2f} s | {:6.1f} MiB".format(statistics.median(x[2] for x in r), max(x[1] for x in r) / 1024)
     print(" | ".join([label.ljust(26), cell, ratio.rjust(17), goal.rjust(14), resources]))
-print(f"merge / peer: {med['merge'] / med['peer']:.2f}x (the peer takes {med['peer'] / med['merge']:.2f}x etl's merge)")
+print(f"merge / peer: {med['merge'] / med['peer']:.2f}x (the peer takes {med['peer'] / med['merge']:.2f}x etl's merge); "
+      f"on a fillfactor 50 table like etl's: {med['merge'] / med['peer-half']:.2f}x "
+      f"({med['peer-half'] / med['merge']:.2f}x)")
 print(f"targets held: {sum(held)} of {len(held)}")
 PY
