@@ -92,30 +92,42 @@ pub fn tombstone_table(dataset: &Dataset) -> String {
     }
 }
 
-/// Merge mode: the table's primary key must be the spec's key. A table without one gets it (which fails, naming
-/// a duplicate, when the table holds the same key twice); a table with another refuses to load.
-async fn ensure_key(
-    tx: &tokio_postgres::Transaction<'_>,
+/// Merge mode: the table's primary key must be the spec's key, and its `fillfactor` the spec's.
+async fn ensure_merge_table(
+    tx: &Transaction<'_>,
     dataset: &Dataset,
     merge: &Merge,
 ) -> Result<(), DbError> {
     let table = dataset.qualified_table();
     let row = tx
         .query_one(
-            "SELECT array_agg(a.attname::text ORDER BY k.n) FROM pg_index i \
-             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-             WHERE i.indrelid = $1::text::regclass AND i.indisprimary",
+            "SELECT (SELECT array_agg(a.attname::text ORDER BY k.n) FROM pg_index i \
+               CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+               WHERE i.indrelid = c.oid AND i.indisprimary), \
+             (SELECT option_value FROM pg_options_to_table(c.reloptions) WHERE option_name = 'fillfactor') \
+             FROM pg_class c WHERE c.oid = $1::text::regclass",
             &[&table],
         )
         .await
-        .map_err(|e| DbError::query("read the target table's primary key", &e))?;
-    let existing: Option<Vec<String>> = row.get(0);
+        .map_err(|e| DbError::query("read the target table's primary key and fillfactor", &e))?;
+    ensure_key(tx, &table, merge, row.get(0)).await?;
+    ensure_fillfactor(tx, &table, merge, row.get(1)).await
+}
+
+/// The primary key `existing` must be the spec's key. A table without one gets it (which fails, naming a duplicate,
+/// when the table holds the same key twice); a table with another refuses to load.
+async fn ensure_key(
+    tx: &Transaction<'_>,
+    table: &str,
+    merge: &Merge,
+    existing: Option<Vec<String>>,
+) -> Result<(), DbError> {
     let wanted: Vec<&str> = merge.key.iter().map(Ident::as_str).collect();
     match existing {
         Some(existing) if existing == wanted => Ok(()),
         Some(existing) => Err(DbError::Schema {
-            table,
+            table: table.to_owned(),
             message: format!(
                 "its primary key is ({}) but write.key is ({}); change write.key back, or move the data to a new \
                  table",
@@ -128,7 +140,7 @@ async fn ensure_key(
             tx.batch_execute(&sql)
                 .await
                 .map_err(|e| DbError::Schema {
-                    table: table.clone(),
+                    table: table.to_owned(),
                     message: format!(
                         "cannot make ({}) its primary key: {}; remove the duplicate or NULL keys, or load into a new \
                          table",
@@ -142,27 +154,17 @@ async fn ensure_key(
     }
 }
 
-/// Merge mode: the table's `fillfactor` follows the spec's (a change applies to the pages written from then on).
-/// Altered only when it differs: `ALTER TABLE` waits for loads in flight.
+/// The table's `fillfactor` (`existing`, none when PostgreSQL's default of 100) follows the spec's; a change
+/// applies to the pages written from then on. Altered only when it differs, so a run with nothing to change writes
+/// nothing to the catalog.
 async fn ensure_fillfactor(
     tx: &Transaction<'_>,
-    dataset: &Dataset,
+    table: &str,
     merge: &Merge,
+    existing: Option<String>,
 ) -> Result<(), DbError> {
-    let table = dataset.qualified_table();
-    let row = tx
-        .query_one(
-            "SELECT (SELECT option_value FROM pg_options_to_table(reloptions) WHERE option_name = 'fillfactor') \
-             FROM pg_class WHERE oid = $1::text::regclass",
-            &[&table],
-        )
-        .await
-        .map_err(|e| DbError::query("read the target table's fillfactor", &e))?;
+    let existing = existing.unwrap_or_else(|| "100".to_owned());
     let wanted = merge.fillfactor.to_string();
-    // PostgreSQL's own default when the table has none.
-    let existing: String = row
-        .get::<_, Option<String>>(0)
-        .unwrap_or_else(|| "100".to_owned());
     if existing != wanted {
         tx.batch_execute(&format!("ALTER TABLE {table} SET (fillfactor = {wanted})"))
             .await
@@ -232,8 +234,7 @@ pub async fn migrate(client: &mut Client, dataset: &Dataset) -> Result<(), DbErr
     })?;
     add_columns(&tx, dataset, &missing).await?;
     if let Some(merge) = dataset.write.merge() {
-        ensure_key(&tx, dataset, merge).await?;
-        ensure_fillfactor(&tx, dataset, merge).await?;
+        ensure_merge_table(&tx, dataset, merge).await?;
     }
     tx.commit()
         .await
