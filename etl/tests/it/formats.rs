@@ -1,6 +1,6 @@
 //! Data as it arrives on AWS: which objects under a prefix are data, and values in their producers' formats.
 
-use crate::support::{TestEnv, worker};
+use crate::support::{TestEnv, gzip, worker};
 
 /// Events as Firehose and event SDKs write them: epoch milliseconds, `dd/mm/yyyy`, yes/no, padded text, JSON.
 const EVENTS_SPEC: &str = r#"
@@ -264,13 +264,6 @@ async fn every_format_and_compression_loads_the_same_table() {
             "{file}"
         );
     }
-}
-
-/// gzip of `text` as one member (flate2, header mtime 0).
-fn gzip(text: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut encoder, text).unwrap();
-    encoder.finish().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

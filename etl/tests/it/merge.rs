@@ -1,13 +1,14 @@
 //! Merge mode: keyed rows with updates and CDC deletes give the same table in every load order, one object at a
-//! time, with `--jobs 8`, and from three queue workers fed duplicated, out-of-order events; a killed merge leaves
-//! nothing; a table whose key does not fit is refused.
+//! time (CSV, and a composite key from gzip JSON Lines), with `--jobs 8`, and from three queue workers fed
+//! duplicated, out-of-order events; a killed merge leaves nothing; a snapshot's rewrite stays on its pages; a table
+//! whose key does not fit is refused.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use etl::ledger::lock_key;
 
-use crate::support::{Run, TestEnv, repo_root, wait_for_no_etl_backend, worker};
+use crate::support::{Run, TestEnv, gzip, repo_root, wait_for_no_etl_backend, worker};
 
 /// A DMS-style CDC dataset: `op` (I/U/D) marks deletes, `updated_at` orders versions of a user.
 const USERS_SPEC: &str = r#"
@@ -183,6 +184,105 @@ async fn every_load_order_gives_the_reference_table() {
             .await
             .assert_code(0);
         assert_eq!(users_table(&env).await, reference(&env, &uploaded).await);
+    }
+}
+
+/// Tenants' items keyed by `(tenant, id)`, ordered by a timestamptz, with a delete marker, from JSON Lines.
+const TENANT_SPEC: &str = r#"
+name = "items"
+table = "ml.items"
+[source]
+format = "jsonl"
+[write]
+mode = "merge"
+key = ["tenant", "id"]
+order_by = "at"
+delete_when = { column = "op", equals = "D" }
+fillfactor = 70
+[[columns]]
+name = "tenant"
+type = "text"
+nullable = false
+[[columns]]
+name = "id"
+type = "integer"
+nullable = false
+[[columns]]
+name = "at"
+type = "timestamptz"
+nullable = false
+[[columns]]
+name = "op"
+type = "text"
+[[columns]]
+name = "v"
+type = "text"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_composite_key_from_gzip_json_lines_merges_the_same_in_every_load_order() {
+    let objects = [
+        // The initial load: the same id under two tenants.
+        "{\"tenant\":\"a\",\"id\":1,\"at\":\"2026-01-01T00:00:00Z\",\"op\":\"I\",\"v\":\"a1\"}\n\
+         {\"tenant\":\"b\",\"id\":1,\"at\":\"2026-01-01T00:00:00Z\",\"op\":\"I\",\"v\":\"b1\"}\n\
+         {\"tenant\":\"a\",\"id\":2,\"at\":\"2026-01-01T00:00:00Z\",\"op\":\"I\",\"v\":\"a2\"}\n",
+        // Changes: a's 1 deleted (b's 1 stays), b's 1 updated, two versions of a's 2 at the same time (the later
+        // line wins), and a row without its tenant (a reject on line 5).
+        "{\"tenant\":\"a\",\"id\":1,\"at\":\"2026-01-03T00:00:00+01:00\",\"op\":\"D\",\"v\":null}\n\
+         {\"tenant\":\"b\",\"id\":1,\"at\":\"2026-01-02T00:00:00Z\",\"op\":\"U\",\"v\":\"b1 new\"}\n\
+         {\"op\":\"U\",\"v\":\"a2 x\",\"at\":\"2026-01-02T00:00:00Z\",\"id\":2,\"tenant\":\"a\"}\n\
+         {\"tenant\":\"a\",\"id\":2,\"at\":\"2026-01-02T00:00:00Z\",\"op\":\"U\",\"v\":\"a2 y\"}\n\
+         {\"tenant\":null,\"id\":3,\"at\":\"2026-01-02T00:00:00Z\",\"op\":\"I\",\"v\":\"none\"}\n",
+        // A late update of a's 1, older than its delete: the key stays deleted.
+        "{\"tenant\":\"a\",\"id\":1,\"at\":\"2026-01-02T12:00:00Z\",\"op\":\"U\",\"v\":\"a1 late\"}\n",
+    ];
+    let expected: Vec<Vec<Option<String>>> = [("a", "2", "a2 y"), ("b", "1", "b1 new")]
+        .iter()
+        .map(|(t, id, v)| {
+            vec![
+                Some((*t).to_owned()),
+                Some((*id).to_owned()),
+                Some((*v).to_owned()),
+            ]
+        })
+        .collect();
+    for (n, order) in permutations(objects.len()).into_iter().enumerate() {
+        let env = TestEnv::new(&format!("merge_tenants_{n}")).await;
+        let spec = env.spec(TENANT_SPEC);
+        for (i, object) in objects.iter().enumerate() {
+            env.put(
+                &format!("tenants/{i}/part.jsonl.gz"),
+                gzip(object.as_bytes()),
+            )
+            .await;
+        }
+        for i in &order {
+            env.run(&[
+                "process",
+                "--prefix",
+                &format!("tenants/{i}"),
+                "--dataset",
+                &spec,
+            ])
+            .await
+            .assert_code(0);
+        }
+        assert_eq!(
+            env.rows("SELECT tenant, id::text, v FROM ml.items ORDER BY tenant, id")
+                .await,
+            expected,
+            "load order {order:?}"
+        );
+        assert_eq!(
+            env.rows("SELECT tenant || ' ' || id || ' ' || at FROM ml.items_etl_deleted")
+                .await,
+            [[Some("a 1 2026-01-02 23:00:00+00".to_owned())]],
+            "load order {order:?}"
+        );
+        assert_eq!(
+            env.rows("SELECT line::text FROM etl_rejects").await,
+            [[Some("5".to_owned())]]
+        );
     }
 }
 

@@ -803,3 +803,10 @@ pub(crate) async fn wait_for_no_etl_backend(env: &TestEnv) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// gzip of `text` as one member (flate2, header mtime 0).
+pub(crate) fn gzip(text: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, text).unwrap();
+    encoder.finish().unwrap()
+}
