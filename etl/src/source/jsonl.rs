@@ -273,19 +273,15 @@ impl JsonlParser {
             let start = self.data.len();
             let quoted = match value {
                 None | Some("null") => false,
-                // A string without escapes is its text between the quotes (the raw value was checked whole).
-                Some(v)
-                    if v.starts_with('"')
-                        && !raw
-                        && memchr::memchr(b'\\', v.as_bytes()).is_none() =>
-                {
-                    self.data.extend_from_slice(&v.as_bytes()[1..v.len() - 1]);
-                    true
-                }
                 Some(v) if v.starts_with('"') && !raw => {
-                    let mut de = Deserializer::from_str(v);
-                    de.deserialize_str(AppendStr(&mut self.data))
-                        .map_err(|_| INVALID_JSON)?;
+                    // A string without escapes is its text between the quotes (the raw value was checked whole).
+                    if memchr::memchr(b'\\', v.as_bytes()).is_none() {
+                        self.data.extend_from_slice(&v.as_bytes()[1..v.len() - 1]);
+                    } else {
+                        let mut de = Deserializer::from_str(v);
+                        de.deserialize_str(AppendStr(&mut self.data))
+                            .map_err(|_| INVALID_JSON)?;
+                    }
                     true
                 }
                 Some(v) => {
