@@ -13,11 +13,12 @@
 //! (the usual case), its rows win against every row's object part and the apply skips joining the table's rows
 //! to the ledger.
 //!
-//! A snapshot that changes nothing: when an object's staged rows (the binary COPY stream, under the same `[write]`
-//! settings) have the digest of the newest load before it, applying it would rewrite every row it holds with the
-//! same values and only a newer version. Instead, that load's rows (and tombstones) are given this object's version
-//! in the ledger (`rows_modified`, `rows_source`) and nothing in the table is rewritten: every version comparison
-//! reads a row's version through its load's ledger row, so the outcome is the one a full apply gives.
+//! A snapshot that changes nothing: when an object's staged rows (the binary COPY stream, under the same key,
+//! `order_by` and delete marker) have the digest of the newest load before it, applying it would rewrite every row
+//! it holds with the same values and only a newer version. Instead, that load's rows (and tombstones) are given
+//! this object's version in the ledger (`rows_modified`, `rows_source`) and nothing in the table is rewritten:
+//! every version comparison reads a row's version through its load's ledger row, so the outcome is the one a full
+//! apply gives.
 
 use std::fmt::Write as _;
 
@@ -107,10 +108,9 @@ impl Stage {
         // Without statistics the planner takes the stage for a few hundred rows and looks every key up in the
         // table's primary key one by one; sampled (before the lock, so beside other objects' applies) it joins.
         // Rows that look unchanged are not joined, so they skip it (and get it under the lock if that changed).
-        let mut analyzed = false;
-        if standing(tx, object_id, &digest).await?.same.is_none() {
+        let analyzed = standing(tx, object_id, &digest).await?.same.is_none();
+        if analyzed {
             self.analyze(tx).await?;
-            analyzed = true;
         }
         let table = dataset.qualified_table();
         tx.execute(
