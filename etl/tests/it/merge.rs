@@ -136,7 +136,7 @@ async fn upload(
     uploaded
 }
 
-/// `etl process` of the object `upload` put at index `i`.
+/// `etl process` of the object `upload` (or a test, under the same prefix) put at index `i`.
 async fn process_object(env: &TestEnv, spec: &str, i: usize) -> Run {
     env.run(&[
         "process",
@@ -251,21 +251,13 @@ async fn a_composite_key_from_gzip_json_lines_merges_the_same_in_every_load_orde
         let spec = env.spec(TENANT_SPEC);
         for (i, object) in objects.iter().enumerate() {
             env.put(
-                &format!("tenants/{i}/part.jsonl.gz"),
+                &format!("cdc/{i:02}/part.jsonl.gz"),
                 gzip(object.as_bytes()),
             )
             .await;
         }
         for i in &order {
-            env.run(&[
-                "process",
-                "--prefix",
-                &format!("tenants/{i}"),
-                "--dataset",
-                &spec,
-            ])
-            .await
-            .assert_code(0);
+            process_object(&env, &spec, *i).await.assert_code(0);
         }
         assert_eq!(
             env.rows("SELECT tenant, id::text, v FROM ml.items ORDER BY tenant, id")
